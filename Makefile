@@ -1,0 +1,50 @@
+# Thin wrapper around CMake. `make run` and `make test` work on a fresh
+# Debian 12 machine: they install missing packages first.
+
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CONFIG ?= configs/quickstart.yaml
+PACKAGES := cmake g++ make pkg-config libcaf-dev libzmq3-dev cppzmq-dev \
+  libflatbuffers-dev flatbuffers-compiler libeigen3-dev libtbb-dev \
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libedit-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build run test asan bench format clean
+
+deps:
+	@missing=$$(for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+run: build
+	$(BUILD_DIR)/bin/metronome launch $(CONFIG)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMETRONOME_SANITIZE=ON
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	$(BUILD_DIR)/bin/metronome bench pushpull
+
+format:
+	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan

@@ -1,0 +1,287 @@
+#include "actors/roles.hpp"
+#include "actors/table.hpp"
+
+#include "algorithms/models.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace metronome::actors {
+
+namespace wire = messages::wire;
+using std::chrono::steady_clock;
+
+namespace {
+
+struct iteration_reports {
+  std::size_t count = 0;
+  double loss = 0;
+  std::uint64_t samples = 0;
+  std::vector<double> compute_seconds;
+};
+
+struct coordinator_state {
+  std::unique_ptr<sender> out;
+  const messages::transport* transport = nullptr;
+  std::set<std::string> expected;
+  std::set<std::string> present;
+  std::vector<std::string> workers;
+  std::vector<std::string> servers;
+  bool started = false;
+  bool finished = false;
+  steady_clock::time_point start_time;
+  job_schedule schedule;
+  std::map<std::uint64_t, iteration_reports> reports;
+  std::uint64_t completed = 0; // iterations with every report in
+  std::uint64_t samples = 0;
+  double epoch_loss = 0;
+  std::uint64_t epoch_iterations = 0;
+  std::ofstream metrics;
+  std::shared_ptr<const algorithms::dataset> test;
+  std::unique_ptr<algorithms::model> model;
+  std::vector<float> eval_params;
+  std::deque<std::uint64_t> eval_queue; // reader clocks to evaluate at
+  std::vector<std::uint64_t> eval_seq;
+  std::size_t eval_missing = 0;
+  double final_accuracy = 0;
+  double final_loss = 0;
+};
+
+double seconds_since(steady_clock::time_point t) {
+  return std::chrono::duration<double>(steady_clock::now() - t).count();
+}
+
+void stop_all(coordinator_state& st, wire::Command cmd,
+              const std::string& reason) {
+  for (const auto& name : st.expected)
+    st.out->control(name, cmd, reason);
+}
+
+void request_eval(coordinator_state& st, const topology& topo) {
+  if (st.eval_missing > 0 || st.eval_queue.empty())
+    return;
+  auto clock = st.eval_queue.front();
+  st.eval_missing = st.servers.size();
+  for (std::size_t s = 0; s < st.servers.size(); ++s) {
+    auto keys = shard_keys(st.eval_params.size(), st.servers.size(), s);
+    messages::envelope_builder builder(256);
+    auto body = wire::CreatePullRequest(builder.fbb(), keys.begin, keys.size());
+    auto h = st.out->header(st.servers[s], static_cast<std::int64_t>(clock));
+    st.eval_seq[s] = h.seq;
+    st.out->post(builder.finish(h, wire::Body::PullRequest, body.Union()));
+  }
+}
+
+void write_metrics(coordinator_state& st, std::uint64_t iteration,
+                   const iteration_reports& r) {
+  if (!st.metrics.is_open())
+    return;
+  std::string nodes;
+  auto add_node = [&](const std::string& name, std::uint64_t in,
+                      std::uint64_t out) {
+    nodes += fmt::format("{}\"{}\":{{\"bytes_in\":{},\"bytes_out\":{}}}",
+                         nodes.empty() ? "" : ",", name, in, out);
+  };
+  const auto& own = st.transport->counters();
+  add_node(st.transport->node(), own.bytes_in, own.bytes_out);
+  for (const auto& [name, t] : st.transport->peer_traffic_reports())
+    if (name != st.transport->node())
+      add_node(name, t.bytes_in, t.bytes_out);
+  std::string compute;
+  for (std::size_t i = 0; i < r.compute_seconds.size(); ++i)
+    compute += fmt::format("{}{:.6f}", i ? "," : "", r.compute_seconds[i]);
+  st.metrics << fmt::format(
+    "{{\"iteration\":{},\"wall_s\":{:.6f},\"loss\":{:.6f},"
+    "\"compute_s\":[{}],\"nodes\":{{{}}}}}\n",
+    iteration, seconds_since(st.start_time), r.loss / r.count, compute,
+    nodes);
+}
+
+void on_report(coordinator_state& st, const actor_env& env,
+               const messages::inbound& msg) {
+  const auto* rep = msg.envelope().body_as_Report();
+  std::string role;
+  int rank = -1;
+  if (!messages::parse_actor_name(msg.source(), role, rank) ||
+      role != "worker" || rank >= static_cast<int>(st.workers.size()))
+    return;
+  auto& r = st.reports[rep->iteration()];
+  r.compute_seconds.resize(st.workers.size());
+  r.compute_seconds[rank] = rep->compute_seconds();
+  r.loss += rep->loss();
+  r.samples += rep->samples();
+  if (++r.count < st.workers.size())
+    return;
+  // Reports of one iteration may complete out of order under async.
+  while (!st.reports.empty() && st.reports.begin()->first == st.completed &&
+         st.reports.begin()->second.count == st.workers.size()) {
+    auto& done = st.reports.begin()->second;
+    write_metrics(st, st.completed, done);
+    st.epoch_loss += done.loss / done.count;
+    ++st.epoch_iterations;
+    st.samples += done.samples;
+    st.reports.erase(st.reports.begin());
+    ++st.completed;
+    if (st.completed % st.schedule.batches_per_epoch == 0 ||
+        st.completed == st.schedule.iterations) {
+      st.eval_queue.push_back(st.completed);
+      request_eval(st, *env.topo);
+    }
+  }
+}
+
+void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
+                   const actor_env& env, const messages::inbound& msg) {
+  auto seq = msg.header().seq();
+  std::size_t s = 0;
+  while (s < st.eval_seq.size() && st.eval_seq[s] != seq)
+    ++s;
+  if (s == st.eval_seq.size() || st.eval_missing == 0)
+    return;
+  const auto* f = msg.envelope().body_as_PullReply()->payload();
+  auto values = msg.values(*f);
+  if (f->offset() + values.size > st.eval_params.size())
+    return;
+  std::memcpy(st.eval_params.data() + f->offset(), values.data,
+              values.size * sizeof(float));
+  st.eval_seq[s] = 0;
+  if (--st.eval_missing > 0)
+    return;
+  auto clock = st.eval_queue.front();
+  st.eval_queue.pop_front();
+  auto eval = st.model->evaluate(st.eval_params.data(), *st.test);
+  double wall = seconds_since(st.start_time);
+  auto epoch = (clock + st.schedule.batches_per_epoch - 1) /
+               st.schedule.batches_per_epoch;
+  auto epochs = (st.schedule.iterations + st.schedule.batches_per_epoch - 1) /
+                st.schedule.batches_per_epoch;
+  double train_loss =
+    st.epoch_iterations > 0 ? st.epoch_loss / st.epoch_iterations : 0;
+  fmt::print("epoch {}/{}  iteration {}  train_loss {:.4f}  test_loss {:.4f}"
+             "  test_accuracy {:.4f}  samples/s {:.0f}  wall {:.1f}s\n",
+             epoch, epochs, clock, train_loss, eval.loss, eval.accuracy,
+             st.samples / std::max(wall, 1e-9), wall);
+  std::fflush(stdout);
+  st.epoch_loss = 0;
+  st.epoch_iterations = 0;
+  if (clock == st.schedule.iterations) {
+    const auto& job = env.topo->job;
+    fmt::print("{{\"final_test_accuracy\":{:.4f},\"final_test_loss\":{:.4f},"
+               "\"iterations\":{},\"wall_s\":{:.3f},\"samples_per_s\":{:.1f},"
+               "\"workers\":{},\"servers\":{},\"consistency\":\"{}\","
+               "\"algorithm\":\"{}\"}}\n",
+               eval.accuracy, eval.loss, clock, wall,
+               st.samples / std::max(wall, 1e-9), st.workers.size(),
+               st.servers.size(), job.consistency, job.algorithm);
+    std::fflush(stdout);
+    st.finished = true;
+    stop_all(st, wire::Command::Stop, "job finished");
+    self->quit();
+    return;
+  }
+  request_eval(st, *env.topo);
+}
+
+void on_hello(coordinator_state& st, const messages::inbound& msg) {
+  const auto* hello = msg.envelope().body_as_Hello();
+  if (hello->actors() != nullptr)
+    for (const auto* a : *hello->actors())
+      if (st.expected.count(a->str()))
+        st.present.insert(a->str());
+  if (st.started || st.present.size() < st.expected.size())
+    return;
+  st.started = true;
+  st.start_time = steady_clock::now();
+  fmt::print("job started: {} workers, {} servers, {} iterations "
+             "({} per epoch)\n",
+             st.workers.size(), st.servers.size(), st.schedule.iterations,
+             st.schedule.batches_per_epoch);
+  std::fflush(stdout);
+  for (const auto& w : st.workers)
+    st.out->control(w, wire::Command::Start);
+}
+
+} // namespace
+
+caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
+                          const messages::transport* local_transport) {
+  auto st = std::make_shared<coordinator_state>();
+  const auto& topo = *env.topo;
+  st->out = std::make_unique<sender>(env);
+  st->transport = local_transport;
+  for (const auto& name : topo.all_actors())
+    if (name != env.name)
+      st->expected.insert(name);
+  for (std::size_t i = 0; i < topo.count("worker"); ++i)
+    st->workers.push_back("worker/" + std::to_string(i));
+  for (std::size_t i = 0; i < topo.count("server"); ++i)
+    st->servers.push_back("server/" + std::to_string(i));
+  st->eval_seq.resize(st->servers.size());
+  try {
+    auto train = job_data(topo.job.data, false);
+    st->schedule = schedule_of(topo, train->num_samples());
+    st->test = job_data(topo.job.data, true);
+    st->model = job_model(topo.job, *train);
+    st->eval_params.resize(st->model->num_parameters());
+    if (!topo.options.metrics_dir.empty()) {
+      std::filesystem::create_directories(topo.options.metrics_dir);
+      auto path = std::filesystem::path(topo.options.metrics_dir) /
+                  "iterations.jsonl";
+      st->metrics.open(path);
+      if (!st->metrics)
+        throw std::runtime_error("cannot write " + path.string());
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}: cannot start: {}", env.name, e.what());
+    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+    return {};
+  }
+  self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
+  return {
+    [self, st, env](const messages::inbound_ptr& msg) {
+      switch (msg->kind()) {
+        case wire::Body::Hello:
+          on_hello(*st, *msg);
+          break;
+        case wire::Body::Report:
+          on_report(*st, env, *msg);
+          break;
+        case wire::Body::PullReply:
+          on_eval_reply(self, *st, env, *msg);
+          break;
+        case wire::Body::Control:
+          break;
+        default:
+          spdlog::warn("{}: unexpected {} from {}", env.name,
+                       messages::kind_name(msg->kind()), msg->source());
+      }
+    },
+    [self, st](tick_atom) {
+      if (st->started)
+        return;
+      std::string missing;
+      for (const auto& name : st->expected)
+        if (!st->present.count(name))
+          missing += (missing.empty() ? "" : ", ") + name;
+      spdlog::info("waiting for actors to say hello: {}", missing);
+      self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
+    },
+    [self, st, env](peer_down_atom, const std::string& peer) {
+      if (st->finished)
+        return;
+      spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
+      stop_all(*st, wire::Command::Abort, "node " + peer + " died");
+      self->quit(caf::make_error(caf::sec::runtime_error, "node lost"));
+    },
+  };
+}
+
+} // namespace metronome::actors

@@ -1,0 +1,162 @@
+#include "actors/node.hpp"
+
+#include "actors/roles.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+namespace metronome::actors {
+
+postman::postman(messages::transport& t, const topology& topo)
+  : transport_(t) {
+  for (const auto& node : topo.nodes)
+    for (const auto& actor : node.actors)
+      node_of_[actor] = node.name;
+}
+
+void postman::post(messages::outbound msg) const {
+  auto i = node_of_.find(msg.destination);
+  // An unknown node name makes the transport count and log the drop.
+  std::string target = i != node_of_.end() ? i->second : "?" + msg.destination;
+  transport_.send(target, std::move(msg));
+}
+
+std::string endpoint_of(const node_spec& node, endpoint_mode mode) {
+  if (mode == endpoint_mode::inproc)
+    return "inproc://metronome-" + node.name;
+  return "tcp://" + node.host + ":" + std::to_string(node.port);
+}
+
+node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
+           const std::string& name, endpoint_mode mode)
+  : sys_(sys), topo_(topo), name_(name), mode_(mode) {
+  const auto* self = topo.find_node(name);
+  if (self == nullptr)
+    throw std::runtime_error("node '" + name + "' is not in " + topo.source);
+  messages::transport_options opts;
+  opts.node = name;
+  if (mode == endpoint_mode::tcp)
+    opts.bind.push_back("tcp://*:" + std::to_string(self->port));
+  // Messages between actors of this node take the same encoded path.
+  opts.bind.push_back(endpoint_of(*self, endpoint_mode::inproc));
+  transport_ = std::make_unique<messages::transport>(ctx, opts);
+  for (const auto& peer : topo.nodes)
+    transport_->add_peer(peer.name, peer.name == name
+                                      ? endpoint_of(peer, endpoint_mode::inproc)
+                                      : endpoint_of(peer, mode));
+  post_ = std::make_shared<postman>(*transport_, topo);
+}
+
+node::~node() {
+  for (auto& a : actors_)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  transport_->stop(std::chrono::milliseconds(0));
+}
+
+void node::start() {
+  const auto* self = topo_.find_node(name_);
+  {
+    std::unique_lock<std::shared_mutex> guard{registry_mtx_};
+    for (const auto& actor : self->actors) {
+      if (registry_.count(actor) > 0)
+        continue;
+      auto handle = spawn_role(actor);
+      registry_.emplace(actor, handle);
+      actors_.push_back(handle);
+    }
+  }
+  transport_->start([this](messages::inbound_ptr msg) { return deliver(msg); },
+                    [this](const std::string& peer, messages::peer_state s) {
+                      on_peer(peer, s);
+                    });
+  if (topo_.node_of("coordinator/0") == nullptr)
+    return;
+  messages::envelope_builder builder;
+  auto& fbb = builder.fbb();
+  std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+  for (const auto& actor : self->actors)
+    names.push_back(fbb.CreateString(actor));
+  auto body = messages::wire::CreateHello(fbb, fbb.CreateString(name_),
+                                          fbb.CreateVector(names),
+                                          static_cast<std::uint32_t>(getpid()));
+  messages::header h;
+  h.source = name_;
+  h.destination = "coordinator/0";
+  post_->post(builder.finish(h, messages::wire::Body::Hello, body.Union()));
+}
+
+void node::add_actor(const std::string& name, caf::actor a) {
+  std::unique_lock<std::shared_mutex> guard{registry_mtx_};
+  registry_.emplace(name, a);
+  actors_.push_back(std::move(a));
+}
+
+caf::actor node::spawn_role(const std::string& actor) {
+  actor_env env;
+  env.name = actor;
+  env.topo = &topo_;
+  env.post = post_;
+  std::string role;
+  if (!messages::parse_actor_name(actor, role, env.index))
+    throw std::runtime_error("bad actor name '" + actor + "' on node " + name_);
+  if (role == "server")
+    return sys_.spawn(server, env);
+  if (role == "worker")
+    return sys_.spawn(worker, env);
+  if (role == "coordinator")
+    return sys_.spawn(coordinator, env, transport_.get());
+  throw std::runtime_error("unknown role '" + role + "' of actor " + actor);
+}
+
+bool node::deliver(messages::inbound_ptr msg) {
+  caf::actor target;
+  {
+    std::shared_lock<std::shared_mutex> guard{registry_mtx_};
+    auto i = registry_.find(msg->destination());
+    if (i == registry_.end())
+      return false;
+    target = i->second;
+  }
+  caf::anon_send(target, std::move(msg));
+  return true;
+}
+
+void node::on_peer(const std::string& peer, messages::peer_state state) {
+  if (state != messages::peer_state::dead)
+    return;
+  std::shared_lock<std::shared_mutex> guard{registry_mtx_};
+  for (const auto& [name, handle] : registry_)
+    caf::anon_send(handle, peer_down_atom::value, peer);
+}
+
+void node::abort(const std::string& reason) {
+  spdlog::warn("{}: stopping: {}", name_, reason);
+  for (auto& a : actors_)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+int node::wait() {
+  int status = 0;
+  {
+    caf::scoped_actor self{sys_};
+    for (auto& a : actors_)
+      self->monitor(a);
+    for (std::size_t i = 0; i < actors_.size(); ++i) {
+      self->receive([&](const caf::down_msg& down) {
+        if (down.reason && down.reason != caf::exit_reason::normal) {
+          status = 1;
+        }
+      });
+    }
+  }
+  {
+    std::unique_lock<std::shared_mutex> guard{registry_mtx_};
+    registry_.clear();
+  }
+  actors_.clear();
+  transport_->stop(std::chrono::seconds(2));
+  return status;
+}
+
+} // namespace metronome::actors

@@ -1,0 +1,100 @@
+#pragma once
+
+#include "actors/topology.hpp"
+#include "messages/codec.hpp"
+#include "messages/transport.hpp"
+
+#include <caf/all.hpp>
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::messages::inbound_ptr)
+
+namespace metronome::actors {
+
+using peer_down_atom = caf::atom_constant<caf::atom("peer_down")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+/// Routes encoded messages to the node that hosts their destination actor.
+class postman {
+public:
+  postman(messages::transport& t, const topology& topo);
+
+  /// Hands `msg` to the transport for the node hosting msg.destination.
+  /// Thread-safe; unknown destinations are counted and dropped.
+  void post(messages::outbound msg) const;
+
+  const messages::transport& transport() const { return transport_; }
+
+private:
+  messages::transport& transport_;
+  std::map<std::string, std::string> node_of_;
+};
+
+/// What every role actor needs to talk to the rest of the job.
+struct actor_env {
+  std::string name;
+  int index = 0;
+  const topology* topo = nullptr;
+  std::shared_ptr<const postman> post;
+};
+
+/// How node endpoints are formed.
+enum class endpoint_mode {
+  tcp,    ///< each node binds tcp://host:port (separate processes)
+  inproc, ///< every node in this process binds inproc://<name>
+};
+
+/// The endpoint a peer uses to reach `node` in `mode`.
+std::string endpoint_of(const node_spec& node, endpoint_mode mode);
+
+/// One node of a topology: its transport and the actors it hosts.
+///
+/// Several nodes may share one actor system and ZeroMQ context (a whole job
+/// in one process); each still talks to the others only through its
+/// transport, with the same encoding and verification as over tcp.
+class node {
+public:
+  node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
+       const std::string& name, endpoint_mode mode);
+  ~node();
+
+  /// Hosts `a` under `name` (an actor of this node in the topology that is
+  /// not a built-in role); call before start().
+  void add_actor(const std::string& name, caf::actor a);
+
+  /// Binds the transport, spawns the local actors and announces them to the
+  /// coordinator. Throws std::runtime_error with a clear message on failure.
+  void start();
+
+  /// Blocks until every local actor has finished, then stops the transport.
+  /// Returns 0 when all ended normally, 1 otherwise.
+  int wait();
+
+  /// Asks every local actor to stop (used on signals).
+  void abort(const std::string& reason);
+
+  const std::string& name() const { return name_; }
+  messages::transport& transport() { return *transport_; }
+
+private:
+  bool deliver(messages::inbound_ptr msg);
+  void on_peer(const std::string& peer, messages::peer_state state);
+  caf::actor spawn_role(const std::string& actor);
+
+  caf::actor_system& sys_;
+  const topology& topo_;
+  std::string name_;
+  endpoint_mode mode_;
+  std::unique_ptr<messages::transport> transport_;
+  std::shared_ptr<const postman> post_;
+  mutable std::shared_mutex registry_mtx_;
+  std::map<std::string, caf::actor, std::less<>> registry_;
+  std::vector<caf::actor> actors_;
+};
+
+} // namespace metronome::actors

@@ -1,0 +1,76 @@
+#include "actors/roles.hpp"
+
+#include "algorithms/idx_loader.hpp"
+#include "algorithms/libsvm_loader.hpp"
+#include "algorithms/minibatch.hpp"
+#include "algorithms/models.hpp"
+
+#include <mutex>
+
+namespace metronome::actors {
+
+messages::header sender::header(const std::string& destination,
+                                std::int64_t clock, std::uint32_t table) {
+  messages::header h;
+  h.source = env_.name;
+  h.destination = destination;
+  h.seq = ++seq_;
+  h.clock = clock;
+  h.table_id = table;
+  return h;
+}
+
+void sender::control(const std::string& destination,
+                     messages::wire::Command cmd, const std::string& reason) {
+  messages::envelope_builder builder(256);
+  auto body = messages::wire::CreateControl(
+    builder.fbb(), cmd, builder.fbb().CreateString(reason));
+  post(builder.finish(header(destination), messages::wire::Body::Control,
+                      body.Union()));
+}
+
+std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
+                                                    bool test) {
+  static std::mutex mtx;
+  static std::map<std::string, std::shared_ptr<const algorithms::dataset>>
+    cache;
+  std::string key = spec.format + '\n' + (test ? "test" : "train");
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& slot = cache[key];
+  if (!slot) {
+    algorithms::dataset d;
+    if (spec.format == "idx") {
+      d = test ? algorithms::load_idx(spec.test_images, spec.test_labels,
+                                      spec.test_limit)
+               : algorithms::load_idx(spec.train_images, spec.train_labels,
+                                      spec.train_limit);
+    } else {
+      d = algorithms::load_libsvm(test ? spec.test : spec.train);
+      auto limit = test ? spec.test_limit : spec.train_limit;
+      if (limit > 0 && limit < d.num_samples())
+        d = algorithms::slice(d, 0, limit);
+    }
+    slot = std::make_shared<const algorithms::dataset>(std::move(d));
+  }
+  return slot;
+}
+
+std::unique_ptr<algorithms::model> job_model(const job_spec& job,
+                                             const algorithms::dataset& d) {
+  return algorithms::make_model(job.algorithm, d, job.hidden);
+}
+
+job_schedule schedule_of(const topology& topo, std::size_t samples) {
+  auto workers = std::max<std::size_t>(1, topo.count("worker"));
+  auto smallest = algorithms::data_shard(samples, workers, workers - 1);
+  job_schedule s;
+  s.batches_per_epoch =
+    algorithms::batches_per_epoch(smallest, topo.job.batch_size);
+  s.iterations = topo.job.iterations > 0
+                   ? topo.job.iterations
+                   : s.batches_per_epoch * std::max<std::size_t>(
+                                             1, topo.job.epochs);
+  return s;
+}
+
+} // namespace metronome::actors

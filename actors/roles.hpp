@@ -1,0 +1,64 @@
+#pragma once
+
+#include "actors/node.hpp"
+
+#include <caf/all.hpp>
+
+namespace metronome::actors {
+
+/// A parameter-server shard: holds its key range of every table, applies
+/// pushes under the job's consistency policy and answers pulls.
+caf::behavior server(caf::event_based_actor* self, actor_env env);
+
+/// A data-parallel worker: pull, compute a mini-batch gradient, push, clock.
+caf::behavior worker(caf::event_based_actor* self, actor_env env);
+
+/// Starts the job once every actor has said hello, collects metrics,
+/// evaluates the model each epoch and stops the job at the end.
+caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
+                          const messages::transport* local_transport);
+
+/// Sequence numbers and header filling shared by the role actors.
+class sender {
+public:
+  explicit sender(actor_env env) : env_(std::move(env)) {}
+
+  messages::header header(const std::string& destination,
+                          std::int64_t clock = 0, std::uint32_t table = 0);
+  void post(messages::outbound msg) const { env_.post->post(std::move(msg)); }
+
+  /// Sends a Control command to `destination`.
+  void control(const std::string& destination, messages::wire::Command cmd,
+               const std::string& reason = {});
+
+private:
+  actor_env env_;
+  std::uint64_t seq_ = 0;
+};
+
+} // namespace metronome::actors
+
+namespace metronome::algorithms {
+struct dataset;
+class model;
+} // namespace metronome::algorithms
+
+namespace metronome::actors {
+
+/// The job's training (or test) data, loaded once per process and shared.
+std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
+                                                    bool test);
+
+/// The job's model for data set `d`.
+std::unique_ptr<algorithms::model> job_model(const job_spec& job,
+                                             const algorithms::dataset& d);
+
+/// Mini-batches per epoch (of the smallest worker shard) and the total
+/// number of iterations every worker runs.
+struct job_schedule {
+  std::uint64_t batches_per_epoch = 1;
+  std::uint64_t iterations = 1;
+};
+job_schedule schedule_of(const topology& topo, std::size_t samples);
+
+} // namespace metronome::actors

@@ -1,0 +1,198 @@
+#include "actors/roles.hpp"
+#include "actors/table.hpp"
+
+#include "algorithms/models.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace metronome::actors {
+
+namespace wire = messages::wire;
+
+namespace {
+
+struct server_state {
+  std::unique_ptr<sender> out;
+  std::unique_ptr<table_shard> table;
+  std::vector<messages::inbound_ptr> waiting_reads;
+  std::set<std::string> complained_;
+  std::uint64_t rejected = 0;
+};
+
+void complain(server_state& st, const actor_env& env,
+              const messages::inbound& msg, const std::string& error) {
+  ++st.rejected;
+  std::string who(msg.source());
+  if (st.complained_.insert(who).second)
+    spdlog::warn("{}: rejected {} from {}: {} (further ones are counted)",
+                 env.name, messages::kind_name(msg.kind()), who, error);
+}
+
+// Answers a verified pull request from the current table contents.
+void reply(server_state& st, const messages::inbound& req) {
+  const auto* pull = req.envelope().body_as_PullRequest();
+  auto keys = st.table->keys();
+  auto snapshot = st.table->snapshot();
+  messages::envelope_builder builder;
+  flatbuffers::Offset<wire::Floats> payload;
+  if (pull->keys() != nullptr && pull->keys()->size() > 0) {
+    std::vector<std::uint64_t> wanted(pull->keys()->begin(),
+                                      pull->keys()->end());
+    auto values = std::make_shared<std::vector<float>>(wanted.size());
+    for (std::size_t i = 0; i < wanted.size(); ++i)
+      (*values)[i] = (*snapshot)[wanted[i] - keys.begin];
+    payload = builder.floats(wanted, messages::float_block::of(values));
+  } else {
+    payload = builder.floats(
+      pull->offset(),
+      messages::float_block::of(snapshot, pull->offset() - keys.begin,
+                                pull->count()));
+  }
+  auto body = wire::CreatePullReply(builder.fbb(), payload);
+  std::string destination(req.source());
+  auto h = st.out->header(destination, st.table->committed(),
+                          req.header().table_id());
+  h.seq = req.header().seq();
+  st.out->post(builder.finish(h, wire::Body::PullReply, body.Union()));
+}
+
+std::string check_pull(const table_shard& table, const messages::inbound& msg) {
+  const auto* pull = msg.envelope().body_as_PullRequest();
+  auto keys = table.keys();
+  if (pull->keys() != nullptr && pull->keys()->size() > 0) {
+    for (auto k : *pull->keys())
+      if (k < keys.begin || k >= keys.end)
+        return "key " + std::to_string(k) + " outside shard";
+    return {};
+  }
+  if (pull->count() == 0 || !keys.contains(pull->offset(), pull->count()))
+    return "range [" + std::to_string(pull->offset()) + ", +" +
+           std::to_string(pull->count()) + ") outside shard [" +
+           std::to_string(keys.begin) + ", " + std::to_string(keys.end) + ")";
+  return {};
+}
+
+void serve_waiting(server_state& st) {
+  auto& waiting = st.waiting_reads;
+  auto ready = std::stable_partition(
+    waiting.begin(), waiting.end(), [&](const messages::inbound_ptr& m) {
+      return !st.table->can_read(m->header().clock());
+    });
+  for (auto i = ready; i != waiting.end(); ++i)
+    reply(st, **i);
+  waiting.erase(ready, waiting.end());
+}
+
+// Worker rank of a message's source, or -1 when it is not a worker.
+int worker_rank(const messages::inbound& msg) {
+  std::string role;
+  int index = -1;
+  if (!messages::parse_actor_name(msg.source(), role, index) ||
+      role != "worker")
+    return -1;
+  return index;
+}
+
+} // namespace
+
+caf::behavior server(caf::event_based_actor* self, actor_env env) {
+  auto st = std::make_shared<server_state>();
+  const auto& topo = *env.topo;
+  auto shards = topo.count("server");
+  auto workers = topo.count("worker");
+  st->out = std::make_unique<sender>(env);
+  try {
+    std::vector<float> init;
+    auto rule = update_rule::sgd;
+    if (topo.job.algorithm == "none") {
+      init.resize(topo.job.keys);
+      rule = update_rule::add;
+    } else {
+      auto data = job_data(topo.job.data, false);
+      auto model = job_model(topo.job, *data);
+      init.resize(model->num_parameters());
+      model->initialize(init.data(), topo.job.seed);
+    }
+    auto keys = shard_keys(init.size(), shards, env.index);
+    std::vector<float> mine(init.begin() + keys.begin,
+                            init.begin() + keys.end);
+    st->table = std::make_unique<table_shard>(
+      keys, std::max<std::size_t>(1, workers), rule, topo.job.learning_rate,
+      make_policy(topo.job.consistency), std::move(mine));
+  } catch (const std::exception& e) {
+    spdlog::error("{}: cannot start: {}", env.name, e.what());
+    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+    return {};
+  }
+  return {
+    [self, st, env](const messages::inbound_ptr& msg) {
+      switch (msg->kind()) {
+        case wire::Body::Push: {
+          int rank = worker_rank(*msg);
+          const auto* f = msg->envelope().body_as_Push()->payload();
+          auto values = msg->values(*f);
+          messages::float_block block{msg, values.data, values.size};
+          std::string error;
+          if (rank < 0) {
+            error = "pushes are only accepted from workers";
+          } else if (f->keys() != nullptr && f->keys()->size() > 0) {
+            error = st->table->push_sparse(
+              rank, msg->header().clock(),
+              {f->keys()->begin(), f->keys()->end()}, block);
+          } else {
+            error = st->table->push(rank, msg->header().clock(), f->offset(),
+                                    block);
+          }
+          if (!error.empty())
+            complain(*st, env, *msg, error);
+          serve_waiting(*st);
+          break;
+        }
+        case wire::Body::Clock: {
+          int rank = worker_rank(*msg);
+          auto error = rank < 0 ? std::string("clock from a non-worker")
+                                : st->table->clock(rank,
+                                                   msg->header().clock());
+          if (!error.empty())
+            complain(*st, env, *msg, error);
+          serve_waiting(*st);
+          break;
+        }
+        case wire::Body::PullRequest: {
+          auto error = check_pull(*st->table, *msg);
+          if (!error.empty()) {
+            complain(*st, env, *msg, error);
+          } else if (st->table->can_read(msg->header().clock())) {
+            reply(*st, *msg);
+          } else {
+            st->waiting_reads.push_back(msg);
+          }
+          break;
+        }
+        case wire::Body::Control: {
+          auto cmd = msg->envelope().body_as_Control()->command();
+          if (cmd == wire::Command::Stop)
+            self->quit();
+          else if (cmd == wire::Command::Abort)
+            self->quit(caf::make_error(caf::sec::runtime_error, "job aborted"));
+          break;
+        }
+        default:
+          complain(*st, env, *msg, "unexpected message kind");
+      }
+    },
+    [self, env](peer_down_atom, const std::string& peer) {
+      const auto* coord = env.topo->node_of("coordinator/0");
+      if (coord != nullptr && coord->name == peer) {
+        spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
+                      peer);
+        self->quit(caf::make_error(caf::sec::runtime_error,
+                                   "coordinator lost"));
+      }
+    },
+  };
+}
+
+} // namespace metronome::actors

@@ -1,0 +1,240 @@
+#include "actors/table.hpp"
+
+#include "algorithms/sgd.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace metronome::actors {
+
+key_range shard_keys(std::uint64_t keys, std::size_t shards,
+                     std::size_t shard) {
+  std::uint64_t base = keys / shards;
+  std::uint64_t extra = keys % shards;
+  std::uint64_t begin = shard * base + std::min<std::uint64_t>(shard, extra);
+  return {begin, begin + base + (shard < extra ? 1 : 0)};
+}
+
+namespace {
+
+class bsp_policy : public consistency_policy {
+public:
+  std::string name() const override { return "bsp"; }
+  bool aggregates() const override { return true; }
+  bool can_read(std::int64_t reader_clock, std::int64_t committed,
+                std::int64_t) const override {
+    return committed >= reader_clock;
+  }
+};
+
+class async_policy : public consistency_policy {
+public:
+  std::string name() const override { return "async"; }
+  bool aggregates() const override { return false; }
+  bool can_read(std::int64_t, std::int64_t, std::int64_t) const override {
+    return true;
+  }
+};
+
+} // namespace
+
+std::unique_ptr<consistency_policy> make_policy(const std::string& name) {
+  if (name == "bsp")
+    return std::make_unique<bsp_policy>();
+  if (name == "async")
+    return std::make_unique<async_policy>();
+  throw std::invalid_argument("unknown consistency model '" + name +
+                              "' (valid: bsp, async)");
+}
+
+table_shard::table_shard(key_range keys, std::size_t workers, update_rule rule,
+                         float lr, std::unique_ptr<consistency_policy> policy,
+                         std::vector<float> initial)
+  : keys_(keys)
+  , workers_(workers)
+  , rule_(rule)
+  , lr_(lr)
+  , policy_(std::move(policy))
+  , values_(std::make_shared<std::vector<float>>(std::move(initial)))
+  , worker_clock_(workers, 0) {
+  if (values_->size() != keys.size())
+    throw std::invalid_argument("initial values do not match the key range");
+}
+
+std::int64_t table_shard::min_clock() const {
+  if (worker_clock_.empty())
+    return 0;
+  return *std::min_element(worker_clock_.begin(), worker_clock_.end());
+}
+
+std::string table_shard::check(std::size_t worker, std::int64_t clock) const {
+  if (worker >= workers_)
+    return "worker index " + std::to_string(worker) + " out of range (" +
+           std::to_string(workers_) + " workers)";
+  if (clock < 0)
+    return "negative clock " + std::to_string(clock);
+  if (policy_->aggregates()) {
+    if (clock < committed_)
+      return "update for clock " + std::to_string(clock) +
+             " arrived after that clock was committed";
+    auto i = pending_.find(clock);
+    if (i != pending_.end() && i->second[worker].present)
+      return "second update from worker " + std::to_string(worker) +
+             " for clock " + std::to_string(clock);
+  }
+  return {};
+}
+
+void table_shard::note_clock(std::size_t worker, std::int64_t clock) {
+  worker_clock_[worker] = std::max(worker_clock_[worker], clock + 1);
+}
+
+std::vector<float>& table_shard::writable() {
+  if (values_.use_count() > 1)
+    values_ = std::make_shared<std::vector<float>>(*values_);
+  return *values_;
+}
+
+std::string table_shard::push(std::size_t worker, std::int64_t clock,
+                              std::uint64_t offset,
+                              messages::float_block values) {
+  if (!keys_.contains(offset, values.size))
+    return "keys [" + std::to_string(offset) + ", " +
+           std::to_string(offset + values.size) + ") outside shard [" +
+           std::to_string(keys_.begin) + ", " + std::to_string(keys_.end) +
+           ")";
+  if (auto error = check(worker, clock); !error.empty())
+    return error;
+  update u;
+  u.offset = offset;
+  u.values = std::move(values);
+  u.present = true;
+  if (policy_->aggregates()) {
+    auto& slot = pending_[clock];
+    slot.resize(workers_);
+    slot[worker] = std::move(u);
+    note_clock(worker, clock);
+    commit_ready();
+  } else {
+    apply(u, workers_);
+    note_clock(worker, clock);
+    committed_ = min_clock();
+  }
+  return {};
+}
+
+std::string table_shard::push_sparse(std::size_t worker, std::int64_t clock,
+                                     std::vector<std::uint64_t> keys,
+                                     messages::float_block values) {
+  if (keys.size() != values.size)
+    return "sparse update with " + std::to_string(keys.size()) +
+           " keys and " + std::to_string(values.size) + " values";
+  for (auto k : keys)
+    if (k < keys_.begin || k >= keys_.end)
+      return "key " + std::to_string(k) + " outside shard [" +
+             std::to_string(keys_.begin) + ", " + std::to_string(keys_.end) +
+             ")";
+  if (auto error = check(worker, clock); !error.empty())
+    return error;
+  update u;
+  u.keys = std::move(keys);
+  u.values = std::move(values);
+  u.present = true;
+  if (policy_->aggregates()) {
+    auto& slot = pending_[clock];
+    slot.resize(workers_);
+    slot[worker] = std::move(u);
+    note_clock(worker, clock);
+    commit_ready();
+  } else {
+    apply(u, workers_);
+    note_clock(worker, clock);
+    committed_ = min_clock();
+  }
+  return {};
+}
+
+std::string table_shard::clock(std::size_t worker, std::int64_t clock) {
+  if (auto error = check(worker, clock); !error.empty())
+    return error;
+  if (policy_->aggregates()) {
+    auto& slot = pending_[clock];
+    slot.resize(workers_);
+    slot[worker].present = true;
+    note_clock(worker, clock);
+    commit_ready();
+  } else {
+    note_clock(worker, clock);
+    committed_ = min_clock();
+  }
+  return {};
+}
+
+void table_shard::apply(const update& u, std::size_t count) {
+  auto& w = writable();
+  const float* v = u.values.data;
+  std::size_t n = u.values.size;
+  if (!u.keys.empty()) {
+    float scale = lr_ / static_cast<float>(count);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& target = w[u.keys[i] - keys_.begin];
+      target = rule_ == update_rule::sgd ? target - scale * v[i]
+                                         : target + v[i];
+    }
+    return;
+  }
+  float* target = w.data() + (u.offset - keys_.begin);
+  if (rule_ == update_rule::sgd)
+    algorithms::apply_sgd(target, v, count, lr_, n);
+  else
+    algorithms::apply_delta(target, v, n);
+}
+
+void table_shard::commit_ready() {
+  for (;;) {
+    auto i = pending_.find(committed_);
+    if (i == pending_.end())
+      return;
+    auto& slot = i->second;
+    if (std::any_of(slot.begin(), slot.end(),
+                    [](const update& u) { return !u.present; }))
+      return;
+    // Sum in worker order so the result does not depend on arrival order.
+    bool initialized = false;
+    sum_.resize(keys_.size());
+    for (const auto& u : slot) {
+      if (u.values.size == 0)
+        continue;
+      bool whole = u.keys.empty() && u.offset == keys_.begin &&
+                   u.values.size == keys_.size();
+      if (!initialized && whole) {
+        std::memcpy(sum_.data(), u.values.data, u.values.size * sizeof(float));
+        initialized = true;
+        continue;
+      }
+      if (!initialized) {
+        std::fill(sum_.begin(), sum_.end(), 0.0f);
+        initialized = true;
+      }
+      if (u.keys.empty()) {
+        algorithms::accumulate(sum_.data() + (u.offset - keys_.begin),
+                               u.values.data, u.values.size);
+      } else {
+        for (std::size_t k = 0; k < u.keys.size(); ++k)
+          sum_[u.keys[k] - keys_.begin] += u.values.data[k];
+      }
+    }
+    if (initialized) {
+      update total;
+      total.offset = keys_.begin;
+      total.values.data = sum_.data();
+      total.values.size = sum_.size();
+      apply(total, workers_);
+    }
+    pending_.erase(i);
+    ++committed_;
+  }
+}
+
+} // namespace metronome::actors

@@ -1,0 +1,121 @@
+#pragma once
+
+#include "messages/codec.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace metronome::actors {
+
+/// A half-open range of parameter keys [begin, end).
+struct key_range {
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+  std::uint64_t size() const { return end - begin; }
+  bool contains(std::uint64_t first, std::uint64_t count) const {
+    return first >= begin && count <= end - first && first + count <= end;
+  }
+};
+
+/// The keys server shard `shard` of `shards` owns in a table of `keys` keys:
+/// contiguous ranges, the first `keys % shards` shards one key larger.
+key_range shard_keys(std::uint64_t keys, std::size_t shards,
+                     std::size_t shard);
+
+/// Decides, on the server, when updates are applied and reads are served.
+class consistency_policy {
+public:
+  virtual ~consistency_policy() = default;
+
+  virtual std::string name() const = 0;
+
+  /// True when the updates of one clock are buffered and applied together,
+  /// in worker order, once every worker has sent its update for that clock.
+  virtual bool aggregates() const = 0;
+
+  /// Whether a read by a reader at `reader_clock` may be answered when every
+  /// update from clocks < `committed` is applied and the slowest worker has
+  /// finished `min_clock` clocks.
+  virtual bool can_read(std::int64_t reader_clock, std::int64_t committed,
+                        std::int64_t min_clock) const = 0;
+};
+
+/// Creates the policy named `name` ("bsp" or "async"); throws
+/// std::invalid_argument naming the valid policies otherwise.
+std::unique_ptr<consistency_policy> make_policy(const std::string& name);
+
+/// How pushed values change a table.
+enum class update_rule {
+  add, ///< w += delta
+  sgd, ///< w -= lr * mean of the gradients of one clock
+};
+
+/// One server's shard of a dense parameter table and its clock state.
+class table_shard {
+public:
+  table_shard(key_range keys, std::size_t workers, update_rule rule, float lr,
+              std::unique_ptr<consistency_policy> policy,
+              std::vector<float> initial);
+
+  /// Records `values` for keys [offset, offset + size) from `worker` at
+  /// `clock`; returns an error message, or an empty string on success.
+  std::string push(std::size_t worker, std::int64_t clock,
+                   std::uint64_t offset, messages::float_block values);
+
+  /// Records a sparse update: values[i] for keys[i].
+  std::string push_sparse(std::size_t worker, std::int64_t clock,
+                          std::vector<std::uint64_t> keys,
+                          messages::float_block values);
+
+  /// Records that `worker` finished `clock` without an update for this shard.
+  std::string clock(std::size_t worker, std::int64_t clock);
+
+  bool can_read(std::int64_t reader_clock) const {
+    return policy_->can_read(reader_clock, committed_, min_clock());
+  }
+
+  /// Every update from clocks below this has been applied.
+  std::int64_t committed() const { return committed_; }
+  /// Clocks finished by the slowest worker.
+  std::int64_t min_clock() const;
+
+  key_range keys() const { return keys_; }
+  const consistency_policy& policy() const { return *policy_; }
+
+  /// The current values, shared: later updates copy before writing if a
+  /// snapshot is still held (e.g. by a reply in flight).
+  std::shared_ptr<const std::vector<float>> snapshot() const {
+    return values_;
+  }
+
+private:
+  struct update {
+    std::uint64_t offset = 0;
+    std::vector<std::uint64_t> keys; // sparse when not empty
+    messages::float_block values;
+    bool present = false;
+  };
+
+  std::string check(std::size_t worker, std::int64_t clock) const;
+  void note_clock(std::size_t worker, std::int64_t clock);
+  void apply(const update& u, std::size_t count);
+  void commit_ready();
+  std::vector<float>& writable();
+
+  key_range keys_;
+  std::size_t workers_;
+  update_rule rule_;
+  float lr_;
+  std::unique_ptr<consistency_policy> policy_;
+  std::shared_ptr<std::vector<float>> values_;
+  std::vector<std::int64_t> worker_clock_;
+  std::int64_t committed_ = 0;
+  std::map<std::int64_t, std::vector<update>> pending_;
+  std::vector<float> sum_;
+};
+
+} // namespace metronome::actors

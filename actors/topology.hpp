@@ -1,0 +1,73 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace metronome::actors {
+
+/// One node process of a cluster and the actors it hosts.
+struct node_spec {
+  std::string name;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  /// Actor names of the form role/index ("server/0", "worker/3").
+  std::vector<std::string> actors;
+};
+
+/// Where a job's training and test data come from.
+struct data_spec {
+  /// "idx" (Fashion-MNIST style image/label pairs) or "libsvm".
+  std::string format = "idx";
+  std::string train_images;
+  std::string train_labels;
+  std::string test_images;
+  std::string test_labels;
+  std::string train; ///< libsvm training file
+  std::string test;  ///< libsvm test file
+  /// Use at most this many training / test samples (0 = all).
+  std::size_t train_limit = 0;
+  std::size_t test_limit = 0;
+};
+
+/// The machine-learning job a cluster runs.
+struct job_spec {
+  /// softmax | mlp | logreg, or none: a plain parameter store of `keys`
+  /// zero-initialised floats to which pushes are added.
+  std::string algorithm = "mlp";
+  std::uint64_t keys = 0;
+  std::size_t hidden = 128;
+  data_spec data;
+  std::string consistency = "bsp"; ///< bsp | async
+  std::size_t epochs = 1;
+  /// Total iterations per worker; 0 means epochs * batches per epoch.
+  std::uint64_t iterations = 0;
+  std::size_t batch_size = 32; ///< per worker
+  float learning_rate = 0.1f;
+  std::uint64_t seed = 1;
+};
+
+/// Run-wide options.
+struct options_spec {
+  /// Directory for the per-iteration metrics file; empty disables it.
+  std::string metrics_dir;
+};
+
+/// A whole cluster description: nodes, job and options.
+struct topology {
+  std::string source; ///< file it was read from, for messages
+  std::vector<node_spec> nodes;
+  job_spec job;
+  options_spec options;
+
+  /// Number of actors with role `role` across all nodes.
+  std::size_t count(const std::string& role) const;
+  /// The node hosting `actor`, or nullptr.
+  const node_spec* node_of(const std::string& actor) const;
+  const node_spec* find_node(const std::string& name) const;
+  /// Every actor name in node order.
+  std::vector<std::string> all_actors() const;
+};
+
+} // namespace metronome::actors

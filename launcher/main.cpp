@@ -1,0 +1,107 @@
+#include "launcher/config.hpp"
+#include "launcher/runtime.hpp"
+#include "launcher/supervisor.hpp"
+#include "tools/bench/pushpull.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+
+namespace {
+
+std::string self_executable(const char* argv0) {
+  char buf[PATH_MAX];
+  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return argv0;
+  buf[n] = '\0';
+  return buf;
+}
+
+// Loads a topology, printing every problem; exit code 2 on bad input.
+bool load(const std::string& path, metronome::actors::topology& topo) {
+  try {
+    topo = metronome::launcher::load_topology(path);
+    return true;
+  } catch (const metronome::launcher::config_error& e) {
+    for (const auto& p : e.problems())
+      fmt::print(stderr, "{}\n", p);
+    fmt::print(stderr, "{} problem{} in {}; nothing was started\n",
+               e.problems().size(), e.problems().size() == 1 ? "" : "s",
+               path);
+    return false;
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"metronome: an actor runtime for distributed machine learning"};
+  app.require_subcommand(1);
+
+  std::string config;
+  auto* run = app.add_subcommand(
+    "run", "Run a whole job in this process (every node on inproc://)");
+  run->add_option("config", config, "Topology YAML file")
+    ->required()
+    ->check(CLI::ExistingFile);
+
+  auto* launch = app.add_subcommand(
+    "launch", "Start every node of a topology as local processes over tcp");
+  launch->add_option("config", config, "Topology YAML file")
+    ->required()
+    ->check(CLI::ExistingFile);
+
+  std::string node_name;
+  auto* node = app.add_subcommand("node", "Run one node of a topology");
+  node->add_option("--topology,-t", config, "Topology YAML file")
+    ->required()
+    ->check(CLI::ExistingFile);
+  node->add_option("--name,-n", node_name, "Name of the node to run")
+    ->required();
+
+  auto* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  metronome::tools::pushpull_options bench_opts;
+  auto* pushpull = bench->add_subcommand(
+    "pushpull", "Push/pull throughput and latency against raw ZeroMQ");
+  pushpull->add_flag("--json", bench_opts.json, "Print one JSON object");
+  pushpull->add_option("--seconds", bench_opts.seconds,
+                       "Time per measurement")
+    ->check(CLI::PositiveNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  metronome::actors::topology topo;
+  if (*run) {
+    if (!load(config, topo))
+      return 2;
+    return metronome::launcher::run_in_process(topo);
+  }
+  if (*launch) {
+    if (!load(config, topo))
+      return 2;
+    return metronome::launcher::launch_local(topo, config,
+                                             self_executable(argv[0]));
+  }
+  if (*node) {
+    if (!load(config, topo))
+      return 2;
+    if (topo.find_node(node_name) == nullptr) {
+      fmt::print(stderr, "{}: no node named '{}'\n", config, node_name);
+      return 2;
+    }
+    return metronome::launcher::run_node(topo, node_name);
+  }
+  if (*pushpull)
+    return metronome::tools::run_pushpull(bench_opts);
+  return 2;
+}

@@ -1,0 +1,17 @@
+#pragma once
+
+#include "actors/topology.hpp"
+
+#include <string>
+
+namespace metronome::launcher {
+
+/// Runs the whole job of `topo` in this process: every node gets its own
+/// transport on inproc:// endpoints. Returns the process exit code.
+int run_in_process(const actors::topology& topo);
+
+/// Runs node `name` of `topo` over tcp until its actors finish; SIGINT and
+/// SIGTERM stop it cleanly. Returns the process exit code.
+int run_node(const actors::topology& topo, const std::string& name);
+
+} // namespace metronome::launcher

@@ -1,0 +1,228 @@
+#include "messages/codec.hpp"
+
+#include <cstring>
+
+namespace metronome::messages {
+
+float_block float_block::of(std::shared_ptr<const std::vector<float>> values) {
+  auto size = values->size();
+  return of(std::move(values), 0, size);
+}
+
+float_block float_block::of(std::shared_ptr<const std::vector<float>> values,
+                            std::size_t first, std::size_t count) {
+  float_block block;
+  block.data = values->data() + first;
+  block.size = count;
+  block.owner = std::move(values);
+  return block;
+}
+
+float_block float_block::copy(const float* data, std::size_t count) {
+  return of(std::make_shared<const std::vector<float>>(data, data + count));
+}
+
+std::size_t outbound::wire_bytes() const {
+  return envelope->size() + attachment.size * sizeof(float);
+}
+
+envelope_builder::envelope_builder(std::size_t initial_size)
+  : fbb_(initial_size) {
+}
+
+flatbuffers::Offset<wire::Floats>
+envelope_builder::floats(std::uint64_t offset, float_block values) {
+  return encode_floats(offset, nullptr, std::move(values));
+}
+
+flatbuffers::Offset<wire::Floats>
+envelope_builder::floats(const std::vector<std::uint64_t>& keys,
+                         float_block values) {
+  return encode_floats(0, &keys, std::move(values));
+}
+
+flatbuffers::Offset<wire::Floats>
+envelope_builder::encode_floats(std::uint64_t offset,
+                                const std::vector<std::uint64_t>* keys,
+                                float_block values) {
+  flatbuffers::Offset<flatbuffers::Vector<std::uint64_t>> key_vec;
+  if (keys != nullptr)
+    key_vec = fbb_.CreateVector(*keys);
+  flatbuffers::Offset<flatbuffers::Vector<float>> inline_values;
+  std::uint64_t attached = 0;
+  if (values.size >= attach_threshold && attachment_.data == nullptr) {
+    attached = values.size;
+    attachment_ = std::move(values);
+  } else {
+    inline_values = fbb_.CreateVector(values.data, values.size);
+  }
+  return wire::CreateFloats(fbb_, offset, key_vec, inline_values, attached);
+}
+
+outbound envelope_builder::finish(const header& h, wire::Body kind,
+                                  flatbuffers::Offset<void> body) {
+  auto source = fbb_.CreateString(h.source.data(), h.source.size());
+  auto destination =
+    fbb_.CreateString(h.destination.data(), h.destination.size());
+  auto hdr = wire::CreateHeader(fbb_, source, destination, h.seq, h.clock,
+                                h.table_id);
+  auto env = wire::CreateEnvelope(fbb_, hdr, kind, body);
+  wire::FinishEnvelopeBuffer(fbb_, env);
+  outbound out;
+  out.destination = std::string(h.destination);
+  out.envelope = std::make_shared<flatbuffers::DetachedBuffer>(fbb_.Release());
+  out.attachment = std::move(attachment_);
+  out.kind = kind;
+  return out;
+}
+
+namespace {
+
+const wire::Floats* floats_of(const wire::Envelope& env) {
+  switch (env.body_type()) {
+    case wire::Body::Push:
+      return env.body_as_Push()->payload();
+    case wire::Body::PullReply:
+      return env.body_as_PullReply()->payload();
+    default:
+      return nullptr;
+  }
+}
+
+bool is_aligned(const void* p, std::size_t alignment) {
+  return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
+}
+
+// Checks what the FlatBuffers verifier cannot: that payload sizes agree with
+// each other and with the attached frame.
+std::string check_semantics(const wire::Envelope& env,
+                            std::size_t attachment_bytes, bool has_attachment) {
+  if (env.header() == nullptr)
+    return "envelope has no header";
+  auto kind = env.body_type();
+  if (kind == wire::Body::NONE || env.body() == nullptr)
+    return "envelope has no body";
+  if ((kind == wire::Body::Push || kind == wire::Body::PullReply) &&
+      floats_of(env) == nullptr)
+    return std::string(kind_name(kind)) + " has no payload";
+  const auto* f = floats_of(env);
+  std::uint64_t attached = f != nullptr ? f->attached() : 0;
+  if (attached == 0) {
+    if (has_attachment)
+      return "unexpected attached frame";
+  } else {
+    if (!has_attachment)
+      return "attached frame missing (truncated message)";
+    if (attached > attachment_bytes / sizeof(float) ||
+        attachment_bytes != attached * sizeof(float))
+      return "attached frame has " + std::to_string(attachment_bytes) +
+             " bytes, header says " + std::to_string(attached) + " floats";
+    if (f->values() != nullptr && f->values()->size() != 0)
+      return "payload has both inline and attached values";
+  }
+  if (f != nullptr && f->keys() != nullptr && f->keys()->size() > 0) {
+    std::uint64_t n = attached > 0 ? attached
+                                   : (f->values() ? f->values()->size() : 0);
+    if (n != f->keys()->size())
+      return "sparse payload has " + std::to_string(f->keys()->size()) +
+             " keys but " + std::to_string(n) + " values";
+  }
+  return {};
+}
+
+} // namespace
+
+std::unique_ptr<inbound>
+inbound::verify(std::string sender, zmq::message_t envelope,
+                std::optional<zmq::message_t> attachment,
+                std::size_t max_bytes, rejection& why, std::string& error) {
+  std::size_t total = envelope.size() + (attachment ? attachment->size() : 0);
+  if (total > max_bytes) {
+    why = rejection::oversized;
+    error = "message of " + std::to_string(total) + " bytes exceeds limit of " +
+            std::to_string(max_bytes);
+    return nullptr;
+  }
+  why = rejection::malformed;
+  if (envelope.size() < 8) {
+    error = "frame of " + std::to_string(envelope.size()) +
+            " bytes is too short for an envelope";
+    return nullptr;
+  }
+  std::unique_ptr<inbound> msg{new inbound};
+  msg->sender_ = std::move(sender);
+  msg->wire_bytes_ = total;
+  msg->envelope_frame_ = std::move(envelope);
+  const auto* bytes = msg->envelope_frame_.data<std::uint8_t>();
+  std::size_t size = msg->envelope_frame_.size();
+  if (!is_aligned(bytes, alignof(std::uint64_t))) {
+    msg->aligned_envelope_.resize((size + 7) / 8);
+    std::memcpy(msg->aligned_envelope_.data(), bytes, size);
+    bytes = reinterpret_cast<const std::uint8_t*>(msg->aligned_envelope_.data());
+  }
+  flatbuffers::Verifier verifier(bytes, size);
+  if (!wire::VerifyEnvelopeBuffer(verifier)) {
+    error = "frame of " + std::to_string(size) +
+            " bytes is not a valid envelope";
+    return nullptr;
+  }
+  msg->root_ = wire::GetEnvelope(bytes);
+  std::size_t attachment_bytes = attachment ? attachment->size() : 0;
+  error = check_semantics(*msg->root_, attachment_bytes, attachment.has_value());
+  if (!error.empty())
+    return nullptr;
+  if (attachment) {
+    msg->attachment_frame_ = std::move(*attachment);
+    const void* data = msg->attachment_frame_.data();
+    msg->attachment_size_ = attachment_bytes / sizeof(float);
+    if (is_aligned(data, alignof(float))) {
+      msg->attachment_data_ = static_cast<const float*>(data);
+    } else {
+      msg->aligned_attachment_.resize(msg->attachment_size_);
+      std::memcpy(msg->aligned_attachment_.data(), data, attachment_bytes);
+      msg->attachment_data_ = msg->aligned_attachment_.data();
+    }
+  }
+  why = rejection::none;
+  return msg;
+}
+
+std::string_view inbound::source() const {
+  auto* s = header().source();
+  return s ? s->string_view() : std::string_view{};
+}
+
+std::string_view inbound::destination() const {
+  auto* s = header().destination();
+  return s ? s->string_view() : std::string_view{};
+}
+
+float_view inbound::values(const wire::Floats& f) const {
+  if (f.attached() > 0)
+    return {attachment_data_, attachment_size_};
+  if (f.values() == nullptr)
+    return {};
+  return {f.values()->data(), f.values()->size()};
+}
+
+const char* kind_name(wire::Body kind) {
+  return wire::EnumNameBody(kind);
+}
+
+bool parse_actor_name(std::string_view name, std::string& role, int& index) {
+  auto slash = name.find('/');
+  if (slash == std::string_view::npos || slash == 0 ||
+      slash + 1 == name.size())
+    return false;
+  int value = 0;
+  for (char c : name.substr(slash + 1)) {
+    if (c < '0' || c > '9' || value > 100000000)
+      return false;
+    value = value * 10 + (c - '0');
+  }
+  role = std::string(name.substr(0, slash));
+  index = value;
+  return true;
+}
+
+} // namespace metronome::messages

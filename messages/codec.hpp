@@ -1,0 +1,155 @@
+#pragma once
+
+#include "messages/metronome_generated.h"
+
+#include <flatbuffers/flatbuffers.h>
+#include <zmq.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace metronome::messages {
+
+/// A read-only run of float32 values owned by someone else.
+struct float_view {
+  const float* data = nullptr;
+  std::size_t size = 0;
+
+  const float* begin() const { return data; }
+  const float* end() const { return data + size; }
+  float operator[](std::size_t i) const { return data[i]; }
+};
+
+/// Shared, immutable float storage: it can travel as an attached ZeroMQ frame
+/// without a copy because the frame keeps `owner` alive until sent.
+struct float_block {
+  std::shared_ptr<const void> owner;
+  const float* data = nullptr;
+  std::size_t size = 0;
+
+  /// Takes shared ownership of a whole vector.
+  static float_block of(std::shared_ptr<const std::vector<float>> values);
+  /// Shares `count` floats starting at `first` of `values`.
+  static float_block of(std::shared_ptr<const std::vector<float>> values,
+                        std::size_t first, std::size_t count);
+  /// Copies `count` floats from `data` into a new block.
+  static float_block copy(const float* data, std::size_t count);
+
+  float_view view() const { return {data, size}; }
+};
+
+/// Payloads of at least this many floats travel as an attached frame.
+constexpr std::size_t attach_threshold = 1024;
+
+/// The header fields of an envelope.
+struct header {
+  std::string_view source;
+  std::string_view destination;
+  std::uint64_t seq = 0;
+  std::int64_t clock = 0;
+  std::uint32_t table_id = 0;
+};
+
+/// An encoded message ready for the transport.
+struct outbound {
+  /// Destination actor name; empty for messages to the peer's transport.
+  std::string destination;
+  std::shared_ptr<flatbuffers::DetachedBuffer> envelope;
+  /// Values sent as the second frame, when the body's Floats says attached.
+  float_block attachment;
+  wire::Body kind = wire::Body::NONE;
+
+  /// Transport-level messages bypass flow-control credit.
+  bool is_control() const {
+    return kind == wire::Body::Credit ||
+           (kind == wire::Body::Heartbeat && destination.empty());
+  }
+  std::size_t wire_bytes() const;
+};
+
+/// Builds one envelope; create the body with fbb() (and floats() for float
+/// payloads), then call finish() once.
+class envelope_builder {
+public:
+  explicit envelope_builder(std::size_t initial_size = 512);
+
+  flatbuffers::FlatBufferBuilder& fbb() { return fbb_; }
+
+  /// Encodes dense values for keys [offset, offset + values.size): inline
+  /// when small, else as the attached frame (at most one per message).
+  flatbuffers::Offset<wire::Floats> floats(std::uint64_t offset,
+                                           float_block values);
+
+  /// Encodes sparse values for `keys` (one value per key).
+  flatbuffers::Offset<wire::Floats>
+  floats(const std::vector<std::uint64_t>& keys, float_block values);
+
+  outbound finish(const header& h, wire::Body kind,
+                  flatbuffers::Offset<void> body);
+
+private:
+  flatbuffers::Offset<wire::Floats>
+  encode_floats(std::uint64_t offset, const std::vector<std::uint64_t>* keys,
+                float_block values);
+
+  flatbuffers::FlatBufferBuilder fbb_;
+  float_block attachment_;
+};
+
+/// Why an inbound message was rejected.
+enum class rejection { none, malformed, oversized };
+
+/// A received message whose frames have passed verification; the accessors
+/// are safe to use on any contents a peer could send.
+class inbound {
+public:
+  /// Checks the frames of one received message from node `sender` and
+  /// returns the message, or nullptr with `why` and `error` set. Never reads
+  /// unverified bytes; copies a frame only when it is misaligned.
+  static std::unique_ptr<inbound>
+  verify(std::string sender, zmq::message_t envelope,
+         std::optional<zmq::message_t> attachment, std::size_t max_bytes,
+         rejection& why, std::string& error);
+
+  const wire::Envelope& envelope() const { return *root_; }
+  const wire::Header& header() const { return *root_->header(); }
+  wire::Body kind() const { return root_->body_type(); }
+  std::string_view source() const;
+  std::string_view destination() const;
+
+  /// The node (transport routing id) the message came from.
+  const std::string& sender() const { return sender_; }
+
+  /// The values of `f`, a Floats table of this message.
+  float_view values(const wire::Floats& f) const;
+
+  std::size_t wire_bytes() const { return wire_bytes_; }
+
+private:
+  inbound() = default;
+
+  std::string sender_;
+  zmq::message_t envelope_frame_;
+  zmq::message_t attachment_frame_;
+  std::vector<std::uint64_t> aligned_envelope_;
+  std::vector<float> aligned_attachment_;
+  const float* attachment_data_ = nullptr;
+  std::size_t attachment_size_ = 0;
+  const wire::Envelope* root_ = nullptr;
+  std::size_t wire_bytes_ = 0;
+};
+
+using inbound_ptr = std::shared_ptr<const inbound>;
+
+/// Human-readable name of a message kind.
+const char* kind_name(wire::Body kind);
+
+/// Parses "role/index" into its parts; false when `name` is not of that form.
+bool parse_actor_name(std::string_view name, std::string& role, int& index);
+
+} // namespace metronome::messages

@@ -1,0 +1,532 @@
+#include "messages/transport.hpp"
+
+#include <spdlog/spdlog.h>
+#include <zmq_addon.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <stdexcept>
+
+namespace metronome::messages {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Envelopes smaller than this are copied into the frame; larger ones are
+// handed to ZeroMQ without a copy.
+constexpr std::size_t zero_copy_envelope_bytes = 2048;
+
+// At most this many inbound messages are taken per poll round, so outbound
+// queues and timers are served under load.
+constexpr int receive_batch = 256;
+
+zmq::message_t envelope_frame(const outbound& msg) {
+  const auto& buf = *msg.envelope;
+  if (buf.size() < zero_copy_envelope_bytes)
+    return zmq::message_t(buf.data(), buf.size());
+  auto* keep = new std::shared_ptr<flatbuffers::DetachedBuffer>(msg.envelope);
+  return zmq::message_t(
+    const_cast<std::uint8_t*>(buf.data()), buf.size(),
+    [](void*, void* hint) {
+      delete static_cast<std::shared_ptr<flatbuffers::DetachedBuffer>*>(hint);
+    },
+    keep);
+}
+
+zmq::message_t attachment_frame(const float_block& block) {
+  auto* keep = new float_block(block);
+  return zmq::message_t(
+    const_cast<float*>(block.data), block.size * sizeof(float),
+    [](void*, void* hint) { delete static_cast<float_block*>(hint); }, keep);
+}
+
+} // namespace
+
+const char* to_string(peer_state s) {
+  switch (s) {
+    case peer_state::waiting:
+      return "waiting";
+    case peer_state::alive:
+      return "alive";
+    case peer_state::suspect:
+      return "suspect";
+    case peer_state::dead:
+      return "dead";
+  }
+  return "?";
+}
+
+// An eventfd the transport thread polls; any thread may ring it, even after
+// the transport is gone (the descriptor lives as long as its last holder).
+struct transport::waker {
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ~waker() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+  void ring() const {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
+  }
+  void drain() const {
+    std::uint64_t value;
+    [[maybe_unused]] auto n = ::read(fd, &value, sizeof(value));
+  }
+};
+
+struct transport::peer {
+  std::string name;
+  std::string endpoint;
+  std::unique_ptr<zmq::socket_t> dealer;
+  std::deque<outbound> queue;
+  std::uint64_t in_flight_messages = 0;
+  std::uint64_t in_flight_bytes = 0;
+  clock_type::time_point last_heard;
+  clock_type::time_point last_sent;
+  clock_type::time_point last_heartbeat;
+  peer_state state = peer_state::waiting;
+  bool stalled = false;
+};
+
+// What this node's actors have consumed from one sender, for credit returns.
+struct transport::consumption {
+  std::atomic<std::uint64_t> messages{0};
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> returned_messages{0};
+  std::atomic<std::uint64_t> returned_bytes{0};
+  std::shared_ptr<const waker> wake;
+  std::uint64_t threshold_messages = 1;
+  std::uint64_t threshold_bytes = 1;
+
+  void consume(std::size_t wire_bytes) {
+    auto m = messages.fetch_add(1) + 1;
+    auto b = bytes.fetch_add(wire_bytes) + wire_bytes;
+    if (m - returned_messages.load() >= threshold_messages ||
+        b - returned_bytes.load() >= threshold_bytes)
+      wake->ring();
+  }
+};
+
+transport::transport(zmq::context_t& ctx, transport_options opts)
+  : ctx_(ctx), opts_(std::move(opts)) {
+}
+
+transport::~transport() {
+  stop(std::chrono::milliseconds(0));
+}
+
+void transport::add_peer(const std::string& name,
+                         const std::string& endpoint) {
+  auto p = std::make_unique<peer>();
+  p->name = name;
+  p->endpoint = endpoint;
+  peers_[name] = std::move(p);
+  std::lock_guard<std::mutex> guard{mtx_};
+  states_[name] = peer_state::waiting;
+}
+
+void transport::start(deliver_fn deliver, peer_fn on_peer) {
+  deliver_ = std::move(deliver);
+  on_peer_ = std::move(on_peer);
+  auto wake = std::make_shared<waker>();
+  if (wake->fd < 0)
+    throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  waker_ = wake;
+  router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
+  router_->set(zmq::sockopt::linger, 0);
+  router_->set(zmq::sockopt::router_mandatory, 1);
+  router_->set(zmq::sockopt::rcvhwm, 0);
+  router_->set(zmq::sockopt::maxmsgsize,
+               static_cast<std::int64_t>(2 * opts_.max_message_bytes));
+  for (const auto& ep : opts_.bind) {
+    try {
+      router_->bind(ep);
+    } catch (const zmq::error_t& e) {
+      router_.reset();
+      throw std::runtime_error("node " + opts_.node + ": cannot bind " + ep +
+                               ": " + e.what());
+    }
+  }
+  for (auto& [name, p] : peers_) {
+    p->dealer = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+    p->dealer->set(zmq::sockopt::linger, 0);
+    p->dealer->set(zmq::sockopt::routing_id, opts_.node);
+    p->dealer->set(zmq::sockopt::sndhwm, 0);
+    try {
+      p->dealer->connect(p->endpoint);
+    } catch (const zmq::error_t& e) {
+      throw std::runtime_error("node " + opts_.node + ": cannot connect to " +
+                               name + " at " + p->endpoint + ": " + e.what());
+    }
+    auto c = std::make_shared<consumption>();
+    c->wake = waker_;
+    c->threshold_messages = std::max<std::size_t>(1, opts_.window_messages / 4);
+    c->threshold_bytes = std::max<std::size_t>(1, opts_.window_bytes / 4);
+    consumed_[name] = std::move(c);
+  }
+  thread_ = std::thread([this] {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      spdlog::error("{}: transport thread stopped: {}", opts_.node, e.what());
+    }
+  });
+}
+
+void transport::send(const std::string& peer_name, outbound msg) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    commands_.push_back(command{peer_name, std::move(msg)});
+    if (commands_.size() > 1)
+      return; // already rung
+  }
+  if (waker_)
+    waker_->ring();
+}
+
+void transport::stop(std::chrono::milliseconds drain) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!stopping_) {
+      stopping_ = true;
+      drain_deadline_ = clock_type::now() + drain;
+    }
+  }
+  if (waker_)
+    waker_->ring();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+std::map<std::string, peer_state> transport::peer_states() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return states_;
+}
+
+std::map<std::string, peer_traffic> transport::peer_traffic_reports() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return traffic_;
+}
+
+void transport::log_once(const std::string& who, const std::string& what,
+                         const std::string& detail) {
+  auto key = who + '\n' + what;
+  if (logged_.emplace(key, true).second)
+    spdlog::warn("{}: {} from/to '{}': {} (further ones are only counted)",
+                 opts_.node, what, who, detail);
+}
+
+void transport::take_commands() {
+  std::vector<command> batch;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    batch.swap(commands_);
+  }
+  for (auto& cmd : batch) {
+    auto i = peers_.find(cmd.peer);
+    if (i == peers_.end()) {
+      ++counters_.dropped_unroutable;
+      log_once(cmd.peer, "message for unknown node dropped",
+               std::string("kind ") + kind_name(cmd.msg.kind) + " for " +
+                 cmd.msg.destination);
+      continue;
+    }
+    i->second->queue.push_back(std::move(cmd.msg));
+  }
+  for (auto& [name, p] : peers_)
+    if (!p->queue.empty())
+      flush(*p);
+}
+
+void transport::flush(peer& p) {
+  while (!p.queue.empty()) {
+    auto& msg = p.queue.front();
+    bool control = msg.is_control();
+    if (!control && p.in_flight_messages > 0 &&
+        (p.in_flight_messages >= opts_.window_messages ||
+         p.in_flight_bytes + msg.wire_bytes() > opts_.window_bytes)) {
+      if (!p.stalled) {
+        p.stalled = true;
+        ++counters_.credit_stalls;
+      }
+      return;
+    }
+    if (!try_send(p, msg))
+      return;
+    if (!control) {
+      ++p.in_flight_messages;
+      p.in_flight_bytes += msg.wire_bytes();
+    }
+    p.stalled = false;
+    p.queue.pop_front();
+  }
+}
+
+bool transport::try_send(peer& p, outbound& msg) {
+  try {
+    bool attached = msg.attachment.size > 0;
+    auto env = envelope_frame(msg);
+    auto flags = attached ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                          : zmq::send_flags::dontwait;
+    if (!p.dealer->send(env, flags))
+      return false;
+    if (attached) {
+      auto att = attachment_frame(msg.attachment);
+      if (!p.dealer->send(att, zmq::send_flags::dontwait))
+        throw zmq::error_t();
+    }
+    ++counters_.frames_out;
+    counters_.bytes_out += msg.wire_bytes();
+    p.last_sent = clock_type::now();
+  } catch (const zmq::error_t& e) {
+    ++counters_.send_errors;
+    log_once(p.name, "send failed", e.what());
+  }
+  return true;
+}
+
+void transport::receive() {
+  for (int n = 0; n < receive_batch; ++n) {
+    std::vector<zmq::message_t> parts;
+    std::optional<std::size_t> got;
+    try {
+      got = zmq::recv_multipart(*router_, std::back_inserter(parts),
+                                zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      log_once("?", "receive failed", e.what());
+      return;
+    }
+    if (!got)
+      return;
+    std::string sender = parts[0].to_string();
+    std::size_t bytes = 0;
+    for (std::size_t i = 1; i < parts.size(); ++i)
+      bytes += parts[i].size();
+    ++counters_.frames_in;
+    counters_.bytes_in += bytes;
+    auto pi = peers_.find(sender);
+    peer* from = pi != peers_.end() ? pi->second.get() : nullptr;
+    auto ci = consumed_.find(sender);
+    if (from != nullptr) {
+      from->last_heard = clock_type::now();
+      if (from->state != peer_state::alive)
+        set_state(*from, peer_state::alive);
+    }
+    auto reject = [&](rejection why, const std::string& error) {
+      if (why == rejection::oversized) {
+        ++counters_.dropped_oversized;
+        log_once(sender, "oversized message dropped", error);
+      } else {
+        ++counters_.dropped_malformed;
+        log_once(sender, "malformed message dropped", error);
+      }
+      if (ci != consumed_.end())
+        ci->second->consume(bytes);
+    };
+    if (parts.size() < 2 || parts.size() > 3) {
+      reject(rejection::malformed, "message with " +
+                                     std::to_string(parts.size() - 1) +
+                                     " frames (expected 1 or 2)");
+      continue;
+    }
+    std::optional<zmq::message_t> attachment;
+    if (parts.size() == 3)
+      attachment = std::move(parts[2]);
+    rejection why = rejection::none;
+    std::string error;
+    auto msg = inbound::verify(sender, std::move(parts[1]),
+                               std::move(attachment), opts_.max_message_bytes,
+                               why, error);
+    if (!msg) {
+      reject(why, error);
+      continue;
+    }
+    if (msg->destination().empty()) {
+      handle_transport_message(*msg);
+      if (ci != consumed_.end())
+        ci->second->consume(bytes);
+      continue;
+    }
+    inbound_ptr ptr;
+    if (ci != consumed_.end()) {
+      auto counter = ci->second;
+      ptr = inbound_ptr(msg.release(), [counter](const inbound* m) {
+        auto b = m->wire_bytes();
+        delete m;
+        counter->consume(b);
+      });
+    } else {
+      ptr = std::move(msg);
+    }
+    auto destination = std::string(ptr->destination());
+    auto kind = ptr->kind();
+    if (!deliver_(std::move(ptr))) {
+      ++counters_.dropped_misaddressed;
+      log_once(sender, "message for unknown actor dropped",
+               std::string("kind ") + kind_name(kind) + " for '" +
+                 destination + "'");
+    }
+  }
+}
+
+void transport::handle_transport_message(const inbound& msg) {
+  if (msg.kind() == wire::Body::Credit) {
+    auto pi = peers_.find(msg.sender());
+    if (pi == peers_.end())
+      return;
+    auto& p = *pi->second;
+    const auto* credit = msg.envelope().body_as_Credit();
+    p.in_flight_messages -= std::min(p.in_flight_messages, credit->messages());
+    p.in_flight_bytes -= std::min(p.in_flight_bytes, credit->bytes());
+    flush(p);
+  } else if (msg.kind() == wire::Body::Heartbeat) {
+    if (peers_.count(msg.sender()) == 0)
+      return;
+    const auto* hb = msg.envelope().body_as_Heartbeat();
+    std::lock_guard<std::mutex> guard{mtx_};
+    traffic_[msg.sender()] = {hb->frames_in(), hb->frames_out(),
+                              hb->bytes_in(), hb->bytes_out(), hb->dropped()};
+  } else {
+    ++counters_.dropped_misaddressed;
+    log_once(msg.sender(), "message without destination dropped",
+             kind_name(msg.kind()));
+  }
+}
+
+void transport::return_credit(bool force) {
+  for (auto& [name, c] : consumed_) {
+    auto m = c->messages.load() - c->returned_messages.load();
+    auto b = c->bytes.load() - c->returned_bytes.load();
+    if (m == 0 || (!force && m < c->threshold_messages &&
+                   b < c->threshold_bytes))
+      continue;
+    envelope_builder builder(128);
+    auto body = wire::CreateCredit(builder.fbb(), m, b);
+    header h;
+    h.source = opts_.node;
+    auto msg = builder.finish(h, wire::Body::Credit, body.Union());
+    c->returned_messages += m;
+    c->returned_bytes += b;
+    auto& p = *peers_.at(name);
+    p.queue.push_front(std::move(msg));
+    flush(p);
+  }
+}
+
+void transport::set_state(peer& p, peer_state s) {
+  if (p.state == s)
+    return;
+  p.state = s;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    states_[p.name] = s;
+  }
+  if (s != peer_state::alive)
+    spdlog::warn("{}: peer {} at {} is {}", opts_.node, p.name, p.endpoint,
+                 to_string(s));
+  if (on_peer_)
+    on_peer_(p.name, s);
+}
+
+void transport::tick(clock_type::time_point now) {
+  auto interval = opts_.heartbeat_interval;
+  for (auto& [name, p] : peers_) {
+    if (p->state == peer_state::alive || p->state == peer_state::suspect) {
+      auto silent = now - p->last_heard;
+      if (silent > interval * opts_.dead_after)
+        set_state(*p, peer_state::dead);
+      else if (silent > interval * opts_.suspect_after)
+        set_state(*p, peer_state::suspect);
+    }
+    if (now - p->last_heartbeat >= interval) {
+      p->last_heartbeat = now;
+      envelope_builder builder(256);
+      auto node = builder.fbb().CreateString(opts_.node);
+      auto body = wire::CreateHeartbeat(
+        builder.fbb(), node, counters_.frames_in, counters_.frames_out,
+        counters_.bytes_in, counters_.bytes_out, counters_.dropped());
+      header h;
+      h.source = opts_.node;
+      p->queue.push_front(
+        builder.finish(h, wire::Body::Heartbeat, body.Union()));
+      flush(*p);
+    }
+  }
+  return_credit(true);
+}
+
+void transport::run() {
+  auto next_tick = clock_type::now();
+  std::vector<zmq::pollitem_t> items;
+  std::vector<peer*> polled;
+  for (;;) {
+    items.clear();
+    polled.clear();
+    items.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, waker_->fd, ZMQ_POLLIN, 0});
+    for (auto& [name, p] : peers_) {
+      if (!p->queue.empty() && !p->stalled) {
+        items.push_back({p->dealer->handle(), 0, ZMQ_POLLOUT, 0});
+        polled.push_back(p.get());
+      }
+    }
+    auto now = clock_type::now();
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      next_tick - now);
+    bool stopping;
+    clock_type::time_point deadline;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping = stopping_;
+      deadline = drain_deadline_;
+    }
+    if (stopping) {
+      take_commands();
+      bool drained = std::all_of(peers_.begin(), peers_.end(), [](auto& kv) {
+        return kv.second->queue.empty();
+      });
+      if (drained || now >= deadline)
+        break;
+      wait = std::min(wait, std::chrono::milliseconds(10));
+    }
+    try {
+      zmq::poll(items, std::max(wait, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR)
+        log_once("?", "poll failed", e.what());
+      continue;
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      waker_->drain();
+      take_commands();
+      return_credit(false);
+    }
+    if (items[0].revents & ZMQ_POLLIN)
+      receive();
+    for (std::size_t i = 0; i < polled.size(); ++i)
+      if (items[i + 2].revents & ZMQ_POLLOUT)
+        flush(*polled[i]);
+    now = clock_type::now();
+    if (now >= next_tick) {
+      tick(now);
+      next_tick = now + opts_.heartbeat_interval;
+    }
+  }
+  // Give what is still queued inside ZeroMQ a bounded time to leave.
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+    drain_deadline_ - clock_type::now());
+  int linger = static_cast<int>(std::max<long>(0, remaining.count()));
+  for (auto& [name, p] : peers_) {
+    p->dealer->set(zmq::sockopt::linger, linger);
+    p->dealer->close();
+  }
+  router_->close();
+}
+
+} // namespace metronome::messages

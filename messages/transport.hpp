@@ -1,0 +1,158 @@
+#pragma once
+
+#include "messages/codec.hpp"
+
+#include <zmq.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace metronome::messages {
+
+/// Settings of one node's transport.
+struct transport_options {
+  /// This node's name; peers see it as the routing id of our connections.
+  std::string node;
+  /// Endpoints the inbound ROUTER binds (tcp://host:port, inproc://name).
+  std::vector<std::string> bind;
+  /// Largest message (all frames) accepted; larger ones are dropped.
+  std::size_t max_message_bytes = std::size_t{1} << 30;
+  /// Messages and bytes that may be sent to one peer and not yet consumed
+  /// by its actors; further messages wait in our queue.
+  std::size_t window_messages = 1024;
+  std::size_t window_bytes = std::size_t{256} << 20;
+  /// Idle peers get a heartbeat this often; a peer silent for
+  /// suspect_after (dead_after) intervals is suspect (dead).
+  std::chrono::milliseconds heartbeat_interval{250};
+  int suspect_after = 4;
+  int dead_after = 40;
+};
+
+/// What the transport knows about a peer's liveness.
+enum class peer_state { waiting, alive, suspect, dead };
+const char* to_string(peer_state s);
+
+/// Traffic counters a peer last reported in its heartbeat.
+struct peer_traffic {
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t dropped = 0;
+};
+
+/// Counters of one transport, safe to read from any thread.
+struct transport_counters {
+  std::atomic<std::uint64_t> frames_in{0};
+  std::atomic<std::uint64_t> frames_out{0};
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
+  std::atomic<std::uint64_t> dropped_malformed{0};
+  std::atomic<std::uint64_t> dropped_oversized{0};
+  std::atomic<std::uint64_t> dropped_misaddressed{0};
+  std::atomic<std::uint64_t> dropped_unroutable{0};
+  std::atomic<std::uint64_t> send_errors{0};
+  std::atomic<std::uint64_t> credit_stalls{0};
+
+  std::uint64_t dropped() const {
+    return dropped_malformed + dropped_oversized + dropped_misaddressed +
+           dropped_unroutable;
+  }
+};
+
+/// Moves encoded messages between nodes over ZeroMQ.
+///
+/// One thread owns every socket: a ROUTER bound for inbound traffic and one
+/// DEALER per peer for outbound traffic. Any thread may call send(); inbound
+/// messages are verified on the transport thread and handed to the deliver
+/// callback there. Network errors are counted and logged, never fatal.
+class transport {
+public:
+  /// Called on the transport thread for each verified inbound message
+  /// addressed to an actor; returns false when no such local actor exists.
+  using deliver_fn = std::function<bool(inbound_ptr)>;
+  /// Called on the transport thread when a peer's liveness changes.
+  using peer_fn = std::function<void(const std::string&, peer_state)>;
+
+  transport(zmq::context_t& ctx, transport_options opts);
+  ~transport();
+
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
+
+  /// Declares node `name` reachable at `endpoint`; call before start().
+  void add_peer(const std::string& name, const std::string& endpoint);
+
+  /// Binds, connects and starts the transport thread. Throws zmq::error_t
+  /// with the endpoint in the message when binding fails.
+  void start(deliver_fn deliver, peer_fn on_peer = {});
+
+  /// Queues `msg` for node `peer`. Thread-safe and never blocks.
+  void send(const std::string& peer, outbound msg);
+
+  /// Sends what is queued (waiting at most `drain`), closes every socket and
+  /// joins the thread. Idempotent.
+  void stop(std::chrono::milliseconds drain = std::chrono::seconds(2));
+
+  const transport_counters& counters() const { return counters_; }
+  const std::string& node() const { return opts_.node; }
+
+  /// Liveness of every declared peer.
+  std::map<std::string, peer_state> peer_states() const;
+
+  /// The traffic counters each peer reported in its latest heartbeat.
+  std::map<std::string, peer_traffic> peer_traffic_reports() const;
+
+private:
+  struct peer;
+  struct consumption;
+  struct waker;
+  struct command {
+    std::string peer;
+    outbound msg;
+  };
+
+  void run();
+  void take_commands();
+  void flush(peer& p);
+  bool try_send(peer& p, outbound& msg);
+  void receive();
+  void handle_transport_message(const inbound& msg);
+  void return_credit(bool force);
+  void tick(std::chrono::steady_clock::time_point now);
+  void set_state(peer& p, peer_state s);
+  void log_once(const std::string& who, const std::string& what,
+                const std::string& detail);
+
+  zmq::context_t& ctx_;
+  transport_options opts_;
+  transport_counters counters_;
+  deliver_fn deliver_;
+  peer_fn on_peer_;
+
+  std::unique_ptr<zmq::socket_t> router_;
+  std::map<std::string, std::unique_ptr<peer>> peers_;
+  std::map<std::string, std::shared_ptr<consumption>> consumed_;
+
+  mutable std::mutex mtx_;
+  std::vector<command> commands_;
+  std::map<std::string, peer_state> states_;
+  std::map<std::string, peer_traffic> traffic_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_;
+
+  std::shared_ptr<const waker> waker_;
+  std::thread thread_;
+  std::map<std::string, bool> logged_;
+};
+
+} // namespace metronome::messages

@@ -1,0 +1,114 @@
+#pragma once
+
+#include "algorithms/dataset.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace metronome::algorithms::test {
+
+/// Directory of the Debian dataset-fashion-mnist package.
+inline const std::string fashion_dir = "/usr/share/datasets/fashion-mnist";
+
+inline std::string fashion_path(const std::string& name) {
+  return fashion_dir + "/" + name;
+}
+
+inline bool have_fashion() {
+  return std::filesystem::exists(fashion_path("train-images-idx3-ubyte.gz")) &&
+         std::filesystem::exists(fashion_path("t10k-images-idx3-ubyte.gz"));
+}
+
+inline std::string data_path(const std::string& name) {
+  return std::string(METRONOME_SOURCE_DIR) + "/tests/data/" + name;
+}
+
+/// A fresh temporary directory, removed with its contents on destruction.
+class temp_dir {
+public:
+  temp_dir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "metronome-alg-XXXXXX")
+            .string();
+    if (mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+
+  std::string file(const std::string& name) const {
+    return (path_ / name).string();
+  }
+
+  std::string write(const std::string& name, const std::string& bytes) const {
+    std::string p = file(name);
+    std::ofstream out(p, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return p;
+  }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// Uniform float in [lo, hi) from the top bits of one draw (portable).
+inline float uniform(std::mt19937_64& gen, float lo, float hi) {
+  double u = static_cast<double>(gen() >> 11) * 0x1.0p-53;
+  return static_cast<float>(lo + (hi - lo) * u);
+}
+
+/// A dense data set of `n` samples with `f` features in [-1, 1] and labels
+/// drawn uniformly from `classes` classes.
+inline dataset random_dense(std::size_t f, std::size_t n, int classes,
+                            std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  dataset d;
+  d.dense.resize(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(n));
+  for (Eigen::Index i = 0; i < d.dense.size(); ++i)
+    d.dense.data()[i] = uniform(gen, -1.0f, 1.0f);
+  for (std::size_t j = 0; j < n; ++j)
+    d.labels.push_back(static_cast<float>(gen() % classes));
+  d.num_features = f;
+  d.num_classes = classes;
+  return d;
+}
+
+/// Like random_dense, but sparse with about `density` of the entries set.
+inline dataset random_sparse(std::size_t f, std::size_t n, int classes,
+                             double density, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::vector<Eigen::Triplet<float, std::int64_t>> entries;
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < f; ++i)
+      if (uniform(gen, 0.0f, 1.0f) < density)
+        entries.emplace_back(i, j, uniform(gen, -1.0f, 1.0f));
+  dataset d;
+  d.sparse.resize(static_cast<std::int64_t>(f), static_cast<std::int64_t>(n));
+  d.sparse.setFromTriplets(entries.begin(), entries.end());
+  for (std::size_t j = 0; j < n; ++j)
+    d.labels.push_back(static_cast<float>(gen() % classes));
+  d.num_features = f;
+  d.num_classes = classes;
+  return d;
+}
+
+inline std::vector<std::size_t> iota_batch(std::size_t n) {
+  std::vector<std::size_t> b(n);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = i;
+  return b;
+}
+
+} // namespace metronome::algorithms::test

@@ -1,0 +1,330 @@
+#include "tools/bench/pushpull.hpp"
+
+#include "actors/node.hpp"
+#include "actors/roles.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <zmq_addon.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <thread>
+
+namespace metronome::tools {
+
+namespace {
+
+namespace wire = messages::wire;
+using clock_type = std::chrono::steady_clock;
+
+constexpr std::size_t dense_floats = std::size_t{1} << 20;
+constexpr std::size_t pipeline_batch = 4096;
+constexpr std::size_t small_sizes[] = {1, 256};
+
+/// Figures of one side (metronome or raw ZeroMQ).
+struct figures {
+  double dense_gbps = 0;     // push+pull payload bytes per second / 1e9
+  double rtt_p50_us = 0;     // small push+pull round trip
+  double rtt_p99_us = 0;
+  double pipelined_ops[2] = {0, 0}; // pushes per second of 1 and 256 floats
+};
+
+double seconds_between(clock_type::time_point a, clock_type::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+void percentiles(std::vector<double>& rtts, figures& f) {
+  if (rtts.empty())
+    return;
+  std::sort(rtts.begin(), rtts.end());
+  f.rtt_p50_us = rtts[rtts.size() / 2] * 1e6;
+  f.rtt_p99_us = rtts[rtts.size() * 99 / 100] * 1e6;
+}
+
+std::uint16_t free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// ---- metronome: a client actor against a real server actor over tcp ----
+
+struct client_state {
+  std::unique_ptr<actors::sender> out;
+  std::promise<figures>* done = nullptr;
+  double seconds = 1;
+  figures result;
+  int phase = 0; // 0 dense, 1 round trip, 2/3 pipelined small pushes
+  clock_type::time_point phase_start;
+  clock_type::time_point round_start;
+  std::uint64_t rounds = 0;
+  std::vector<double> rtts;
+  std::shared_ptr<const std::vector<float>> dense;
+  std::shared_ptr<const std::vector<float>> small[2];
+};
+
+const std::string server_name = "server/0";
+
+void push(client_state& st, messages::float_block values) {
+  messages::envelope_builder builder(256);
+  auto payload = builder.floats(0, std::move(values));
+  auto body = wire::CreatePush(builder.fbb(), payload);
+  st.out->post(builder.finish(st.out->header(server_name), wire::Body::Push,
+                              body.Union()));
+}
+
+void pull(client_state& st, std::size_t count) {
+  messages::envelope_builder builder(128);
+  auto body = wire::CreatePullRequest(builder.fbb(), 0, count);
+  st.out->post(builder.finish(st.out->header(server_name),
+                              wire::Body::PullRequest, body.Union()));
+}
+
+// Starts the next round of the current phase, or moves to the next phase.
+void next_round(caf::event_based_actor* self, client_state& st) {
+  auto now = clock_type::now();
+  if (seconds_between(st.phase_start, now) >= st.seconds) {
+    double elapsed = seconds_between(st.phase_start, now);
+    if (st.phase == 0)
+      st.result.dense_gbps =
+        st.rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
+    else if (st.phase == 1)
+      percentiles(st.rtts, st.result);
+    else
+      st.result.pipelined_ops[st.phase - 2] =
+        st.rounds * pipeline_batch / elapsed;
+    if (++st.phase == 4) {
+      st.done->set_value(st.result);
+      self->quit();
+      return;
+    }
+    st.rounds = 0;
+    st.phase_start = clock_type::now();
+  }
+  st.round_start = clock_type::now();
+  switch (st.phase) {
+    case 0:
+      push(st, messages::float_block::of(st.dense));
+      pull(st, dense_floats);
+      break;
+    case 1:
+      push(st, messages::float_block::of(st.small[0]));
+      pull(st, 1);
+      break;
+    default:
+      for (std::size_t i = 0; i < pipeline_batch; ++i)
+        push(st, messages::float_block::of(st.small[st.phase - 2]));
+      pull(st, 1);
+  }
+}
+
+caf::behavior bench_client(caf::event_based_actor* self, actors::actor_env env,
+                           std::promise<figures>* done, double seconds) {
+  auto st = std::make_shared<client_state>();
+  st->out = std::make_unique<actors::sender>(env);
+  st->done = done;
+  st->seconds = seconds;
+  st->dense = std::make_shared<const std::vector<float>>(dense_floats, 1e-3f);
+  for (int i = 0; i < 2; ++i)
+    st->small[i] =
+      std::make_shared<const std::vector<float>>(small_sizes[i], 1e-3f);
+  return {
+    [self, st](actors::tick_atom) {
+      st->phase_start = clock_type::now();
+      next_round(self, *st);
+    },
+    [self, st](const messages::inbound_ptr& msg) {
+      if (msg->kind() != wire::Body::PullReply)
+        return;
+      ++st->rounds;
+      if (st->phase == 1)
+        st->rtts.push_back(
+          seconds_between(st->round_start, clock_type::now()));
+      next_round(self, *st);
+    },
+  };
+}
+
+figures measure_metronome(double seconds) {
+  actors::topology topo;
+  topo.source = "bench";
+  topo.job.algorithm = "none";
+  topo.job.keys = dense_floats;
+  topo.job.consistency = "async";
+  topo.nodes.push_back({"bench-server", "127.0.0.1", free_tcp_port(),
+                        {"server/0"}});
+  topo.nodes.push_back({"bench-client", "127.0.0.1", free_tcp_port(),
+                        {"worker/0"}});
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  zmq::context_t ctx;
+  actors::node server(sys, ctx, topo, "bench-server",
+                      actors::endpoint_mode::tcp);
+  actors::node client(sys, ctx, topo, "bench-client",
+                      actors::endpoint_mode::tcp);
+  std::promise<figures> done;
+  auto result = done.get_future();
+  actors::actor_env env;
+  env.name = "worker/0";
+  env.topo = &topo;
+  env.post = std::make_shared<actors::postman>(client.transport(), topo);
+  auto actor = sys.spawn(bench_client, env, &done, seconds);
+  client.add_actor("worker/0", actor);
+  server.start();
+  client.start();
+  caf::anon_send(actor, actors::tick_atom::value);
+  auto figures = result.get();
+  client.wait();
+  server.abort("benchmark finished");
+  server.wait();
+  return figures;
+}
+
+// ---- raw ZeroMQ: the same traffic with no encoding, actors or tables ----
+
+// Serves raw requests: a frame starting with 'P' asks for a reply of the
+// size in its next 8 bytes; any other frame is a push and is dropped.
+void raw_server(zmq::context_t& ctx, const std::string& endpoint,
+                std::promise<void>& bound) {
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.bind(endpoint);
+  bound.set_value();
+  std::vector<char> reply(dense_floats * sizeof(float), 1);
+  for (;;) {
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(router, std::back_inserter(parts)))
+      continue;
+    if (parts.size() != 2 || parts[1].size() == 0)
+      continue;
+    const char* data = parts[1].data<char>();
+    if (data[0] == 'Q')
+      return;
+    if (data[0] != 'P' || parts[1].size() < 9)
+      continue;
+    std::uint64_t size = 0;
+    std::memcpy(&size, data + 1, sizeof(size));
+    router.send(parts[0], zmq::send_flags::sndmore);
+    router.send(zmq::buffer(reply.data(), std::min<std::size_t>(
+                                            size, reply.size())));
+  }
+}
+
+figures measure_raw(double seconds) {
+  zmq::context_t ctx;
+  auto endpoint = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  std::promise<void> bound;
+  std::thread server([&] { raw_server(ctx, endpoint, bound); });
+  bound.get_future().wait();
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(endpoint);
+  auto ask = [&](std::uint64_t size) {
+    char request[9] = {'P'};
+    std::memcpy(request + 1, &size, sizeof(size));
+    dealer.send(zmq::buffer(request, sizeof(request)));
+    zmq::message_t reply;
+    (void)dealer.recv(reply);
+  };
+  std::vector<float> dense(dense_floats, 1e-3f);
+  std::vector<float> small[2] = {std::vector<float>(small_sizes[0], 1e-3f),
+                                 std::vector<float>(small_sizes[1], 1e-3f)};
+  figures f;
+  std::vector<double> rtts;
+  for (int phase = 0; phase < 4; ++phase) {
+    std::uint64_t rounds = 0;
+    auto start = clock_type::now();
+    auto now = start;
+    for (; seconds_between(start, now) < seconds; now = clock_type::now()) {
+      if (phase == 0) {
+        dealer.send(zmq::buffer(dense));
+        ask(dense_floats * sizeof(float));
+      } else if (phase == 1) {
+        dealer.send(zmq::buffer(small[0]));
+        ask(sizeof(float));
+        rtts.push_back(seconds_between(now, clock_type::now()));
+      } else {
+        for (std::size_t i = 0; i < pipeline_batch; ++i)
+          dealer.send(zmq::buffer(small[phase - 2]));
+        ask(sizeof(float));
+      }
+      ++rounds;
+    }
+    double elapsed = seconds_between(start, now);
+    if (phase == 0)
+      f.dense_gbps = rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
+    else if (phase == 1)
+      percentiles(rtts, f);
+    else
+      f.pipelined_ops[phase - 2] = rounds * pipeline_batch / elapsed;
+  }
+  dealer.send(zmq::str_buffer("Q"));
+  server.join();
+  return f;
+}
+
+} // namespace
+
+int run_pushpull(const pushpull_options& opts) {
+  if (!opts.json)
+    fmt::print("measuring metronome (1 server node, 1 client node, tcp "
+               "loopback), {:.1f} s per figure...\n",
+               opts.seconds);
+  std::fflush(stdout);
+  auto m = measure_metronome(opts.seconds);
+  if (!opts.json)
+    fmt::print("measuring raw ZeroMQ (DEALER/ROUTER, tcp loopback)...\n");
+  std::fflush(stdout);
+  auto r = measure_raw(opts.seconds);
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
+  if (opts.json) {
+    fmt::print(
+      "{{\"dense_pushpull_1M_f32_GBps\":{{\"metronome\":{:.3f},\"raw_zmq\":"
+      "{:.3f},\"ratio\":{:.3f}}},"
+      "\"small_roundtrip_us\":{{\"metronome_p50\":{:.1f},\"metronome_p99\":"
+      "{:.1f},\"raw_zmq_p50\":{:.1f},\"raw_zmq_p99\":{:.1f},\"ratio_p50\":"
+      "{:.3f}}},"
+      "\"pipelined_push_1_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":{:.0f},"
+      "\"ratio\":{:.3f}}},"
+      "\"pipelined_push_256_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":"
+      "{:.0f},\"ratio\":{:.3f}}}}}\n",
+      m.dense_gbps, r.dense_gbps, ratio(m.dense_gbps, r.dense_gbps),
+      m.rtt_p50_us, m.rtt_p99_us, r.rtt_p50_us, r.rtt_p99_us,
+      ratio(m.rtt_p50_us, r.rtt_p50_us), m.pipelined_ops[0],
+      r.pipelined_ops[0], ratio(m.pipelined_ops[0], r.pipelined_ops[0]),
+      m.pipelined_ops[1], r.pipelined_ops[1],
+      ratio(m.pipelined_ops[1], r.pipelined_ops[1]));
+    return 0;
+  }
+  fmt::print("\n{:<34}{:>14}{:>14}{:>9}\n", "", "metronome", "raw ZeroMQ",
+             "ratio");
+  fmt::print("{:<34}{:>9.2f} GB/s{:>9.2f} GB/s{:>9.2f}\n",
+             "dense push+pull, 1M float32", m.dense_gbps, r.dense_gbps,
+             ratio(m.dense_gbps, r.dense_gbps));
+  fmt::print("{:<34}{:>11.1f} us{:>11.1f} us{:>9.2f}\n",
+             "small push+pull round trip, p50", m.rtt_p50_us, r.rtt_p50_us,
+             ratio(m.rtt_p50_us, r.rtt_p50_us));
+  fmt::print("{:<34}{:>11.1f} us{:>11.1f} us{:>9.2f}\n",
+             "small push+pull round trip, p99", m.rtt_p99_us, r.rtt_p99_us,
+             ratio(m.rtt_p99_us, r.rtt_p99_us));
+  for (int i = 0; i < 2; ++i)
+    fmt::print("{:<34}{:>8.0f} op/s{:>8.0f} op/s{:>9.2f}\n",
+               fmt::format("pipelined pushes of {} float32", small_sizes[i]),
+               m.pipelined_ops[i], r.pipelined_ops[i],
+               ratio(m.pipelined_ops[i], r.pipelined_ops[i]));
+  return 0;
+}
+
+} // namespace metronome::tools

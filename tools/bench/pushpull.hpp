@@ -1,0 +1,18 @@
+#pragma once
+
+namespace metronome::tools {
+
+/// Settings of `metronome bench pushpull`.
+struct pushpull_options {
+  bool json = false;
+  /// Wall time spent on each measurement.
+  double seconds = 2.0;
+};
+
+/// Measures dense push+pull of 1M float32, synchronous small push/pull round
+/// trips and pipelined small pushes between one server node and one client
+/// node over tcp loopback, then the same traffic over raw ZeroMQ in the same
+/// run; prints both and their ratio. Returns the process exit code.
+int run_pushpull(const pushpull_options& opts);
+
+} // namespace metronome::tools
