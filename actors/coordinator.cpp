@@ -138,6 +138,15 @@ void on_report(coordinator_state& st, const actor_env& env,
   }
 }
 
+void save_parameters(const std::vector<float>& params,
+                     const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(params.data()),
+            static_cast<std::streamsize>(params.size() * sizeof(float)));
+  if (!out)
+    spdlog::error("cannot write parameters to {}", path);
+}
+
 void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                    const actor_env& env, const messages::inbound& msg) {
   auto seq = msg.header().seq();
@@ -183,6 +192,8 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                st.servers.size(), job.consistency, job.algorithm);
     std::fflush(stdout);
     st.finished = true;
+    if (!env.topo->options.parameters_out.empty())
+      save_parameters(st.eval_params, env.topo->options.parameters_out);
     stop_all(st, wire::Command::Stop, "job finished");
     self->quit();
     return;
@@ -257,8 +268,16 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         case wire::Body::PullReply:
           on_eval_reply(self, *st, env, *msg);
           break;
-        case wire::Body::Control:
+        case wire::Body::Control: {
+          const auto* ctl = msg->envelope().body_as_Control();
+          if (ctl->command() != wire::Command::Abort || st->finished)
+            break;
+          auto reason = ctl->reason() ? ctl->reason()->str() : "no reason";
+          spdlog::error("job aborted: {}", reason);
+          stop_all(*st, wire::Command::Abort, reason);
+          self->quit(caf::make_error(caf::sec::runtime_error, reason));
           break;
+        }
         default:
           spdlog::warn("{}: unexpected {} from {}", env.name,
                        messages::kind_name(msg->kind()), msg->source());

@@ -144,9 +144,11 @@ int node::wait() {
       self->monitor(a);
     for (std::size_t i = 0; i < actors_.size(); ++i) {
       self->receive([&](const caf::down_msg& down) {
-        if (down.reason && down.reason != caf::exit_reason::normal) {
-          status = 1;
-        }
+        if (!down.reason || down.reason == caf::exit_reason::normal)
+          return;
+        if (status == 0)
+          report_failure(down.source, sys_.render(down.reason));
+        status = 1;
       });
     }
   }
@@ -157,6 +159,33 @@ int node::wait() {
   actors_.clear();
   transport_->stop(std::chrono::seconds(2));
   return status;
+}
+
+void node::report_failure(const caf::actor_addr& who,
+                          const std::string& reason) {
+  std::string name = "an actor";
+  {
+    std::shared_lock<std::shared_mutex> guard{registry_mtx_};
+    for (const auto& [actor, handle] : registry_)
+      if (handle.address() == who)
+        name = actor;
+  }
+  spdlog::error("{}: {} stopped: {}; stopping this node", name_, name,
+                reason);
+  if (name != "coordinator/0" && topo_.node_of("coordinator/0") != nullptr) {
+    messages::envelope_builder builder(256);
+    auto why = name + " on node " + name_ + " stopped: " + reason;
+    auto body = messages::wire::CreateControl(
+      builder.fbb(), messages::wire::Command::Abort,
+      builder.fbb().CreateString(why));
+    messages::header h;
+    h.source = name_;
+    h.destination = "coordinator/0";
+    post_->post(
+      builder.finish(h, messages::wire::Body::Control, body.Union()));
+  }
+  for (auto& a : actors_)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 } // namespace metronome::actors

@@ -85,6 +85,7 @@ private:
   bool deliver(messages::inbound_ptr msg);
   void on_peer(const std::string& peer, messages::peer_state state);
   caf::actor spawn_role(const std::string& actor);
+  void report_failure(const caf::actor_addr& who, const std::string& reason);
 
   caf::actor_system& sys_;
   const topology& topo_;

@@ -52,6 +52,9 @@ struct job_spec {
 struct options_spec {
   /// Directory for the per-iteration metrics file; empty disables it.
   std::string metrics_dir;
+  /// File the final parameters are written to (raw little-endian float32,
+  /// in key order); empty disables it.
+  std::string parameters_out;
 };
 
 /// A whole cluster description: nodes, job and options.

@@ -301,9 +301,12 @@ actors::topology load_topology(const std::string& path) {
   else
     r.problem(root.Mark(), "missing 'job'");
   if (auto options = root["options"]) {
-    r.check_keys(options, "options", {"metrics_dir"});
-    if (options.IsMap())
+    r.check_keys(options, "options", {"metrics_dir", "parameters_out"});
+    if (options.IsMap()) {
       r.get(options, "metrics_dir", topo.options.metrics_dir, "a directory");
+      r.get(options, "parameters_out", topo.options.parameters_out,
+            "a file path");
+    }
   }
   if (!r.problems().empty())
     throw config_error(r.problems());

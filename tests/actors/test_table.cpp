@@ -1,0 +1,164 @@
+#include "actors/table.hpp"
+
+#include "algorithms/sgd.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+using namespace metronome;
+using actors::key_range;
+using actors::shard_keys;
+using actors::table_shard;
+using actors::update_rule;
+
+namespace {
+
+messages::float_block block(std::vector<float> v) {
+  return messages::float_block::of(
+    std::make_shared<const std::vector<float>>(std::move(v)));
+}
+
+std::vector<float> values_of(const table_shard& t) {
+  return *t.snapshot();
+}
+
+} // namespace
+
+TEST(ShardKeys, PartitionEveryKeyExactlyOnce) {
+  for (std::uint64_t keys : {0ull, 1ull, 7ull, 100ull, 101853ull}) {
+    for (std::size_t shards = 1; shards <= 9; ++shards) {
+      std::uint64_t next = 0;
+      std::uint64_t smallest = keys, largest = 0;
+      for (std::size_t s = 0; s < shards; ++s) {
+        auto r = shard_keys(keys, shards, s);
+        EXPECT_EQ(r.begin, next) << keys << " keys, shard " << s;
+        next = r.end;
+        smallest = std::min(smallest, r.size());
+        largest = std::max(largest, r.size());
+      }
+      EXPECT_EQ(next, keys);
+      EXPECT_LE(largest - smallest, 1u);
+    }
+  }
+}
+
+TEST(ShardKeys, RangeContains) {
+  key_range r{10, 20};
+  EXPECT_TRUE(r.contains(10, 10));
+  EXPECT_TRUE(r.contains(15, 0));
+  EXPECT_FALSE(r.contains(9, 2));
+  EXPECT_FALSE(r.contains(15, 6));
+  EXPECT_FALSE(r.contains(15, ~0ull)); // no overflow
+}
+
+TEST(Policy, UnknownNameIsRejected) {
+  EXPECT_THROW(actors::make_policy("ssp"), std::invalid_argument);
+  try {
+    actors::make_policy("bogus");
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bsp"), std::string::npos);
+  }
+}
+
+TEST(TableShard, BspWaitsForEveryWorkerThenAppliesMeanGradient) {
+  table_shard t({4, 7}, 2, update_rule::sgd, 0.5f, actors::make_policy("bsp"),
+                {1, 2, 3});
+  EXPECT_TRUE(t.can_read(0));
+  EXPECT_FALSE(t.can_read(1));
+  EXPECT_EQ(t.push(1, 0, 4, block({2, 2, 2})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{1, 2, 3})); // buffered
+  EXPECT_FALSE(t.can_read(1));
+  EXPECT_EQ(t.push(0, 0, 4, block({4, 0, 2})), "");
+  EXPECT_TRUE(t.can_read(1));
+  EXPECT_EQ(t.committed(), 1);
+  // w -= 0.5 * (g0 + g1) / 2
+  EXPECT_EQ(values_of(t), (std::vector<float>{-0.5f, 1.5f, 2.0f}));
+}
+
+TEST(TableShard, BspResultDoesNotDependOnArrivalOrder) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const std::size_t workers = 5, keys = 64, clocks = 6;
+  std::vector<std::vector<std::vector<float>>> grads(clocks);
+  for (auto& c : grads)
+    for (std::size_t w = 0; w < workers; ++w) {
+      std::vector<float> g(keys);
+      for (auto& x : g)
+        x = u(rng) * 1e3f; // large spread makes addition order visible
+      c.push_back(g);
+    }
+  auto run = [&](bool shuffled) {
+    table_shard t({0, keys}, workers, update_rule::sgd, 0.1f,
+                  actors::make_policy("bsp"), std::vector<float>(keys, 1.f));
+    std::vector<std::size_t> order(workers);
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937 shuffle_rng(3);
+    for (std::size_t c = 0; c < clocks; ++c) {
+      if (shuffled)
+        std::shuffle(order.begin(), order.end(), shuffle_rng);
+      for (auto w : order)
+        EXPECT_EQ(t.push(w, c, 0, block(grads[c][w])), "");
+    }
+    return values_of(t);
+  };
+  auto in_order = run(false);
+  auto shuffled = run(true);
+  EXPECT_EQ(in_order, shuffled);
+  // And both equal the sequential rule: sum in rank order, then apply_sgd.
+  std::vector<float> w(keys, 1.f);
+  for (std::size_t c = 0; c < clocks; ++c) {
+    auto sum = grads[c][0];
+    for (std::size_t r = 1; r < workers; ++r)
+      algorithms::accumulate(sum.data(), grads[c][r].data(), keys);
+    algorithms::apply_sgd(w.data(), sum.data(), workers, 0.1f, keys);
+  }
+  EXPECT_EQ(in_order, w);
+}
+
+TEST(TableShard, BspRejectsDuplicateAndLateUpdates) {
+  table_shard t({0, 2}, 2, update_rule::add, 1.f, actors::make_policy("bsp"),
+                {0, 0});
+  EXPECT_EQ(t.push(0, 0, 0, block({1, 1})), "");
+  EXPECT_NE(t.push(0, 0, 0, block({1, 1})).find("second update"),
+            std::string::npos);
+  EXPECT_EQ(t.clock(1, 0), "");
+  EXPECT_EQ(t.committed(), 1);
+  EXPECT_NE(t.push(1, 0, 0, block({1, 1})).find("after that clock"),
+            std::string::npos);
+  EXPECT_EQ(values_of(t), (std::vector<float>{1, 1}));
+}
+
+TEST(TableShard, RejectsKeysOutsideTheShardAndUnknownWorkers) {
+  table_shard t({10, 12}, 1, update_rule::add, 1.f,
+                actors::make_policy("async"), {0, 0});
+  EXPECT_NE(t.push(0, 0, 11, block({1, 1})), "");
+  EXPECT_NE(t.push(0, 0, 9, block({1})), "");
+  EXPECT_NE(t.push(3, 0, 10, block({1})), "");
+  EXPECT_NE(t.push_sparse(0, 0, {12}, block({1})), "");
+  EXPECT_NE(t.push_sparse(0, 0, {10, 11}, block({1})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{0, 0}));
+}
+
+TEST(TableShard, AsyncAppliesOnArrivalAndAlwaysServesReads) {
+  table_shard t({0, 3}, 2, update_rule::add, 1.f, actors::make_policy("async"),
+                {0, 0, 0});
+  EXPECT_EQ(t.push(1, 5, 0, block({1, 2, 3})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{1, 2, 3}));
+  EXPECT_TRUE(t.can_read(100));
+  EXPECT_EQ(t.min_clock(), 0);
+  EXPECT_EQ(t.push_sparse(0, 2, {2, 0}, block({10, 20})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{21, 2, 13}));
+  EXPECT_EQ(t.min_clock(), 3);
+}
+
+TEST(TableShard, SnapshotIsNotChangedByLaterUpdates) {
+  table_shard t({0, 2}, 1, update_rule::add, 1.f, actors::make_policy("async"),
+                {1, 1});
+  auto before = t.snapshot();
+  EXPECT_EQ(t.push(0, 0, 0, block({5, 5})), "");
+  EXPECT_EQ(*before, (std::vector<float>{1, 1}));
+  EXPECT_EQ(values_of(t), (std::vector<float>{6, 6}));
+}

@@ -1,0 +1,91 @@
+#pragma once
+
+// Helpers for tests that drive the real metronome binary and real sockets.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <sys/wait.h>
+
+namespace metronome::test {
+
+/// A free tcp port on the loopback interface (bound once, then released).
+inline std::uint16_t free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// A fresh directory under the system temp dir, removed on destruction.
+class temp_dir {
+public:
+  temp_dir() {
+    std::string pattern =
+      (std::filesystem::temp_directory_path() / "metronome-test-XXXXXX")
+        .string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::filesystem::path operator/(const std::string& name) const {
+    return path_ / name;
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+inline void write_file(const std::filesystem::path& p,
+                       const std::string& text) {
+  std::ofstream out(p);
+  out << text;
+}
+
+/// Result of a finished command.
+struct command_result {
+  int exit_code = -1;
+  std::string output; ///< stdout and stderr together
+};
+
+/// Runs `command` with /bin/sh and collects its output.
+inline command_result run(const std::string& command) {
+  command_result r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr)
+    return r;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0)
+    r.output.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return r;
+}
+
+/// Path of the metronome binary under test.
+inline std::string binary() {
+  return METRONOME_BINARY;
+}
+
+inline std::string fashion_mnist(const std::string& file) {
+  return "/usr/share/datasets/fashion-mnist/" + file;
+}
+
+} // namespace metronome::test
