@@ -6,7 +6,15 @@
 
 #include <unistd.h>
 
+#include <thread>
+
 namespace metronome::actors {
+
+void configure_actor_system(caf::actor_system_config& cfg) {
+  auto threads = std::max(2u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(threads));
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+}
 
 postman::postman(messages::transport& t, const topology& topo)
   : transport_(t) {

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   pushpull->add_option("--seconds", bench_opts.seconds,
                        "Time per measurement")
     ->check(CLI::PositiveNumber);
+  pushpull->add_option("--repeat", bench_opts.repeat,
+                       "Alternating runs of each side; medians are reported")
+    ->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);

@@ -13,13 +13,6 @@ namespace metronome::launcher {
 
 namespace {
 
-caf::actor_system_config make_config() {
-  caf::actor_system_config cfg;
-  auto threads = std::max(2u, std::thread::hardware_concurrency());
-  cfg.set("scheduler.max-threads", static_cast<std::size_t>(threads));
-  return cfg;
-}
-
 // Blocks SIGINT and SIGTERM in this and every later thread, and turns them
 // into a call of `on_stop` on a dedicated thread.
 class signal_watch {
@@ -54,7 +47,8 @@ private:
 
 int run_in_process(const actors::topology& topo) {
   std::vector<std::unique_ptr<actors::node>> nodes;
-  auto cfg = make_config();
+  caf::actor_system_config cfg;
+  actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
   zmq::context_t ctx;
   int status = 0;
@@ -83,7 +77,8 @@ int run_in_process(const actors::topology& topo) {
 }
 
 int run_node(const actors::topology& topo, const std::string& name) {
-  auto cfg = make_config();
+  caf::actor_system_config cfg;
+  actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
   zmq::context_t ctx;
   std::unique_ptr<actors::node> node;

@@ -106,6 +106,7 @@ void next_round(caf::event_based_actor* self, client_state& st) {
       st.result.pipelined_ops[st.phase - 2] =
         st.rounds * pipeline_batch / elapsed;
     if (++st.phase == 4) {
+      st.out->control(server_name, wire::Command::Stop);
       st.done->set_value(st.result);
       self->quit();
       return;
@@ -168,6 +169,7 @@ figures measure_metronome(double seconds) {
   topo.nodes.push_back({"bench-client", "127.0.0.1", free_tcp_port(),
                         {"worker/0"}});
   caf::actor_system_config cfg;
+  actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
   zmq::context_t ctx;
   actors::node server(sys, ctx, topo, "bench-server",
@@ -187,7 +189,6 @@ figures measure_metronome(double seconds) {
   caf::anon_send(actor, actors::tick_atom::value);
   auto figures = result.get();
   client.wait();
-  server.abort("benchmark finished");
   server.wait();
   return figures;
 }
@@ -275,19 +276,42 @@ figures measure_raw(double seconds) {
   return f;
 }
 
+
+// Per-figure medians over repeated runs.
+figures median(std::vector<figures> runs) {
+  auto pick = [&](auto field) {
+    std::vector<double> v;
+    for (const auto& f : runs)
+      v.push_back(field(f));
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  figures m;
+  m.dense_gbps = pick([](const figures& f) { return f.dense_gbps; });
+  m.rtt_p50_us = pick([](const figures& f) { return f.rtt_p50_us; });
+  m.rtt_p99_us = pick([](const figures& f) { return f.rtt_p99_us; });
+  for (int i = 0; i < 2; ++i)
+    m.pipelined_ops[i] =
+      pick([i](const figures& f) { return f.pipelined_ops[i]; });
+  return m;
+}
+
 } // namespace
 
 int run_pushpull(const pushpull_options& opts) {
-  if (!opts.json)
-    fmt::print("measuring metronome (1 server node, 1 client node, tcp "
-               "loopback), {:.1f} s per figure...\n",
-               opts.seconds);
-  std::fflush(stdout);
-  auto m = measure_metronome(opts.seconds);
-  if (!opts.json)
-    fmt::print("measuring raw ZeroMQ (DEALER/ROUTER, tcp loopback)...\n");
-  std::fflush(stdout);
-  auto r = measure_raw(opts.seconds);
+  std::vector<figures> ours, raw;
+  for (int i = 0; i < opts.repeat; ++i) {
+    if (!opts.json)
+      fmt::print("run {}/{}: metronome (server node + client node over tcp "
+                 "loopback), then raw ZeroMQ DEALER/ROUTER, {:.1f} s per "
+                 "figure\n",
+                 i + 1, opts.repeat, opts.seconds);
+    std::fflush(stdout);
+    ours.push_back(measure_metronome(opts.seconds));
+    raw.push_back(measure_raw(opts.seconds));
+  }
+  auto m = median(ours);
+  auto r = median(raw);
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
   if (opts.json) {
     fmt::print(

@@ -6,7 +6,9 @@ namespace metronome::tools {
 struct pushpull_options {
   bool json = false;
   /// Wall time spent on each measurement.
-  double seconds = 2.0;
+  double seconds = 1.0;
+  /// Alternating metronome / raw ZeroMQ runs; medians are reported.
+  int repeat = 3;
 };
 
 /// Measures dense push+pull of 1M float32, synchronous small push/pull round
