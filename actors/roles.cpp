@@ -34,24 +34,27 @@ std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
   static std::mutex mtx;
   static std::map<std::string, std::shared_ptr<const algorithms::dataset>>
     cache;
+  std::shared_ptr<const algorithms::dataset> train;
+  if (test && spec.format == "libsvm")
+    train = job_data(spec, false); // the test set takes its feature count
   std::string key = spec.format + '\n' + (test ? "test" : "train");
   std::lock_guard<std::mutex> guard{mtx};
   auto& slot = cache[key];
-  if (!slot) {
-    algorithms::dataset d;
-    if (spec.format == "idx") {
-      d = test ? algorithms::load_idx(spec.test_images, spec.test_labels,
-                                      spec.test_limit)
-               : algorithms::load_idx(spec.train_images, spec.train_labels,
-                                      spec.train_limit);
-    } else {
-      d = algorithms::load_libsvm(test ? spec.test : spec.train);
-      auto limit = test ? spec.test_limit : spec.train_limit;
-      if (limit > 0 && limit < d.num_samples())
-        d = algorithms::slice(d, 0, limit);
-    }
-    slot = std::make_shared<const algorithms::dataset>(std::move(d));
+  if (slot)
+    return slot;
+  algorithms::dataset d;
+  auto limit = test ? spec.test_limit : spec.train_limit;
+  if (spec.format == "idx") {
+    d = test ? algorithms::load_idx(spec.test_images, spec.test_labels, limit)
+             : algorithms::load_idx(spec.train_images, spec.train_labels,
+                                    limit);
+  } else {
+    d = algorithms::load_libsvm(test ? spec.test : spec.train,
+                                train ? train->num_features : 0);
+    if (limit > 0 && limit < d.num_samples())
+      d = algorithms::slice(d, 0, limit);
   }
+  slot = std::make_shared<const algorithms::dataset>(std::move(d));
   return slot;
 }
 

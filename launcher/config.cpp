@@ -248,6 +248,11 @@ void read_job(reader& r, const YAML::Node& job, actors::topology& topo) {
         {"test_labels", &d.test_labels}, {"train", &d.train},
         {"test", &d.test}})
     r.get(data, key, *field, "a file path");
+  auto base = std::filesystem::path(r.file()).parent_path();
+  for (auto* field : {&d.train_images, &d.train_labels, &d.test_images,
+                      &d.test_labels, &d.train, &d.test})
+    if (!field->empty() && std::filesystem::path(*field).is_relative())
+      *field = (base / *field).lexically_normal().string();
   r.get(data, "train_limit", d.train_limit, "a whole number");
   r.get(data, "test_limit", d.test_limit, "a whole number");
   if (d.format == "idx") {

@@ -236,3 +236,10 @@ TEST_F(Jobs, KilledNodeStopsTheJobAndIsNamed) {
   EXPECT_TRUE(log_has("node w1 failed")) << "launch log lacks the node name";
   EXPECT_EQ(processes_mentioning(cfg), "");
 }
+
+TEST(LibsvmJob, LogisticRegressionLearnsTheSyntheticProblem) {
+  auto cfg = std::string(METRONOME_SOURCE_DIR) + "/configs/logreg-libsvm.yaml";
+  auto r = test::run("cd / && " + test::binary() + " run " + cfg);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_GE(final_accuracy(r.output), 0.95) << r.output;
+}
