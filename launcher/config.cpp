@@ -62,8 +62,15 @@ public:
       problem(map.Mark(), where + " must be a mapping");
       return;
     }
+    std::map<std::string, int> seen;
     for (const auto& kv : map) {
       auto key = kv.first.as<std::string>("");
+      auto [first, fresh] = seen.emplace(key, kv.first.Mark().line);
+      if (!fresh) {
+        problem(kv.first.Mark(), "duplicate key '" + key + "' in " + where,
+                "first at line " + std::to_string(first->second + 1));
+        continue;
+      }
       if (std::find(known.begin(), known.end(), key) != known.end())
         continue;
       std::string best;
