@@ -237,6 +237,13 @@ void transport::take_commands() {
                  cmd.msg.destination);
       continue;
     }
+    if (i->second->state == peer_state::dead) {
+      ++counters_.dropped_unroutable;
+      log_once(cmd.peer, "message for dead node dropped",
+               std::string("kind ") + kind_name(cmd.msg.kind) + " for " +
+                 cmd.msg.destination);
+      continue;
+    }
     i->second->queue.push_back(std::move(cmd.msg));
   }
   for (auto& [name, p] : peers_)
@@ -423,6 +430,13 @@ void transport::set_state(peer& p, peer_state s) {
   if (p.state == s)
     return;
   p.state = s;
+  if (s == peer_state::dead) {
+    counters_.dropped_unroutable += p.queue.size();
+    p.queue.clear();
+    p.in_flight_messages = 0;
+    p.in_flight_bytes = 0;
+    p.stalled = false;
+  }
   {
     std::lock_guard<std::mutex> guard{mtx_};
     states_[p.name] = s;
