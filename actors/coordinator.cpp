@@ -99,10 +99,10 @@ void write_metrics(coordinator_state& st, std::uint64_t iteration,
   for (std::size_t i = 0; i < r.compute_seconds.size(); ++i)
     compute += fmt::format("{}{:.6f}", i ? "," : "", r.compute_seconds[i]);
   st.metrics << fmt::format(
-    "{{\"iteration\":{},\"wall_s\":{:.6f},\"loss\":{:.6f},"
-    "\"compute_s\":[{}],\"nodes\":{{{}}}}}\n",
-    iteration, seconds_since(st.start_time), r.loss / r.count, compute,
-    nodes);
+      "{{\"iteration\":{},\"wall_s\":{:.6f},\"loss\":{:.6f},"
+      "\"compute_s\":[{}],\"nodes\":{{{}}}}}\n",
+      iteration, seconds_since(st.start_time), r.loss / r.count, compute,
+      nodes);
 }
 
 void on_report(coordinator_state& st, const actor_env& env,
@@ -173,7 +173,7 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   auto epochs = (st.schedule.iterations + st.schedule.batches_per_epoch - 1) /
                 st.schedule.batches_per_epoch;
   double train_loss =
-    st.epoch_iterations > 0 ? st.epoch_loss / st.epoch_iterations : 0;
+      st.epoch_iterations > 0 ? st.epoch_loss / st.epoch_iterations : 0;
   fmt::print("epoch {}/{}  iteration {}  train_loss {:.4f}  test_loss {:.4f}"
              "  test_accuracy {:.4f}  samples/s {:.0f}  wall {:.1f}s\n",
              epoch, epochs, clock, train_loss, eval.loss, eval.accuracy,
@@ -244,8 +244,8 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     st->eval_params.resize(st->model->num_parameters());
     if (!topo.options.metrics_dir.empty()) {
       std::filesystem::create_directories(topo.options.metrics_dir);
-      auto path = std::filesystem::path(topo.options.metrics_dir) /
-                  "iterations.jsonl";
+      auto path =
+          std::filesystem::path(topo.options.metrics_dir) / "iterations.jsonl";
       st->metrics.open(path);
       if (!st->metrics)
         throw std::runtime_error("cannot write " + path.string());
@@ -257,8 +257,8 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   }
   self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
   return {
-    [self, st, env](const messages::inbound_ptr& msg) {
-      switch (msg->kind()) {
+      [self, st, env](const messages::inbound_ptr& msg) {
+        switch (msg->kind()) {
         case wire::Body::Hello:
           on_hello(*st, *msg);
           break;
@@ -281,25 +281,25 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         default:
           spdlog::warn("{}: unexpected {} from {}", env.name,
                        messages::kind_name(msg->kind()), msg->source());
-      }
-    },
-    [self, st](tick_atom) {
-      if (st->started)
-        return;
-      std::string missing;
-      for (const auto& name : st->expected)
-        if (!st->present.count(name))
-          missing += (missing.empty() ? "" : ", ") + name;
-      spdlog::info("waiting for actors to say hello: {}", missing);
-      self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
-    },
-    [self, st, env](peer_down_atom, const std::string& peer) {
-      if (st->finished)
-        return;
-      spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
-      stop_all(*st, wire::Command::Abort, "node " + peer + " died");
-      self->quit(caf::make_error(caf::sec::runtime_error, "node lost"));
-    },
+        }
+      },
+      [self, st](tick_atom) {
+        if (st->started)
+          return;
+        std::string missing;
+        for (const auto& name : st->expected)
+          if (!st->present.count(name))
+            missing += (missing.empty() ? "" : ", ") + name;
+        spdlog::info("waiting for actors to say hello: {}", missing);
+        self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
+      },
+      [self, st, env](peer_down_atom, const std::string& peer) {
+        if (st->finished)
+          return;
+        spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
+        stop_all(*st, wire::Command::Abort, "node " + peer + " died");
+        self->quit(caf::make_error(caf::sec::runtime_error, "node lost"));
+      },
   };
 }
 

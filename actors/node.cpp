@@ -17,7 +17,7 @@ void configure_actor_system(caf::actor_system_config& cfg) {
 }
 
 postman::postman(messages::transport& t, const topology& topo)
-  : transport_(t) {
+    : transport_(t) {
   for (const auto& node : topo.nodes)
     for (const auto& actor : node.actors)
       node_of_[actor] = node.name;
@@ -38,7 +38,10 @@ std::string endpoint_of(const node_spec& node, endpoint_mode mode) {
 
 node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
            const std::string& name, endpoint_mode mode)
-  : sys_(sys), topo_(topo), name_(name), mode_(mode) {
+    : sys_(sys)
+    , topo_(topo)
+    , name_(name)
+    , mode_(mode) {
   const auto* self = topo.find_node(name);
   if (self == nullptr)
     throw std::runtime_error("node '" + name + "' is not in " + topo.source);
@@ -50,9 +53,9 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
   opts.bind.push_back(endpoint_of(*self, endpoint_mode::inproc));
   transport_ = std::make_unique<messages::transport>(ctx, opts);
   for (const auto& peer : topo.nodes)
-    transport_->add_peer(peer.name, peer.name == name
-                                      ? endpoint_of(peer, endpoint_mode::inproc)
-                                      : endpoint_of(peer, mode));
+    transport_->add_peer(
+        peer.name, peer.name == name ? endpoint_of(peer, endpoint_mode::inproc)
+                                     : endpoint_of(peer, mode));
   post_ = std::make_shared<postman>(*transport_, topo);
 }
 
@@ -178,19 +181,17 @@ void node::report_failure(const caf::actor_addr& who,
       if (handle.address() == who)
         name = actor;
   }
-  spdlog::error("{}: {} stopped: {}; stopping this node", name_, name,
-                reason);
+  spdlog::error("{}: {} stopped: {}; stopping this node", name_, name, reason);
   if (name != "coordinator/0" && topo_.node_of("coordinator/0") != nullptr) {
     messages::envelope_builder builder(256);
     auto why = name + " on node " + name_ + " stopped: " + reason;
-    auto body = messages::wire::CreateControl(
-      builder.fbb(), messages::wire::Command::Abort,
-      builder.fbb().CreateString(why));
+    auto body = messages::wire::CreateControl(builder.fbb(),
+                                              messages::wire::Command::Abort,
+                                              builder.fbb().CreateString(why));
     messages::header h;
     h.source = name_;
     h.destination = "coordinator/0";
-    post_->post(
-      builder.finish(h, messages::wire::Body::Control, body.Union()));
+    post_->post(builder.finish(h, messages::wire::Body::Control, body.Union()));
   }
   for (auto& a : actors_)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);

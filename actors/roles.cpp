@@ -23,8 +23,8 @@ messages::header sender::header(const std::string& destination,
 void sender::control(const std::string& destination,
                      messages::wire::Command cmd, const std::string& reason) {
   messages::envelope_builder builder(256);
-  auto body = messages::wire::CreateControl(
-    builder.fbb(), cmd, builder.fbb().CreateString(reason));
+  auto body = messages::wire::CreateControl(builder.fbb(), cmd,
+                                            builder.fbb().CreateString(reason));
   post(builder.finish(header(destination), messages::wire::Body::Control,
                       body.Union()));
 }
@@ -33,7 +33,7 @@ std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
                                                     bool test) {
   static std::mutex mtx;
   static std::map<std::string, std::shared_ptr<const algorithms::dataset>>
-    cache;
+      cache;
   std::shared_ptr<const algorithms::dataset> train;
   if (test && spec.format == "libsvm")
     train = job_data(spec, false); // the test set takes its feature count
@@ -45,9 +45,9 @@ std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
   algorithms::dataset d;
   auto limit = test ? spec.test_limit : spec.train_limit;
   if (spec.format == "idx") {
-    d = test ? algorithms::load_idx(spec.test_images, spec.test_labels, limit)
-             : algorithms::load_idx(spec.train_images, spec.train_labels,
-                                    limit);
+    d = test
+            ? algorithms::load_idx(spec.test_images, spec.test_labels, limit)
+            : algorithms::load_idx(spec.train_images, spec.train_labels, limit);
   } else {
     d = algorithms::load_libsvm(test ? spec.test : spec.train,
                                 train ? train->num_features : 0);
@@ -68,11 +68,11 @@ job_schedule schedule_of(const topology& topo, std::size_t samples) {
   auto smallest = algorithms::data_shard(samples, workers, workers - 1);
   job_schedule s;
   s.batches_per_epoch =
-    algorithms::batches_per_epoch(smallest, topo.job.batch_size);
-  s.iterations = topo.job.iterations > 0
-                   ? topo.job.iterations
-                   : s.batches_per_epoch * std::max<std::size_t>(
-                                             1, topo.job.epochs);
+      algorithms::batches_per_epoch(smallest, topo.job.batch_size);
+  s.iterations =
+      topo.job.iterations > 0
+          ? topo.job.iterations
+          : s.batches_per_epoch * std::max<std::size_t>(1, topo.job.epochs);
   return s;
 }
 

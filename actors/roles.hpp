@@ -21,7 +21,8 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
 /// Sequence numbers and header filling shared by the role actors.
 class sender {
 public:
-  explicit sender(actor_env env) : env_(std::move(env)) {}
+  explicit sender(actor_env env)
+      : env_(std::move(env)) {}
 
   messages::header header(const std::string& destination,
                           std::int64_t clock = 0, std::uint32_t table = 0);

@@ -46,9 +46,9 @@ void reply(server_state& st, const messages::inbound& req) {
     payload = builder.floats(wanted, messages::float_block::of(values));
   } else {
     payload = builder.floats(
-      pull->offset(),
-      messages::float_block::of(snapshot, pull->offset() - keys.begin,
-                                pull->count()));
+        pull->offset(),
+        messages::float_block::of(snapshot, pull->offset() - keys.begin,
+                                  pull->count()));
   }
   auto body = wire::CreatePullReply(builder.fbb(), payload);
   std::string destination(req.source());
@@ -77,9 +77,9 @@ std::string check_pull(const table_shard& table, const messages::inbound& msg) {
 void serve_waiting(server_state& st) {
   auto& waiting = st.waiting_reads;
   auto ready = std::stable_partition(
-    waiting.begin(), waiting.end(), [&](const messages::inbound_ptr& m) {
-      return !st.table->can_read(m->header().clock());
-    });
+      waiting.begin(), waiting.end(), [&](const messages::inbound_ptr& m) {
+        return !st.table->can_read(m->header().clock());
+      });
   for (auto i = ready; i != waiting.end(); ++i)
     reply(st, **i);
   waiting.erase(ready, waiting.end());
@@ -116,19 +116,18 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       model->initialize(init.data(), topo.job.seed);
     }
     auto keys = shard_keys(init.size(), shards, env.index);
-    std::vector<float> mine(init.begin() + keys.begin,
-                            init.begin() + keys.end);
+    std::vector<float> mine(init.begin() + keys.begin, init.begin() + keys.end);
     st->table = std::make_unique<table_shard>(
-      keys, std::max<std::size_t>(1, workers), rule, topo.job.learning_rate,
-      make_policy(topo.job.consistency), std::move(mine));
+        keys, std::max<std::size_t>(1, workers), rule, topo.job.learning_rate,
+        make_policy(topo.job.consistency), std::move(mine));
   } catch (const std::exception& e) {
     spdlog::error("{}: cannot start: {}", env.name, e.what());
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
     return {};
   }
   return {
-    [self, st, env](const messages::inbound_ptr& msg) {
-      switch (msg->kind()) {
+      [self, st, env](const messages::inbound_ptr& msg) {
+        switch (msg->kind()) {
         case wire::Body::Push: {
           int rank = worker_rank(*msg);
           const auto* f = msg->envelope().body_as_Push()->payload();
@@ -139,8 +138,8 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
             error = "pushes are only accepted from workers";
           } else if (f->keys() != nullptr && f->keys()->size() > 0) {
             error = st->table->push_sparse(
-              rank, msg->header().clock(),
-              {f->keys()->begin(), f->keys()->end()}, block);
+                rank, msg->header().clock(),
+                {f->keys()->begin(), f->keys()->end()}, block);
           } else {
             error = st->table->push(rank, msg->header().clock(), f->offset(),
                                     block);
@@ -153,8 +152,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         case wire::Body::Clock: {
           int rank = worker_rank(*msg);
           auto error = rank < 0 ? std::string("clock from a non-worker")
-                                : st->table->clock(rank,
-                                                   msg->header().clock());
+                                : st->table->clock(rank, msg->header().clock());
           if (!error.empty())
             complain(*st, env, *msg, error);
           serve_waiting(*st);
@@ -181,17 +179,17 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         }
         default:
           complain(*st, env, *msg, "unexpected message kind");
-      }
-    },
-    [self, env](peer_down_atom, const std::string& peer) {
-      const auto* coord = env.topo->node_of("coordinator/0");
-      if (coord != nullptr && coord->name == peer) {
-        spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
-                      peer);
-        self->quit(caf::make_error(caf::sec::runtime_error,
-                                   "coordinator lost"));
-      }
-    },
+        }
+      },
+      [self, env](peer_down_atom, const std::string& peer) {
+        const auto* coord = env.topo->node_of("coordinator/0");
+        if (coord != nullptr && coord->name == peer) {
+          spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
+                        peer);
+          self->quit(
+              caf::make_error(caf::sec::runtime_error, "coordinator lost"));
+        }
+      },
   };
 }
 

@@ -51,13 +51,13 @@ std::unique_ptr<consistency_policy> make_policy(const std::string& name) {
 table_shard::table_shard(key_range keys, std::size_t workers, update_rule rule,
                          float lr, std::unique_ptr<consistency_policy> policy,
                          std::vector<float> initial)
-  : keys_(keys)
-  , workers_(workers)
-  , rule_(rule)
-  , lr_(lr)
-  , policy_(std::move(policy))
-  , values_(std::make_shared<std::vector<float>>(std::move(initial)))
-  , worker_clock_(workers, 0) {
+    : keys_(keys)
+    , workers_(workers)
+    , rule_(rule)
+    , lr_(lr)
+    , policy_(std::move(policy))
+    , values_(std::make_shared<std::vector<float>>(std::move(initial)))
+    , worker_clock_(workers, 0) {
   if (values_->size() != keys.size())
     throw std::invalid_argument("initial values do not match the key range");
 }
@@ -102,8 +102,7 @@ std::string table_shard::push(std::size_t worker, std::int64_t clock,
   if (!keys_.contains(offset, values.size))
     return "keys [" + std::to_string(offset) + ", " +
            std::to_string(offset + values.size) + ") outside shard [" +
-           std::to_string(keys_.begin) + ", " + std::to_string(keys_.end) +
-           ")";
+           std::to_string(keys_.begin) + ", " + std::to_string(keys_.end) + ")";
   if (auto error = check(worker, clock); !error.empty())
     return error;
   update u;
@@ -128,8 +127,8 @@ std::string table_shard::push_sparse(std::size_t worker, std::int64_t clock,
                                      std::vector<std::uint64_t> keys,
                                      messages::float_block values) {
   if (keys.size() != values.size)
-    return "sparse update with " + std::to_string(keys.size()) +
-           " keys and " + std::to_string(values.size) + " values";
+    return "sparse update with " + std::to_string(keys.size()) + " keys and " +
+           std::to_string(values.size) + " values";
   for (auto k : keys)
     if (k < keys_.begin || k >= keys_.end)
       return "key " + std::to_string(k) + " outside shard [" +
@@ -179,8 +178,8 @@ void table_shard::apply(const update& u, std::size_t count) {
     float scale = lr_ / static_cast<float>(count);
     for (std::size_t i = 0; i < n; ++i) {
       auto& target = w[u.keys[i] - keys_.begin];
-      target = rule_ == update_rule::sgd ? target - scale * v[i]
-                                         : target + v[i];
+      target =
+          rule_ == update_rule::sgd ? target - scale * v[i] : target + v[i];
     }
     return;
   }

@@ -23,8 +23,7 @@ struct key_range {
 
 /// The keys server shard `shard` of `shards` owns in a table of `keys` keys:
 /// contiguous ranges, the first `keys % shards` shards one key larger.
-key_range shard_keys(std::uint64_t keys, std::size_t shards,
-                     std::size_t shard);
+key_range shard_keys(std::uint64_t keys, std::size_t shards, std::size_t shard);
 
 /// Decides, on the server, when updates are applied and reads are served.
 class consistency_policy {
@@ -63,8 +62,8 @@ public:
 
   /// Records `values` for keys [offset, offset + size) from `worker` at
   /// `clock`; returns an error message, or an empty string on success.
-  std::string push(std::size_t worker, std::int64_t clock,
-                   std::uint64_t offset, messages::float_block values);
+  std::string push(std::size_t worker, std::int64_t clock, std::uint64_t offset,
+                   messages::float_block values);
 
   /// Records a sparse update: values[i] for keys[i].
   std::string push_sparse(std::size_t worker, std::int64_t clock,
@@ -88,9 +87,7 @@ public:
 
   /// The current values, shared: later updates copy before writing if a
   /// snapshot is still held (e.g. by a reply in flight).
-  std::shared_ptr<const std::vector<float>> snapshot() const {
-    return values_;
-  }
+  std::shared_ptr<const std::vector<float>> snapshot() const { return values_; }
 
 private:
   struct update {

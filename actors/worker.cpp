@@ -55,9 +55,8 @@ void compute_and_push(worker_state& st, const actor_env& env) {
   for (std::size_t s = 0; s < st.servers.size(); ++s) {
     messages::envelope_builder builder(256);
     auto payload = builder.floats(
-      st.ranges[s].begin,
-      messages::float_block::of(grad, st.ranges[s].begin,
-                                st.ranges[s].size()));
+        st.ranges[s].begin, messages::float_block::of(grad, st.ranges[s].begin,
+                                                      st.ranges[s].size()));
     auto body = wire::CreatePush(builder.fbb(), payload);
     st.out->post(builder.finish(st.out->header(st.servers[s], st.clock),
                                 wire::Body::Push, body.Union()));
@@ -81,8 +80,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     st->data = job_data(topo.job.data, false);
     st->model = job_model(topo.job, *st->data);
     auto workers = topo.count("worker");
-    st->shard = algorithms::data_shard(st->data->num_samples(), workers,
-                                       env.index);
+    st->shard =
+        algorithms::data_shard(st->data->num_samples(), workers, env.index);
     st->iterations = schedule_of(topo, st->data->num_samples()).iterations;
     st->params.resize(st->model->num_parameters());
     auto shards = topo.count("server");
@@ -97,8 +96,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     return {};
   }
   return {
-    [self, st, env](const messages::inbound_ptr& msg) {
-      switch (msg->kind()) {
+      [self, st, env](const messages::inbound_ptr& msg) {
+        switch (msg->kind()) {
         case wire::Body::PullReply: {
           auto seq = msg->header().seq();
           std::size_t s = 0;
@@ -142,17 +141,17 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         default:
           spdlog::warn("{}: unexpected {} from {}", env.name,
                        messages::kind_name(msg->kind()), msg->source());
-      }
-    },
-    [self, env](peer_down_atom, const std::string& peer) {
-      const auto* coord = env.topo->node_of("coordinator/0");
-      if (coord != nullptr && coord->name == peer) {
-        spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
-                      peer);
-        self->quit(caf::make_error(caf::sec::runtime_error,
-                                   "coordinator lost"));
-      }
-    },
+        }
+      },
+      [self, env](peer_down_atom, const std::string& peer) {
+        const auto* coord = env.topo->node_of("coordinator/0");
+        if (coord != nullptr && coord->name == peer) {
+          spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
+                        peer);
+          self->quit(
+              caf::make_error(caf::sec::runtime_error, "coordinator lost"));
+        }
+      },
   };
 }
 

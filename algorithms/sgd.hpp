@@ -23,7 +23,7 @@ void apply_delta(float* w, const float* delta, std::size_t n);
 /// Settings of a sequential reference run of data-parallel SGD.
 struct sequential_sgd_options {
   std::size_t workers = 1;
-  std::size_t batch_size = 32;   ///< per worker
+  std::size_t batch_size = 32; ///< per worker
   float learning_rate = 0.1f;
   std::uint64_t iterations = 1;
   std::uint64_t seed = 1;

@@ -30,8 +30,8 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
       diag = up;
     }
   }
@@ -41,14 +41,15 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 // Collects problems with their positions while reading one file.
 class reader {
 public:
-  explicit reader(std::string file) : file_(std::move(file)) {}
+  explicit reader(std::string file)
+      : file_(std::move(file)) {}
 
   void problem(const YAML::Mark& m, const std::string& what,
                const std::string& hint = {}) {
     std::string line = file_;
     if (m.line >= 0)
-      line += ":" + std::to_string(m.line + 1) + ":" +
-              std::to_string(m.column + 1);
+      line +=
+          ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
     line += ": " + what;
     if (!hint.empty())
       line += " (" + hint + ")";
@@ -145,7 +146,7 @@ void read_nodes(reader& r, const YAML::Node& cluster, actors::topology& topo) {
     else if (!names.emplace(spec.name, n.Mark()).second)
       r.problem(n["name"].Mark(), "duplicate node name '" + spec.name + "'",
                 "first defined at line " +
-                  std::to_string(names[spec.name].line + 1));
+                    std::to_string(names[spec.name].line + 1));
     if (port <= 0 || port > 65535)
       r.problem(n["port"] ? n["port"].Mark() : n.Mark(),
                 "node '" + spec.name + "' needs a 'port' in 1..65535");
@@ -191,9 +192,9 @@ void read_nodes(reader& r, const YAML::Node& cluster, actors::topology& topo) {
     }
     for (std::size_t i = 0; i < count; ++i)
       if (!topo.node_of(role + "/" + std::to_string(i)))
-        r.problem(nodes.Mark(),
-                  role + " indices must be 0.." + std::to_string(count - 1) +
-                    " but " + role + "/" + std::to_string(i) + " is missing");
+        r.problem(nodes.Mark(), role + " indices must be 0.." +
+                                    std::to_string(count - 1) + " but " + role +
+                                    "/" + std::to_string(i) + " is missing");
   }
   if (topo.count("coordinator") > 1)
     r.problem(nodes.Mark(), "only one coordinator (coordinator/0) is allowed");
@@ -209,8 +210,8 @@ void check_file(reader& r, const YAML::Node& data, const char* key,
   if (!in)
     r.problem(data[key].Mark(), "cannot read data file '" + path + "'",
               path.rfind("/usr/share/datasets/fashion-mnist", 0) == 0
-                ? "install the Debian package dataset-fashion-mnist"
-                : "check the path");
+                  ? "install the Debian package dataset-fashion-mnist"
+                  : "check the path");
 }
 
 void read_job(reader& r, const YAML::Node& job, actors::topology& topo) {
@@ -249,11 +250,12 @@ void read_job(reader& r, const YAML::Node& job, actors::topology& topo) {
     return;
   auto& d = spec.data;
   r.get(data, "format", d.format, "idx or libsvm");
-  for (auto [key, field] :
-       {std::pair{"train_images", &d.train_images},
-        {"train_labels", &d.train_labels}, {"test_images", &d.test_images},
-        {"test_labels", &d.test_labels}, {"train", &d.train},
-        {"test", &d.test}})
+  for (auto [key, field] : {std::pair{"train_images", &d.train_images},
+                            {"train_labels", &d.train_labels},
+                            {"test_images", &d.test_images},
+                            {"test_labels", &d.test_labels},
+                            {"train", &d.train},
+                            {"test", &d.test}})
     r.get(data, key, *field, "a file path");
   auto base = std::filesystem::path(r.file()).parent_path();
   for (auto* field : {&d.train_images, &d.train_labels, &d.test_images,
@@ -282,8 +284,8 @@ void read_job(reader& r, const YAML::Node& job, actors::topology& topo) {
 } // namespace
 
 config_error::config_error(std::vector<std::string> problems)
-  : std::runtime_error(join(problems)), problems_(std::move(problems)) {
-}
+    : std::runtime_error(join(problems))
+    , problems_(std::move(problems)) {}
 
 actors::topology load_topology(const std::string& path) {
   reader r(path);

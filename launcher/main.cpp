@@ -31,8 +31,7 @@ bool load(const std::string& path, metronome::actors::topology& topo) {
     for (const auto& p : e.problems())
       fmt::print(stderr, "{}\n", p);
     fmt::print(stderr, "{} problem{} in {}; nothing was started\n",
-               e.problems().size(), e.problems().size() == 1 ? "" : "s",
-               path);
+               e.problems().size(), e.problems().size() == 1 ? "" : "s", path);
     return false;
   }
 }
@@ -45,37 +44,37 @@ int main(int argc, char** argv) {
 
   std::string config;
   auto* run = app.add_subcommand(
-    "run", "Run a whole job in this process (every node on inproc://)");
+      "run", "Run a whole job in this process (every node on inproc://)");
   run->add_option("config", config, "Topology YAML file")
-    ->required()
-    ->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
 
   auto* launch = app.add_subcommand(
-    "launch", "Start every node of a topology as local processes over tcp");
+      "launch", "Start every node of a topology as local processes over tcp");
   launch->add_option("config", config, "Topology YAML file")
-    ->required()
-    ->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
 
   std::string node_name;
   auto* node = app.add_subcommand("node", "Run one node of a topology");
   node->add_option("--topology,-t", config, "Topology YAML file")
-    ->required()
-    ->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   node->add_option("--name,-n", node_name, "Name of the node to run")
-    ->required();
+      ->required();
 
   auto* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
   metronome::tools::pushpull_options bench_opts;
   auto* pushpull = bench->add_subcommand(
-    "pushpull", "Push/pull throughput and latency against raw ZeroMQ");
+      "pushpull", "Push/pull throughput and latency against raw ZeroMQ");
   pushpull->add_flag("--json", bench_opts.json, "Print one JSON object");
-  pushpull->add_option("--seconds", bench_opts.seconds,
-                       "Time per measurement")
-    ->check(CLI::PositiveNumber);
-  pushpull->add_option("--repeat", bench_opts.repeat,
-                       "Alternating runs of each side; medians are reported")
-    ->check(CLI::PositiveNumber);
+  pushpull->add_option("--seconds", bench_opts.seconds, "Time per measurement")
+      ->check(CLI::PositiveNumber);
+  pushpull
+      ->add_option("--repeat", bench_opts.repeat,
+                   "Alternating runs of each side; medians are reported")
+      ->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);

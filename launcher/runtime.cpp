@@ -60,7 +60,7 @@ int run_in_process(const actors::topology& topo) {
     try {
       for (const auto& spec : topo.nodes)
         nodes.push_back(std::make_unique<actors::node>(
-          sys, ctx, topo, spec.name, actors::endpoint_mode::inproc));
+            sys, ctx, topo, spec.name, actors::endpoint_mode::inproc));
       for (auto& n : nodes)
         n->start();
     } catch (const std::exception& e) {

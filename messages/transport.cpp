@@ -32,32 +32,32 @@ zmq::message_t envelope_frame(const outbound& msg) {
     return zmq::message_t(buf.data(), buf.size());
   auto* keep = new std::shared_ptr<flatbuffers::DetachedBuffer>(msg.envelope);
   return zmq::message_t(
-    const_cast<std::uint8_t*>(buf.data()), buf.size(),
-    [](void*, void* hint) {
-      delete static_cast<std::shared_ptr<flatbuffers::DetachedBuffer>*>(hint);
-    },
-    keep);
+      const_cast<std::uint8_t*>(buf.data()), buf.size(),
+      [](void*, void* hint) {
+        delete static_cast<std::shared_ptr<flatbuffers::DetachedBuffer>*>(hint);
+      },
+      keep);
 }
 
 zmq::message_t attachment_frame(const float_block& block) {
   auto* keep = new float_block(block);
   return zmq::message_t(
-    const_cast<float*>(block.data), block.size * sizeof(float),
-    [](void*, void* hint) { delete static_cast<float_block*>(hint); }, keep);
+      const_cast<float*>(block.data), block.size * sizeof(float),
+      [](void*, void* hint) { delete static_cast<float_block*>(hint); }, keep);
 }
 
 } // namespace
 
 const char* to_string(peer_state s) {
   switch (s) {
-    case peer_state::waiting:
-      return "waiting";
-    case peer_state::alive:
-      return "alive";
-    case peer_state::suspect:
-      return "suspect";
-    case peer_state::dead:
-      return "dead";
+  case peer_state::waiting:
+    return "waiting";
+  case peer_state::alive:
+    return "alive";
+  case peer_state::suspect:
+    return "suspect";
+  case peer_state::dead:
+    return "dead";
   }
   return "?";
 }
@@ -114,15 +114,14 @@ struct transport::consumption {
 };
 
 transport::transport(zmq::context_t& ctx, transport_options opts)
-  : ctx_(ctx), opts_(std::move(opts)) {
-}
+    : ctx_(ctx)
+    , opts_(std::move(opts)) {}
 
 transport::~transport() {
   stop(std::chrono::milliseconds(0));
 }
 
-void transport::add_peer(const std::string& name,
-                         const std::string& endpoint) {
+void transport::add_peer(const std::string& name, const std::string& endpoint) {
   auto p = std::make_unique<peer>();
   p->name = name;
   p->endpoint = endpoint;
@@ -166,8 +165,12 @@ void transport::start(deliver_fn deliver, peer_fn on_peer) {
     }
     auto c = std::make_shared<consumption>();
     c->wake = waker_;
-    c->threshold_messages = std::max<std::size_t>(1, opts_.window_messages / 4);
-    c->threshold_bytes = std::max<std::size_t>(1, opts_.window_bytes / 4);
+    // Small thresholds keep credit flowing even to a sender whose window
+    // is smaller than ours.
+    c->threshold_messages =
+        std::clamp<std::size_t>(opts_.window_messages / 4, 1, 16);
+    c->threshold_bytes =
+        std::clamp<std::size_t>(opts_.window_bytes / 4, 1, 1 << 20);
     consumed_[name] = std::move(c);
   }
   thread_ = std::thread([this] {
@@ -234,14 +237,14 @@ void transport::take_commands() {
       ++counters_.dropped_unroutable;
       log_once(cmd.peer, "message for unknown node dropped",
                std::string("kind ") + kind_name(cmd.msg.kind) + " for " +
-                 cmd.msg.destination);
+                   cmd.msg.destination);
       continue;
     }
     if (i->second->state == peer_state::dead) {
       ++counters_.dropped_unroutable;
       log_once(cmd.peer, "message for dead node dropped",
                std::string("kind ") + kind_name(cmd.msg.kind) + " for " +
-                 cmd.msg.destination);
+                   cmd.msg.destination);
       continue;
     }
     i->second->queue.push_back(std::move(cmd.msg));
@@ -338,8 +341,8 @@ void transport::receive() {
     };
     if (parts.size() < 2 || parts.size() > 3) {
       reject(rejection::malformed, "message with " +
-                                     std::to_string(parts.size() - 1) +
-                                     " frames (expected 1 or 2)");
+                                       std::to_string(parts.size() - 1) +
+                                       " frames (expected 1 or 2)");
       continue;
     }
     std::optional<zmq::message_t> attachment;
@@ -347,16 +350,20 @@ void transport::receive() {
       attachment = std::move(parts[2]);
     rejection why = rejection::none;
     std::string error;
-    auto msg = inbound::verify(sender, std::move(parts[1]),
-                               std::move(attachment), opts_.max_message_bytes,
-                               why, error);
+    auto msg =
+        inbound::verify(sender, std::move(parts[1]), std::move(attachment),
+                        opts_.max_message_bytes, why, error);
     if (!msg) {
       reject(why, error);
       continue;
     }
     if (msg->destination().empty()) {
+      // Credit and heartbeats never take credit from the sender's window,
+      // so they must not return any either.
+      bool control = msg->kind() == wire::Body::Credit ||
+                     msg->kind() == wire::Body::Heartbeat;
       handle_transport_message(*msg);
-      if (ci != consumed_.end())
+      if (!control && ci != consumed_.end())
         ci->second->consume(bytes);
       continue;
     }
@@ -376,8 +383,8 @@ void transport::receive() {
     if (!deliver_(std::move(ptr))) {
       ++counters_.dropped_misaddressed;
       log_once(sender, "message for unknown actor dropped",
-               std::string("kind ") + kind_name(kind) + " for '" +
-                 destination + "'");
+               std::string("kind ") + kind_name(kind) + " for '" + destination +
+                   "'");
     }
   }
 }
@@ -397,8 +404,8 @@ void transport::handle_transport_message(const inbound& msg) {
       return;
     const auto* hb = msg.envelope().body_as_Heartbeat();
     std::lock_guard<std::mutex> guard{mtx_};
-    traffic_[msg.sender()] = {hb->frames_in(), hb->frames_out(),
-                              hb->bytes_in(), hb->bytes_out(), hb->dropped()};
+    traffic_[msg.sender()] = {hb->frames_in(), hb->frames_out(), hb->bytes_in(),
+                              hb->bytes_out(), hb->dropped()};
   } else {
     ++counters_.dropped_misaddressed;
     log_once(msg.sender(), "message without destination dropped",
@@ -410,8 +417,8 @@ void transport::return_credit(bool force) {
   for (auto& [name, c] : consumed_) {
     auto m = c->messages.load() - c->returned_messages.load();
     auto b = c->bytes.load() - c->returned_bytes.load();
-    if (m == 0 || (!force && m < c->threshold_messages &&
-                   b < c->threshold_bytes))
+    if (m == 0 ||
+        (!force && m < c->threshold_messages && b < c->threshold_bytes))
       continue;
     envelope_builder builder(128);
     auto body = wire::CreateCredit(builder.fbb(), m, b);
@@ -463,12 +470,12 @@ void transport::tick(clock_type::time_point now) {
       envelope_builder builder(256);
       auto node = builder.fbb().CreateString(opts_.node);
       auto body = wire::CreateHeartbeat(
-        builder.fbb(), node, counters_.frames_in, counters_.frames_out,
-        counters_.bytes_in, counters_.bytes_out, counters_.dropped());
+          builder.fbb(), node, counters_.frames_in, counters_.frames_out,
+          counters_.bytes_in, counters_.bytes_out, counters_.dropped());
       header h;
       h.source = opts_.node;
       p->queue.push_front(
-        builder.finish(h, wire::Body::Heartbeat, body.Union()));
+          builder.finish(h, wire::Body::Heartbeat, body.Union()));
       flush(*p);
     }
   }
@@ -491,8 +498,8 @@ void transport::run() {
       }
     }
     auto now = clock_type::now();
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-      next_tick - now);
+    auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
     bool stopping;
     clock_type::time_point deadline;
     {
@@ -534,7 +541,7 @@ void transport::run() {
   }
   // Give what is still queued inside ZeroMQ a bounded time to leave.
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-    drain_deadline_ - clock_type::now());
+      drain_deadline_ - clock_type::now());
   int linger = static_cast<int>(std::max<long>(0, remaining.count()));
   for (auto& [name, p] : peers_) {
     p->dealer->set(zmq::sockopt::linger, linger);

@@ -92,8 +92,8 @@ public:
   /// Declares node `name` reachable at `endpoint`; call before start().
   void add_peer(const std::string& name, const std::string& endpoint);
 
-  /// Binds, connects and starts the transport thread. Throws zmq::error_t
-  /// with the endpoint in the message when binding fails.
+  /// Binds, connects and starts the transport thread. Throws
+  /// std::runtime_error naming the endpoint when binding or connecting fails.
   void start(deliver_fn deliver, peer_fn on_peer = {});
 
   /// Queues `msg` for node `peer`. Thread-safe and never blocks.

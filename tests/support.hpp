@@ -35,8 +35,8 @@ class temp_dir {
 public:
   temp_dir() {
     std::string pattern =
-      (std::filesystem::temp_directory_path() / "metronome-test-XXXXXX")
-        .string();
+        (std::filesystem::temp_directory_path() / "metronome-test-XXXXXX")
+            .string();
     path_ = ::mkdtemp(pattern.data());
   }
   ~temp_dir() {

@@ -18,7 +18,7 @@ namespace {
 
 messages::float_block block(std::vector<float> v) {
   return messages::float_block::of(
-    std::make_shared<const std::vector<float>>(std::move(v)));
+      std::make_shared<const std::vector<float>>(std::move(v)));
 }
 
 std::vector<float> values_of(const table_shard& t) {

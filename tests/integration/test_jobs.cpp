@@ -96,8 +96,8 @@ double final_accuracy(const std::string& output) {
 
 std::vector<float> sequential_reference(const job_settings& s) {
   auto data = algorithms::load_idx(
-    test::fashion_mnist("train-images-idx3-ubyte.gz"),
-    test::fashion_mnist("train-labels-idx1-ubyte.gz"), s.train_limit);
+      test::fashion_mnist("train-images-idx3-ubyte.gz"),
+      test::fashion_mnist("train-labels-idx1-ubyte.gz"), s.train_limit);
   auto model = algorithms::make_model(s.algorithm, data, s.hidden);
   algorithms::sequential_sgd_options o;
   o.workers = s.workers;
@@ -128,7 +128,7 @@ class Jobs : public ::testing::Test {
 protected:
   void SetUp() override {
     if (!std::filesystem::exists(
-          test::fashion_mnist("train-images-idx3-ubyte.gz")))
+            test::fashion_mnist("train-images-idx3-ubyte.gz")))
       GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   }
 };

@@ -91,9 +91,8 @@ inline std::vector<float> to_vector(float_view v) {
 }
 
 /// A header with every field set to a non-default value.
-inline header make_header(std::string_view source,
-                          std::string_view destination, std::uint64_t seq,
-                          std::int64_t clock = -7,
+inline header make_header(std::string_view source, std::string_view destination,
+                          std::uint64_t seq, std::int64_t clock = -7,
                           std::uint32_t table_id = 5) {
   header h;
   h.source = source;
@@ -157,9 +156,9 @@ struct verdict {
   std::string error;
 };
 
-inline verdict
-verify_bytes(const bytes& envelope, const std::optional<bytes>& attachment,
-             std::size_t max_bytes = std::size_t{1} << 30) {
+inline verdict verify_bytes(const bytes& envelope,
+                            const std::optional<bytes>& attachment,
+                            std::size_t max_bytes = std::size_t{1} << 30) {
   verdict v;
   std::optional<zmq::message_t> att;
   if (attachment)
@@ -195,7 +194,7 @@ struct received {
 class recorder {
 public:
   explicit recorder(std::set<std::string> actors)
-    : actors_(std::move(actors)) {}
+      : actors_(std::move(actors)) {}
 
   transport::deliver_fn callback() {
     return [this](inbound_ptr m) { return deliver(std::move(m)); };

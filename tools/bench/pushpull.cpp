@@ -29,8 +29,8 @@ constexpr std::size_t small_sizes[] = {1, 256};
 
 /// Figures of one side (metronome or raw ZeroMQ).
 struct figures {
-  double dense_gbps = 0;     // push+pull payload bytes per second / 1e9
-  double rtt_p50_us = 0;     // small push+pull round trip
+  double dense_gbps = 0; // push+pull payload bytes per second / 1e9
+  double rtt_p50_us = 0; // small push+pull round trip
   double rtt_p99_us = 0;
   double pipelined_ops[2] = {0, 0}; // pushes per second of 1 and 256 floats
 };
@@ -99,12 +99,12 @@ void next_round(caf::event_based_actor* self, client_state& st) {
     double elapsed = seconds_between(st.phase_start, now);
     if (st.phase == 0)
       st.result.dense_gbps =
-        st.rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
+          st.rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
     else if (st.phase == 1)
       percentiles(st.rtts, st.result);
     else
       st.result.pipelined_ops[st.phase - 2] =
-        st.rounds * pipeline_batch / elapsed;
+          st.rounds * pipeline_batch / elapsed;
     if (++st.phase == 4) {
       st.out->control(server_name, wire::Command::Stop);
       st.done->set_value(st.result);
@@ -116,18 +116,18 @@ void next_round(caf::event_based_actor* self, client_state& st) {
   }
   st.round_start = clock_type::now();
   switch (st.phase) {
-    case 0:
-      push(st, messages::float_block::of(st.dense));
-      pull(st, dense_floats);
-      break;
-    case 1:
-      push(st, messages::float_block::of(st.small[0]));
-      pull(st, 1);
-      break;
-    default:
-      for (std::size_t i = 0; i < pipeline_batch; ++i)
-        push(st, messages::float_block::of(st.small[st.phase - 2]));
-      pull(st, 1);
+  case 0:
+    push(st, messages::float_block::of(st.dense));
+    pull(st, dense_floats);
+    break;
+  case 1:
+    push(st, messages::float_block::of(st.small[0]));
+    pull(st, 1);
+    break;
+  default:
+    for (std::size_t i = 0; i < pipeline_batch; ++i)
+      push(st, messages::float_block::of(st.small[st.phase - 2]));
+    pull(st, 1);
   }
 }
 
@@ -140,21 +140,21 @@ caf::behavior bench_client(caf::event_based_actor* self, actors::actor_env env,
   st->dense = std::make_shared<const std::vector<float>>(dense_floats, 1e-3f);
   for (int i = 0; i < 2; ++i)
     st->small[i] =
-      std::make_shared<const std::vector<float>>(small_sizes[i], 1e-3f);
+        std::make_shared<const std::vector<float>>(small_sizes[i], 1e-3f);
   return {
-    [self, st](actors::tick_atom) {
-      st->phase_start = clock_type::now();
-      next_round(self, *st);
-    },
-    [self, st](const messages::inbound_ptr& msg) {
-      if (msg->kind() != wire::Body::PullReply)
-        return;
-      ++st->rounds;
-      if (st->phase == 1)
-        st->rtts.push_back(
-          seconds_between(st->round_start, clock_type::now()));
-      next_round(self, *st);
-    },
+      [self, st](actors::tick_atom) {
+        st->phase_start = clock_type::now();
+        next_round(self, *st);
+      },
+      [self, st](const messages::inbound_ptr& msg) {
+        if (msg->kind() != wire::Body::PullReply)
+          return;
+        ++st->rounds;
+        if (st->phase == 1)
+          st->rtts.push_back(
+              seconds_between(st->round_start, clock_type::now()));
+        next_round(self, *st);
+      },
   };
 }
 
@@ -164,10 +164,10 @@ figures measure_metronome(double seconds) {
   topo.job.algorithm = "none";
   topo.job.keys = dense_floats;
   topo.job.consistency = "async";
-  topo.nodes.push_back({"bench-server", "127.0.0.1", free_tcp_port(),
-                        {"server/0"}});
-  topo.nodes.push_back({"bench-client", "127.0.0.1", free_tcp_port(),
-                        {"worker/0"}});
+  topo.nodes.push_back(
+      {"bench-server", "127.0.0.1", free_tcp_port(), {"server/0"}});
+  topo.nodes.push_back(
+      {"bench-client", "127.0.0.1", free_tcp_port(), {"worker/0"}});
   caf::actor_system_config cfg;
   actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
@@ -218,8 +218,8 @@ void raw_server(zmq::context_t& ctx, const std::string& endpoint,
     std::uint64_t size = 0;
     std::memcpy(&size, data + 1, sizeof(size));
     router.send(parts[0], zmq::send_flags::sndmore);
-    router.send(zmq::buffer(reply.data(), std::min<std::size_t>(
-                                            size, reply.size())));
+    router.send(
+        zmq::buffer(reply.data(), std::min<std::size_t>(size, reply.size())));
   }
 }
 
@@ -265,7 +265,8 @@ figures measure_raw(double seconds) {
     }
     double elapsed = seconds_between(start, now);
     if (phase == 0)
-      f.dense_gbps = rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
+      f.dense_gbps =
+          rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
     else if (phase == 1)
       percentiles(rtts, f);
     else
@@ -275,7 +276,6 @@ figures measure_raw(double seconds) {
   server.join();
   return f;
 }
-
 
 // Per-figure medians over repeated runs.
 figures median(std::vector<figures> runs) {
@@ -292,7 +292,7 @@ figures median(std::vector<figures> runs) {
   m.rtt_p99_us = pick([](const figures& f) { return f.rtt_p99_us; });
   for (int i = 0; i < 2; ++i)
     m.pipelined_ops[i] =
-      pick([i](const figures& f) { return f.pipelined_ops[i]; });
+        pick([i](const figures& f) { return f.pipelined_ops[i]; });
   return m;
 }
 
@@ -315,21 +315,22 @@ int run_pushpull(const pushpull_options& opts) {
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
   if (opts.json) {
     fmt::print(
-      "{{\"dense_pushpull_1M_f32_GBps\":{{\"metronome\":{:.3f},\"raw_zmq\":"
-      "{:.3f},\"ratio\":{:.3f}}},"
-      "\"small_roundtrip_us\":{{\"metronome_p50\":{:.1f},\"metronome_p99\":"
-      "{:.1f},\"raw_zmq_p50\":{:.1f},\"raw_zmq_p99\":{:.1f},\"ratio_p50\":"
-      "{:.3f}}},"
-      "\"pipelined_push_1_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":{:.0f},"
-      "\"ratio\":{:.3f}}},"
-      "\"pipelined_push_256_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":"
-      "{:.0f},\"ratio\":{:.3f}}}}}\n",
-      m.dense_gbps, r.dense_gbps, ratio(m.dense_gbps, r.dense_gbps),
-      m.rtt_p50_us, m.rtt_p99_us, r.rtt_p50_us, r.rtt_p99_us,
-      ratio(m.rtt_p50_us, r.rtt_p50_us), m.pipelined_ops[0],
-      r.pipelined_ops[0], ratio(m.pipelined_ops[0], r.pipelined_ops[0]),
-      m.pipelined_ops[1], r.pipelined_ops[1],
-      ratio(m.pipelined_ops[1], r.pipelined_ops[1]));
+        "{{\"dense_pushpull_1M_f32_GBps\":{{\"metronome\":{:.3f},\"raw_zmq\":"
+        "{:.3f},\"ratio\":{:.3f}}},"
+        "\"small_roundtrip_us\":{{\"metronome_p50\":{:.1f},\"metronome_p99\":"
+        "{:.1f},\"raw_zmq_p50\":{:.1f},\"raw_zmq_p99\":{:.1f},\"ratio_p50\":"
+        "{:.3f}}},"
+        "\"pipelined_push_1_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":{:.0f}"
+        ","
+        "\"ratio\":{:.3f}}},"
+        "\"pipelined_push_256_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":"
+        "{:.0f},\"ratio\":{:.3f}}}}}\n",
+        m.dense_gbps, r.dense_gbps, ratio(m.dense_gbps, r.dense_gbps),
+        m.rtt_p50_us, m.rtt_p99_us, r.rtt_p50_us, r.rtt_p99_us,
+        ratio(m.rtt_p50_us, r.rtt_p50_us), m.pipelined_ops[0],
+        r.pipelined_ops[0], ratio(m.pipelined_ops[0], r.pipelined_ops[0]),
+        m.pipelined_ops[1], r.pipelined_ops[1],
+        ratio(m.pipelined_ops[1], r.pipelined_ops[1]));
     return 0;
   }
   fmt::print("\n{:<34}{:>14}{:>14}{:>9}\n", "", "metronome", "raw ZeroMQ",
