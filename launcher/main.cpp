@@ -2,6 +2,7 @@
 #include "launcher/runtime.hpp"
 #include "launcher/supervisor.hpp"
 #include "tools/bench/pushpull.hpp"
+#include "tools/bench/sequential.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -76,6 +77,12 @@ int main(int argc, char** argv) {
                    "Alternating runs of each side; medians are reported")
       ->check(CLI::PositiveNumber);
 
+  auto* sequential = bench->add_subcommand(
+      "sequential", "The job of a topology as sequential SGD in one thread");
+  sequential->add_option("config", config, "Topology YAML file")
+      ->required()
+      ->check(CLI::ExistingFile);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,5 +112,10 @@ int main(int argc, char** argv) {
   }
   if (*pushpull)
     return metronome::tools::run_pushpull(bench_opts);
+  if (*sequential) {
+    if (!load(config, topo))
+      return 2;
+    return metronome::tools::run_sequential(topo);
+  }
   return 2;
 }

@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace metronome::tools {
@@ -29,10 +31,17 @@ constexpr std::size_t small_sizes[] = {1, 256};
 
 /// Figures of one side (metronome or raw ZeroMQ).
 struct figures {
-  double dense_gbps = 0; // push+pull payload bytes per second / 1e9
-  double rtt_p50_us = 0; // small push+pull round trip
+  double dense_gbps = 0;           // push+pull payload bytes per second / 1e9
+  double dense_zero_copy_gbps = 0; // raw only: sent without copies
+  double rtt_p50_us = 0;           // small push+pull round trip
   double rtt_p99_us = 0;
   double pipelined_ops[2] = {0, 0}; // pushes per second of 1 and 256 floats
+};
+
+/// Round trips that explain the small-message latency.
+struct latency_floor {
+  double wakeup_rtt_us = 0;    // two threads waking each other (cv)
+  double transport_rtt_us = 0; // two transports, no actors
 };
 
 double seconds_between(clock_type::time_point a, clock_type::time_point b) {
@@ -213,13 +222,16 @@ void raw_server(zmq::context_t& ctx, const std::string& endpoint,
     const char* data = parts[1].data<char>();
     if (data[0] == 'Q')
       return;
-    if (data[0] != 'P' || parts[1].size() < 9)
+    if ((data[0] != 'P' && data[0] != 'Z') || parts[1].size() < 9)
       continue;
     std::uint64_t size = 0;
     std::memcpy(&size, data + 1, sizeof(size));
+    size = std::min<std::size_t>(size, reply.size());
     router.send(parts[0], zmq::send_flags::sndmore);
-    router.send(
-        zmq::buffer(reply.data(), std::min<std::size_t>(size, reply.size())));
+    if (data[0] == 'Z')
+      router.send(zmq::message_t(reply.data(), size, nullptr, nullptr));
+    else
+      router.send(zmq::buffer(reply.data(), size));
   }
 }
 
@@ -232,8 +244,8 @@ figures measure_raw(double seconds) {
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
   dealer.connect(endpoint);
-  auto ask = [&](std::uint64_t size) {
-    char request[9] = {'P'};
+  auto ask = [&](std::uint64_t size, char kind = 'P') {
+    char request[9] = {kind};
     std::memcpy(request + 1, &size, sizeof(size));
     dealer.send(zmq::buffer(request, sizeof(request)));
     zmq::message_t reply;
@@ -244,12 +256,16 @@ figures measure_raw(double seconds) {
                                  std::vector<float>(small_sizes[1], 1e-3f)};
   figures f;
   std::vector<double> rtts;
-  for (int phase = 0; phase < 4; ++phase) {
+  for (int phase = -1; phase < 4; ++phase) {
     std::uint64_t rounds = 0;
     auto start = clock_type::now();
     auto now = start;
     for (; seconds_between(start, now) < seconds; now = clock_type::now()) {
-      if (phase == 0) {
+      if (phase == -1) {
+        dealer.send(zmq::message_t(dense.data(), dense.size() * sizeof(float),
+                                   nullptr, nullptr));
+        ask(dense_floats * sizeof(float), 'Z');
+      } else if (phase == 0) {
         dealer.send(zmq::buffer(dense));
         ask(dense_floats * sizeof(float));
       } else if (phase == 1) {
@@ -264,9 +280,12 @@ figures measure_raw(double seconds) {
       ++rounds;
     }
     double elapsed = seconds_between(start, now);
-    if (phase == 0)
-      f.dense_gbps =
-          rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
+    double dense_rate =
+        rounds * 2.0 * dense_floats * sizeof(float) / elapsed / 1e9;
+    if (phase == -1)
+      f.dense_zero_copy_gbps = dense_rate;
+    else if (phase == 0)
+      f.dense_gbps = dense_rate;
     else if (phase == 1)
       percentiles(rtts, f);
     else
@@ -275,6 +294,102 @@ figures measure_raw(double seconds) {
   dealer.send(zmq::str_buffer("Q"));
   server.join();
   return f;
+}
+
+double median_us(std::vector<double>& v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2] * 1e6;
+}
+
+// Two threads waking each other through a condition variable: the cost of
+// one thread hand-off on this machine, twice.
+double wakeup_roundtrip_us(double seconds) {
+  std::mutex mtx;
+  std::condition_variable cv;
+  int turn = 0;
+  bool done = false;
+  std::thread echo([&] {
+    std::unique_lock<std::mutex> guard{mtx};
+    for (;;) {
+      cv.wait(guard, [&] { return turn == 1 || done; });
+      if (done)
+        return;
+      turn = 0;
+      cv.notify_all();
+    }
+  });
+  std::vector<double> rtts;
+  auto start = clock_type::now();
+  while (seconds_between(start, clock_type::now()) < seconds) {
+    auto t0 = clock_type::now();
+    std::unique_lock<std::mutex> guard{mtx};
+    turn = 1;
+    cv.notify_all();
+    cv.wait(guard, [&] { return turn == 0; });
+    rtts.push_back(seconds_between(t0, clock_type::now()));
+  }
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    done = true;
+  }
+  cv.notify_all();
+  echo.join();
+  return median_us(rtts);
+}
+
+messages::outbound clock_message(std::uint64_t seq) {
+  messages::envelope_builder builder(128);
+  auto body = wire::CreateClock(builder.fbb());
+  messages::header h;
+  h.source = "client";
+  h.destination = "echo";
+  h.seq = seq;
+  return builder.finish(h, wire::Body::Clock, body.Union());
+}
+
+// Two transports over tcp loopback; the far one answers from its deliver
+// callback, the near one wakes the measuring thread: metronome's path
+// without actors.
+double transport_roundtrip_us(double seconds) {
+  zmq::context_t ctx;
+  auto port_a = free_tcp_port(), port_b = free_tcp_port();
+  messages::transport_options oa, ob;
+  oa.node = "a";
+  ob.node = "b";
+  oa.bind = {"tcp://127.0.0.1:" + std::to_string(port_a)};
+  ob.bind = {"tcp://127.0.0.1:" + std::to_string(port_b)};
+  messages::transport a(ctx, oa), b(ctx, ob);
+  a.add_peer("b", ob.bind[0]);
+  b.add_peer("a", oa.bind[0]);
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::uint64_t answered = 0;
+  b.start([&](messages::inbound_ptr m) {
+    b.send("a", clock_message(m->header().seq()));
+    return true;
+  });
+  a.start([&](messages::inbound_ptr m) {
+    std::lock_guard<std::mutex> guard{mtx};
+    answered = m->header().seq();
+    cv.notify_all();
+    return true;
+  });
+  std::vector<double> rtts;
+  auto start = clock_type::now();
+  for (std::uint64_t seq = 1;
+       seconds_between(start, clock_type::now()) < seconds; ++seq) {
+    auto t0 = clock_type::now();
+    a.send("b", clock_message(seq));
+    std::unique_lock<std::mutex> guard{mtx};
+    if (!cv.wait_for(guard, std::chrono::seconds(5),
+                     [&] { return answered == seq; }))
+      break;
+    if (seq > 100) // the first ones include connection set-up
+      rtts.push_back(seconds_between(t0, clock_type::now()));
+  }
+  a.stop();
+  b.stop();
+  return rtts.empty() ? 0 : median_us(rtts);
 }
 
 // Per-figure medians over repeated runs.
@@ -288,6 +403,8 @@ figures median(std::vector<figures> runs) {
   };
   figures m;
   m.dense_gbps = pick([](const figures& f) { return f.dense_gbps; });
+  m.dense_zero_copy_gbps =
+      pick([](const figures& f) { return f.dense_zero_copy_gbps; });
   m.rtt_p50_us = pick([](const figures& f) { return f.rtt_p50_us; });
   m.rtt_p99_us = pick([](const figures& f) { return f.rtt_p99_us; });
   for (int i = 0; i < 2; ++i)
@@ -312,43 +429,49 @@ int run_pushpull(const pushpull_options& opts) {
   }
   auto m = median(ours);
   auto r = median(raw);
+  latency_floor floor;
+  floor.wakeup_rtt_us = wakeup_roundtrip_us(opts.seconds);
+  floor.transport_rtt_us = transport_roundtrip_us(opts.seconds);
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
+  struct row {
+    std::string key, label, unit;
+    double ours, raw;
+  };
+  std::vector<row> rows = {
+      {"dense_pushpull_1M_f32_GBps", "dense push+pull, 1M float32", "GB/s",
+       m.dense_gbps, r.dense_gbps},
+      {"dense_pushpull_1M_f32_vs_zero_copy_GBps",
+       "  vs raw ZeroMQ sending without copies", "GB/s", m.dense_gbps,
+       r.dense_zero_copy_gbps},
+      {"small_roundtrip_p50_us", "small push+pull round trip, p50", "us",
+       m.rtt_p50_us, r.rtt_p50_us},
+      {"small_roundtrip_p99_us", "small push+pull round trip, p99", "us",
+       m.rtt_p99_us, r.rtt_p99_us},
+      {"pipelined_push_1_f32_ops", "pipelined pushes of 1 float32", "op/s",
+       m.pipelined_ops[0], r.pipelined_ops[0]},
+      {"pipelined_push_256_f32_ops", "pipelined pushes of 256 float32", "op/s",
+       m.pipelined_ops[1], r.pipelined_ops[1]},
+      {"transport_only_roundtrip_p50_us", "  transports only, no actors, p50",
+       "us", floor.transport_rtt_us, r.rtt_p50_us},
+      {"thread_wakeup_roundtrip_p50_us", "  two threads waking each other",
+       "us", floor.wakeup_rtt_us, r.rtt_p50_us},
+  };
   if (opts.json) {
-    fmt::print(
-        "{{\"dense_pushpull_1M_f32_GBps\":{{\"metronome\":{:.3f},\"raw_zmq\":"
-        "{:.3f},\"ratio\":{:.3f}}},"
-        "\"small_roundtrip_us\":{{\"metronome_p50\":{:.1f},\"metronome_p99\":"
-        "{:.1f},\"raw_zmq_p50\":{:.1f},\"raw_zmq_p99\":{:.1f},\"ratio_p50\":"
-        "{:.3f}}},"
-        "\"pipelined_push_1_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":{:.0f}"
-        ","
-        "\"ratio\":{:.3f}}},"
-        "\"pipelined_push_256_f32_ops\":{{\"metronome\":{:.0f},\"raw_zmq\":"
-        "{:.0f},\"ratio\":{:.3f}}}}}\n",
-        m.dense_gbps, r.dense_gbps, ratio(m.dense_gbps, r.dense_gbps),
-        m.rtt_p50_us, m.rtt_p99_us, r.rtt_p50_us, r.rtt_p99_us,
-        ratio(m.rtt_p50_us, r.rtt_p50_us), m.pipelined_ops[0],
-        r.pipelined_ops[0], ratio(m.pipelined_ops[0], r.pipelined_ops[0]),
-        m.pipelined_ops[1], r.pipelined_ops[1],
-        ratio(m.pipelined_ops[1], r.pipelined_ops[1]));
+    std::string out;
+    for (const auto& x : rows)
+      out += fmt::format("{}\"{}\":{{\"metronome\":{:.3f},\"raw_zmq\":{:.3f},"
+                         "\"ratio\":{:.3f}}}",
+                         out.empty() ? "{" : ",", x.key, x.ours, x.raw,
+                         ratio(x.ours, x.raw));
+    fmt::print("{}}}\n", out);
     return 0;
   }
-  fmt::print("\n{:<34}{:>14}{:>14}{:>9}\n", "", "metronome", "raw ZeroMQ",
+  fmt::print("\n{:<40}{:>16}{:>16}{:>8}\n", "", "metronome", "raw ZeroMQ",
              "ratio");
-  fmt::print("{:<34}{:>9.2f} GB/s{:>9.2f} GB/s{:>9.2f}\n",
-             "dense push+pull, 1M float32", m.dense_gbps, r.dense_gbps,
-             ratio(m.dense_gbps, r.dense_gbps));
-  fmt::print("{:<34}{:>11.1f} us{:>11.1f} us{:>9.2f}\n",
-             "small push+pull round trip, p50", m.rtt_p50_us, r.rtt_p50_us,
-             ratio(m.rtt_p50_us, r.rtt_p50_us));
-  fmt::print("{:<34}{:>11.1f} us{:>11.1f} us{:>9.2f}\n",
-             "small push+pull round trip, p99", m.rtt_p99_us, r.rtt_p99_us,
-             ratio(m.rtt_p99_us, r.rtt_p99_us));
-  for (int i = 0; i < 2; ++i)
-    fmt::print("{:<34}{:>8.0f} op/s{:>8.0f} op/s{:>9.2f}\n",
-               fmt::format("pipelined pushes of {} float32", small_sizes[i]),
-               m.pipelined_ops[i], r.pipelined_ops[i],
-               ratio(m.pipelined_ops[i], r.pipelined_ops[i]));
+  for (const auto& x : rows)
+    fmt::print("{:<40}{:>11.{}f} {:<4}{:>11.{}f} {:<4}{:>8.2f}\n", x.label,
+               x.ours, x.unit == "op/s" ? 0 : 2, x.unit, x.raw,
+               x.unit == "op/s" ? 0 : 2, x.unit, ratio(x.ours, x.raw));
   return 0;
 }
 

@@ -1,0 +1,36 @@
+#include "tools/bench/sequential.hpp"
+
+#include "actors/roles.hpp"
+#include "algorithms/models.hpp"
+#include "algorithms/sgd.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace metronome::tools {
+
+int run_sequential(const actors::topology& topo) {
+  const auto& job = topo.job;
+  auto train = actors::job_data(job.data, false);
+  auto test = actors::job_data(job.data, true);
+  auto model = actors::job_model(job, *train);
+  auto schedule = actors::schedule_of(topo, train->num_samples());
+  algorithms::sequential_sgd_options o;
+  o.workers = topo.count("worker");
+  o.batch_size = job.batch_size;
+  o.learning_rate = job.learning_rate;
+  o.iterations = schedule.iterations;
+  o.seed = job.seed;
+  auto start = std::chrono::steady_clock::now();
+  auto w = algorithms::sequential_sgd(*model, *train, o);
+  std::chrono::duration<double> wall = std::chrono::steady_clock::now() - start;
+  auto eval = model->evaluate(w.data(), *test);
+  double samples = static_cast<double>(o.iterations * o.workers * o.batch_size);
+  fmt::print("{{\"sequential_wall_s\":{:.3f},\"samples_per_s\":{:.1f},"
+             "\"iterations\":{},\"final_test_accuracy\":{:.4f}}}\n",
+             wall.count(), samples / wall.count(), o.iterations, eval.accuracy);
+  return 0;
+}
+
+} // namespace metronome::tools
