@@ -251,9 +251,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         throw std::runtime_error("cannot write " + path.string());
     }
   } catch (const std::exception& e) {
-    spdlog::error("{}: cannot start: {}", env.name, e.what());
-    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
-    return {};
+    return refuse_to_start(self, env, e);
   }
   self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
   return {

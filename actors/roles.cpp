@@ -5,6 +5,8 @@
 #include "algorithms/minibatch.hpp"
 #include "algorithms/models.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 
 namespace metronome::actors {
@@ -27,6 +29,24 @@ void sender::control(const std::string& destination,
                                             builder.fbb().CreateString(reason));
   post(builder.finish(header(destination), messages::wire::Body::Control,
                       body.Union()));
+}
+
+caf::behavior refuse_to_start(caf::event_based_actor* self,
+                              const actor_env& env, const std::exception& e) {
+  spdlog::error("{}: cannot start: {}", env.name, e.what());
+  self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+  return {};
+}
+
+void stop_if_coordinator_lost(caf::event_based_actor* self,
+                              const actor_env& env,
+                              const std::string& dead_node) {
+  const auto* coordinator = env.topo->node_of("coordinator/0");
+  if (coordinator == nullptr || coordinator->name != dead_node)
+    return;
+  spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
+                dead_node);
+  self->quit(caf::make_error(caf::sec::runtime_error, "coordinator lost"));
 }
 
 std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,

@@ -18,6 +18,17 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env);
 caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
                           const messages::transport* local_transport);
 
+/// Logs why `self` cannot start and stops it with that error; returns the
+/// empty behavior a role function then returns.
+caf::behavior refuse_to_start(caf::event_based_actor* self,
+                              const actor_env& env, const std::exception& e);
+
+/// Stops `self` with an error when `dead_node` hosts the coordinator: a job
+/// without its coordinator can neither finish nor be stopped.
+void stop_if_coordinator_lost(caf::event_based_actor* self,
+                              const actor_env& env,
+                              const std::string& dead_node);
+
 /// Sequence numbers and header filling shared by the role actors.
 class sender {
 public:

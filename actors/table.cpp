@@ -108,18 +108,7 @@ std::string table_shard::push(std::size_t worker, std::int64_t clock,
   update u;
   u.offset = offset;
   u.values = std::move(values);
-  u.present = true;
-  if (policy_->aggregates()) {
-    auto& slot = pending_[clock];
-    slot.resize(workers_);
-    slot[worker] = std::move(u);
-    note_clock(worker, clock);
-    commit_ready();
-  } else {
-    apply(u, workers_);
-    note_clock(worker, clock);
-    committed_ = min_clock();
-  }
+  record(worker, clock, std::move(u));
   return {};
 }
 
@@ -139,6 +128,18 @@ std::string table_shard::push_sparse(std::size_t worker, std::int64_t clock,
   update u;
   u.keys = std::move(keys);
   u.values = std::move(values);
+  record(worker, clock, std::move(u));
+  return {};
+}
+
+std::string table_shard::clock(std::size_t worker, std::int64_t clock) {
+  if (auto error = check(worker, clock); !error.empty())
+    return error;
+  record(worker, clock, update{});
+  return {};
+}
+
+void table_shard::record(std::size_t worker, std::int64_t clock, update u) {
   u.present = true;
   if (policy_->aggregates()) {
     auto& slot = pending_[clock];
@@ -147,27 +148,11 @@ std::string table_shard::push_sparse(std::size_t worker, std::int64_t clock,
     note_clock(worker, clock);
     commit_ready();
   } else {
-    apply(u, workers_);
+    if (u.values.size > 0)
+      apply(u, workers_);
     note_clock(worker, clock);
     committed_ = min_clock();
   }
-  return {};
-}
-
-std::string table_shard::clock(std::size_t worker, std::int64_t clock) {
-  if (auto error = check(worker, clock); !error.empty())
-    return error;
-  if (policy_->aggregates()) {
-    auto& slot = pending_[clock];
-    slot.resize(workers_);
-    slot[worker].present = true;
-    note_clock(worker, clock);
-    commit_ready();
-  } else {
-    note_clock(worker, clock);
-    committed_ = min_clock();
-  }
-  return {};
 }
 
 void table_shard::apply(const update& u, std::size_t count) {

@@ -98,6 +98,8 @@ private:
   };
 
   std::string check(std::size_t worker, std::int64_t clock) const;
+  // Buffers `u` for aggregation or applies it, per the policy.
+  void record(std::size_t worker, std::int64_t clock, update u);
   void note_clock(std::size_t worker, std::int64_t clock);
   void apply(const update& u, std::size_t count);
   void commit_ready();

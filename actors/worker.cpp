@@ -91,9 +91,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     }
     st->pull_seq.resize(shards);
   } catch (const std::exception& e) {
-    spdlog::error("{}: cannot start: {}", env.name, e.what());
-    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
-    return {};
+    return refuse_to_start(self, env, e);
   }
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
@@ -144,13 +142,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         }
       },
       [self, env](peer_down_atom, const std::string& peer) {
-        const auto* coord = env.topo->node_of("coordinator/0");
-        if (coord != nullptr && coord->name == peer) {
-          spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
-                        peer);
-          self->quit(
-              caf::make_error(caf::sec::runtime_error, "coordinator lost"));
-        }
+        stop_if_coordinator_lost(self, env, peer);
       },
   };
 }

@@ -1,4 +1,5 @@
 #include "algorithms/minibatch.hpp"
+#include "algorithms/random.hpp"
 
 #include <fmt/format.h>
 
@@ -13,23 +14,6 @@
 namespace metronome::algorithms {
 
 namespace {
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-/// Uniform integer in [0, n) by rejection, so the result is unbiased and
-/// independent of the standard library.
-std::uint64_t uniform_below(std::mt19937_64& gen, std::uint64_t n) {
-  std::uint64_t threshold = (0 - n) % n;
-  std::uint64_t x = gen();
-  while (x < threshold)
-    x = gen();
-  return x % n;
-}
 
 std::size_t shard_size(shard_range shard) {
   if (shard.end < shard.begin)

@@ -1,4 +1,5 @@
 #include "algorithms/models.hpp"
+#include "algorithms/random.hpp"
 
 #include <fmt/format.h>
 
@@ -22,26 +23,6 @@ using vector_map = Eigen::Map<Eigen::VectorXf>;
 using const_vector_map = Eigen::Map<const Eigen::VectorXf>;
 
 constexpr std::size_t eval_chunk = 1000;
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-/// Uniform in (0, 1), built from the top 53 bits of one draw.
-double uniform_open(std::mt19937_64& gen) {
-  return (static_cast<double>(gen() >> 11) + 0.5) * 0x1.0p-53;
-}
-
-std::uint64_t uniform_below(std::mt19937_64& gen, std::uint64_t n) {
-  std::uint64_t threshold = (0 - n) % n;
-  std::uint64_t x = gen();
-  while (x < threshold)
-    x = gen();
-  return x % n;
-}
 
 /// Fills `w` with N(0, stddev^2) samples by the Box-Muller transform.
 void fill_normal(float* w, std::size_t n, double stddev, std::mt19937_64& gen) {
@@ -206,11 +187,49 @@ double sigmoid(double t) {
   return e / (1.0 + e);
 }
 
-class softmax_regression final : public model {
+// Supplies loss_and_gradient and evaluate for a model whose forward()
+// computes the loss, and optionally the gradient, of one block of samples.
+template <class Derived>
+class batch_model : public model {
+public:
+  double loss_and_gradient(const float* w, const dataset& d,
+                           const std::vector<std::size_t>& batch,
+                           float* grad) const override {
+    return batch_loss(d, features_, classes_, tag_, batch,
+                      [&](const auto& x, const int* y, float scale) {
+                        std::size_t correct = 0;
+                        return derived().forward(w, x, y, grad, scale, correct);
+                      });
+  }
+
+  evaluation evaluate(const float* w, const dataset& d) const override {
+    return evaluate_chunks(
+        d, features_, classes_, tag_,
+        [&](const auto& x, const int* y, std::size_t& correct) {
+          return derived().forward(w, x, y, nullptr, 1.0f, correct);
+        });
+  }
+
+protected:
+  batch_model(std::size_t features, int classes, const char* tag)
+      : features_(features)
+      , classes_(classes)
+      , tag_(tag) {}
+
+  std::size_t features_;
+  int classes_;
+  const char* tag_;
+
+private:
+  const Derived& derived() const { return static_cast<const Derived&>(*this); }
+};
+
+class softmax_regression final : public batch_model<softmax_regression> {
+  friend class batch_model<softmax_regression>;
+
 public:
   softmax_regression(std::size_t features, int classes)
-      : features_(features)
-      , classes_(classes) {
+      : batch_model(features, classes, "softmax") {
     if (features == 0 || classes < 1)
       throw std::invalid_argument(fmt::format(
           "softmax: invalid shape {} features, {} classes", features, classes));
@@ -227,24 +246,6 @@ public:
     std::size_t nw = static_cast<std::size_t>(classes_) * features_;
     fill_normal(w, nw, 0.01, gen);
     std::fill(w + nw, w + num_parameters(), 0.0f);
-  }
-
-  double loss_and_gradient(const float* w, const dataset& d,
-                           const std::vector<std::size_t>& batch,
-                           float* grad) const override {
-    return batch_loss(d, features_, classes_, "softmax", batch,
-                      [&](const auto& x, const int* y, float scale) {
-                        std::size_t correct = 0;
-                        return forward(w, x, y, grad, scale, correct);
-                      });
-  }
-
-  evaluation evaluate(const float* w, const dataset& d) const override {
-    return evaluate_chunks(
-        d, features_, classes_, "softmax",
-        [&](const auto& x, const int* y, std::size_t& correct) {
-          return forward(w, x, y, nullptr, 1.0f, correct);
-        });
   }
 
 private:
@@ -265,17 +266,15 @@ private:
     }
     return loss;
   }
-
-  std::size_t features_;
-  int classes_;
 };
 
-class mlp final : public model {
+class mlp final : public batch_model<mlp> {
+  friend class batch_model<mlp>;
+
 public:
   mlp(std::size_t features, std::size_t hidden, int classes)
-      : features_(features)
-      , hidden_(hidden)
-      , classes_(classes) {
+      : batch_model(features, classes, "mlp")
+      , hidden_(hidden) {
     if (features == 0 || hidden == 0 || classes < 1)
       throw std::invalid_argument(
           fmt::format("mlp: invalid shape {} features, {} hidden, {} classes",
@@ -298,24 +297,6 @@ public:
     std::fill(w + n1, w2, 0.0f);
     fill_normal(w2, n2, std::sqrt(1.0 / static_cast<double>(hidden_)), gen);
     std::fill(w2 + n2, w + num_parameters(), 0.0f);
-  }
-
-  double loss_and_gradient(const float* w, const dataset& d,
-                           const std::vector<std::size_t>& batch,
-                           float* grad) const override {
-    return batch_loss(d, features_, classes_, "mlp", batch,
-                      [&](const auto& x, const int* y, float scale) {
-                        std::size_t correct = 0;
-                        return forward(w, x, y, grad, scale, correct);
-                      });
-  }
-
-  evaluation evaluate(const float* w, const dataset& d) const override {
-    return evaluate_chunks(
-        d, features_, classes_, "mlp",
-        [&](const auto& x, const int* y, std::size_t& correct) {
-          return forward(w, x, y, nullptr, 1.0f, correct);
-        });
   }
 
 private:
@@ -350,15 +331,15 @@ private:
     return loss;
   }
 
-  std::size_t features_;
   std::size_t hidden_;
-  int classes_;
 };
 
-class logistic_regression final : public model {
+class logistic_regression final : public batch_model<logistic_regression> {
+  friend class batch_model<logistic_regression>;
+
 public:
   explicit logistic_regression(std::size_t features)
-      : features_(features) {
+      : batch_model(features, 2, "logreg") {
     if (features == 0)
       throw std::invalid_argument("logreg: no features");
   }
@@ -371,24 +352,6 @@ public:
     std::mt19937_64 gen(splitmix64(seed));
     fill_normal(w, features_, 0.01, gen);
     w[features_] = 0.0f;
-  }
-
-  double loss_and_gradient(const float* w, const dataset& d,
-                           const std::vector<std::size_t>& batch,
-                           float* grad) const override {
-    return batch_loss(d, features_, 2, "logreg", batch,
-                      [&](const auto& x, const int* y, float scale) {
-                        std::size_t correct = 0;
-                        return forward(w, x, y, grad, scale, correct);
-                      });
-  }
-
-  evaluation evaluate(const float* w, const dataset& d) const override {
-    return evaluate_chunks(
-        d, features_, 2, "logreg",
-        [&](const auto& x, const int* y, std::size_t& correct) {
-          return forward(w, x, y, nullptr, 1.0f, correct);
-        });
   }
 
 private:
@@ -414,8 +377,6 @@ private:
     }
     return loss;
   }
-
-  std::size_t features_;
 };
 
 } // namespace

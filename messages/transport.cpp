@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +49,36 @@ zmq::message_t attachment_frame(const float_block& block) {
 }
 
 } // namespace
+
+std::vector<std::uint16_t> free_tcp_ports(std::size_t n) {
+  // All probe sockets stay open until the end, so the ports differ.
+  std::vector<int> fds;
+  std::vector<std::uint16_t> ports;
+  auto close_all = [&] {
+    for (int fd : fds)
+      ::close(fd);
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+      close_all();
+      throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    }
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      close_all();
+      throw std::runtime_error(std::string("bind: ") + std::strerror(errno));
+    }
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  close_all();
+  return ports;
+}
 
 const char* to_string(peer_state s) {
   switch (s) {

@@ -37,6 +37,11 @@ struct transport_options {
   int dead_after = 40;
 };
 
+/// `n` distinct tcp ports on the loopback interface that were free a moment
+/// ago (for tests and benchmarks that start nodes on this machine); throws
+/// std::runtime_error when the probe sockets cannot be made.
+std::vector<std::uint16_t> free_tcp_ports(std::size_t n);
+
 /// What the transport knows about a peer's liveness.
 enum class peer_state { waiting, alive, suspect, dead };
 const char* to_string(peer_state s);

@@ -2,8 +2,8 @@
 
 // Helpers for tests that drive the real metronome binary and real sockets.
 
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include "messages/transport.hpp"
+
 #include <unistd.h>
 
 #include <array>
@@ -17,18 +17,7 @@
 
 namespace metronome::test {
 
-/// A free tcp port on the loopback interface (bound once, then released).
-inline std::uint16_t free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using messages::free_tcp_ports;
 
 /// A fresh directory under the system temp dir, removed on destruction.
 class temp_dir {

@@ -38,10 +38,12 @@ struct job_settings {
 // and per worker (or everything on "head").
 std::string topology(const job_settings& s, const temp_dir& dir) {
   std::string nodes;
+  auto ports = test::free_tcp_ports(1 + s.servers + s.workers);
+  std::size_t next_port = 0;
   auto node = [&](const std::string& name, const std::string& roles) {
     nodes += "    - name: " + name + "\n      host: 127.0.0.1\n      port: " +
-             std::to_string(test::free_tcp_port()) + "\n      roles: [" +
-             roles + "]\n";
+             std::to_string(ports[next_port++]) + "\n      roles: [" + roles +
+             "]\n";
   };
   if (s.one_node_per_actor) {
     node("head", "coordinator/0");

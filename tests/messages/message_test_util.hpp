@@ -45,31 +45,6 @@ inline bool wait_until(const std::function<bool()>& pred,
   return true;
 }
 
-/// `n` distinct TCP ports on 127.0.0.1 that were free a moment ago (all
-/// probe sockets are held open together so the ports differ).
-inline std::vector<int> free_tcp_ports(std::size_t n) {
-  std::vector<int> fds;
-  std::vector<int> ports;
-  for (std::size_t i = 0; i < n; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-      throw std::runtime_error("socket() failed");
-    fds.push_back(fd);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      throw std::runtime_error("cannot find a free port");
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (int fd : fds)
-    ::close(fd);
-  return ports;
-}
-
 inline std::string tcp_endpoint(int port) {
   return "tcp://127.0.0.1:" + std::to_string(port);
 }

@@ -7,10 +7,6 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -54,18 +50,6 @@ void percentiles(std::vector<double>& rtts, figures& f) {
   std::sort(rtts.begin(), rtts.end());
   f.rtt_p50_us = rtts[rtts.size() / 2] * 1e6;
   f.rtt_p99_us = rtts[rtts.size() * 99 / 100] * 1e6;
-}
-
-std::uint16_t free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // ---- metronome: a client actor against a real server actor over tcp ----
@@ -173,10 +157,9 @@ figures measure_metronome(double seconds) {
   topo.job.algorithm = "none";
   topo.job.keys = dense_floats;
   topo.job.consistency = "async";
-  topo.nodes.push_back(
-      {"bench-server", "127.0.0.1", free_tcp_port(), {"server/0"}});
-  topo.nodes.push_back(
-      {"bench-client", "127.0.0.1", free_tcp_port(), {"worker/0"}});
+  auto ports = messages::free_tcp_ports(2);
+  topo.nodes.push_back({"bench-server", "127.0.0.1", ports[0], {"server/0"}});
+  topo.nodes.push_back({"bench-client", "127.0.0.1", ports[1], {"worker/0"}});
   caf::actor_system_config cfg;
   actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
@@ -237,7 +220,8 @@ void raw_server(zmq::context_t& ctx, const std::string& endpoint,
 
 figures measure_raw(double seconds) {
   zmq::context_t ctx;
-  auto endpoint = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  auto endpoint =
+      "tcp://127.0.0.1:" + std::to_string(messages::free_tcp_ports(1)[0]);
   std::promise<void> bound;
   std::thread server([&] { raw_server(ctx, endpoint, bound); });
   bound.get_future().wait();
@@ -352,7 +336,8 @@ messages::outbound clock_message(std::uint64_t seq) {
 // without actors.
 double transport_roundtrip_us(double seconds) {
   zmq::context_t ctx;
-  auto port_a = free_tcp_port(), port_b = free_tcp_port();
+  auto ports = messages::free_tcp_ports(2);
+  auto port_a = ports[0], port_b = ports[1];
   messages::transport_options oa, ob;
   oa.node = "a";
   ob.node = "b";
