@@ -48,13 +48,29 @@ struct job_spec {
   std::uint64_t seed = 1;
 };
 
+/// CURVE key files for encrypted, authenticated transport (reserved: read
+/// and checked now, used by a later release).
+struct keys_spec {
+  std::string public_key;
+  std::string secret_key;
+};
+
 /// Run-wide options.
 struct options_spec {
+  /// Directory for node logs written by `launch`; empty keeps them in
+  /// memory only (the last lines are still shown when a node fails).
+  std::string log_dir;
   /// Directory for the per-iteration metrics file; empty disables it.
   std::string metrics_dir;
   /// File the final parameters are written to (raw little-endian float32,
   /// in key order); empty disables it.
   std::string parameters_out;
+  /// How `launch` starts a node on another host: a command prefix in which
+  /// {host} is replaced by the node's host.
+  std::string remote_command = "ssh -o BatchMode=yes {host}";
+  keys_spec keys;
+  /// Straggler emulation model; only "none" until straggler emulation lands.
+  std::string stragglers = "none";
 };
 
 /// A whole cluster description: nodes, job and options.
