@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -26,6 +27,19 @@ struct iteration_reports {
   double loss = 0;
   std::uint64_t samples = 0;
   std::vector<double> compute_seconds;
+  std::vector<bool> seen;
+  int last = -1; // the worker whose report came in last
+};
+
+// What `launch` shows live, sent as "@progress {json}" lines on stdout when
+// METRONOME_PROGRESS is set.
+struct progress_feed {
+  bool enabled = std::getenv("METRONOME_PROGRESS") != nullptr;
+  steady_clock::time_point last_print;
+  double window_loss = 0;
+  std::uint64_t window_iterations = 0;
+  std::vector<std::uint64_t> last_counts; // per worker, this window
+  double accuracy = -1;
 };
 
 struct coordinator_state {
@@ -51,8 +65,7 @@ struct coordinator_state {
   std::deque<std::uint64_t> eval_queue; // reader clocks to evaluate at
   std::vector<std::uint64_t> eval_seq;
   std::size_t eval_missing = 0;
-  double final_accuracy = 0;
-  double final_loss = 0;
+  progress_feed progress;
 };
 
 double seconds_since(steady_clock::time_point t) {
@@ -105,6 +118,34 @@ void write_metrics(coordinator_state& st, std::uint64_t iteration,
       nodes);
 }
 
+void note_progress(coordinator_state& st, const iteration_reports& done) {
+  auto& p = st.progress;
+  if (!p.enabled)
+    return;
+  p.window_loss += done.loss / done.count;
+  ++p.window_iterations;
+  p.last_counts.resize(st.workers.size());
+  ++p.last_counts[done.last];
+  auto now = steady_clock::now();
+  bool last = st.completed + 1 == st.schedule.iterations;
+  if (!last && now - p.last_print < std::chrono::milliseconds(250))
+    return;
+  auto slowest = std::max_element(p.last_counts.begin(), p.last_counts.end()) -
+                 p.last_counts.begin();
+  double wall = seconds_since(st.start_time);
+  fmt::print("@progress {{\"iteration\":{},\"iterations\":{},\"loss\":{:.5f},"
+             "\"accuracy\":{:.4f},\"samples_per_s\":{:.1f},"
+             "\"slowest\":\"{}\",\"wall_s\":{:.2f}}}\n",
+             st.completed + 1, st.schedule.iterations,
+             p.window_loss / p.window_iterations, p.accuracy,
+             st.samples / std::max(wall, 1e-9), st.workers[slowest], wall);
+  std::fflush(stdout);
+  p.last_print = now;
+  p.window_loss = 0;
+  p.window_iterations = 0;
+  std::fill(p.last_counts.begin(), p.last_counts.end(), 0);
+}
+
 void on_report(coordinator_state& st, const actor_env& env,
                const messages::inbound& msg) {
   const auto* rep = msg.envelope().body_as_Report();
@@ -113,8 +154,15 @@ void on_report(coordinator_state& st, const actor_env& env,
   if (!messages::parse_actor_name(msg.source(), role, rank) ||
       role != "worker" || rank >= static_cast<int>(st.workers.size()))
     return;
+  if (rep->iteration() < st.completed)
+    return; // a duplicate of a finished iteration
   auto& r = st.reports[rep->iteration()];
   r.compute_seconds.resize(st.workers.size());
+  r.seen.resize(st.workers.size());
+  if (r.seen[rank])
+    return;
+  r.seen[rank] = true;
+  r.last = rank;
   r.compute_seconds[rank] = rep->compute_seconds();
   r.loss += rep->loss();
   r.samples += rep->samples();
@@ -128,6 +176,7 @@ void on_report(coordinator_state& st, const actor_env& env,
     st.epoch_loss += done.loss / done.count;
     ++st.epoch_iterations;
     st.samples += done.samples;
+    note_progress(st, done);
     st.reports.erase(st.reports.begin());
     ++st.completed;
     if (st.completed % st.schedule.batches_per_epoch == 0 ||
@@ -157,8 +206,18 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
     return;
   const auto* f = msg.envelope().body_as_PullReply()->payload();
   auto values = msg.values(*f);
-  if (f->offset() + values.size > st.eval_params.size())
+  auto keys = shard_keys(st.eval_params.size(), st.servers.size(), s);
+  if (msg.source() != st.servers[s] || f->offset() != keys.begin ||
+      values.size != keys.size()) {
+    auto reason = fmt::format("{} answered the evaluation read with keys "
+                              "[{}, +{}) instead of [{}, {})",
+                              msg.source(), f->offset(), values.size,
+                              keys.begin, keys.end);
+    spdlog::error("{}: {}", env.name, reason);
+    stop_all(st, wire::Command::Abort, reason);
+    self->quit(caf::make_error(caf::sec::runtime_error, reason));
     return;
+  }
   std::memcpy(st.eval_params.data() + f->offset(), values.data,
               values.size * sizeof(float));
   st.eval_seq[s] = 0;
@@ -181,6 +240,7 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   std::fflush(stdout);
   st.epoch_loss = 0;
   st.epoch_iterations = 0;
+  st.progress.accuracy = eval.accuracy;
   if (clock == st.schedule.iterations) {
     const auto& job = env.topo->job;
     fmt::print("{{\"final_test_accuracy\":{:.4f},\"final_test_loss\":{:.4f},"
@@ -224,6 +284,7 @@ void on_hello(coordinator_state& st, const messages::inbound& msg) {
 
 caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
                           const messages::transport* local_transport) {
+  keep_exception_messages(self);
   auto st = std::make_shared<coordinator_state>();
   const auto& topo = *env.topo;
   st->out = std::make_unique<sender>(env);

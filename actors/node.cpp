@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <thread>
@@ -23,12 +24,33 @@ postman::postman(messages::transport& t, const topology& topo)
       node_of_[actor] = node.name;
 }
 
+const std::string* postman::node_of(std::string_view actor) const {
+  auto i = node_of_.find(actor);
+  return i != node_of_.end() ? &i->second : nullptr;
+}
+
 void postman::post(messages::outbound msg) const {
   auto i = node_of_.find(msg.destination);
   // An unknown node name makes the transport count and log the drop.
   std::string target = i != node_of_.end() ? i->second : "?" + msg.destination;
   transport_.send(target, std::move(msg));
 }
+
+namespace {
+
+// Binds to the node's own address when the topology gives one, so the port
+// is not open on every interface; a host name binds all interfaces.
+std::string bind_endpoint(const node_spec& node) {
+  in6_addr probe;
+  bool literal = inet_pton(AF_INET, node.host.c_str(), &probe) == 1 ||
+                 inet_pton(AF_INET6, node.host.c_str(), &probe) == 1;
+  std::string host = literal ? node.host : "*";
+  if (literal && node.host.find(':') != std::string::npos)
+    host = "[" + node.host + "]";
+  return "tcp://" + host + ":" + std::to_string(node.port);
+}
+
+} // namespace
 
 std::string endpoint_of(const node_spec& node, endpoint_mode mode) {
   if (mode == endpoint_mode::inproc)
@@ -48,7 +70,7 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
   messages::transport_options opts;
   opts.node = name;
   if (mode == endpoint_mode::tcp)
-    opts.bind.push_back("tcp://*:" + std::to_string(self->port));
+    opts.bind.push_back(bind_endpoint(*self));
   // Messages between actors of this node take the same encoded path.
   opts.bind.push_back(endpoint_of(*self, endpoint_mode::inproc));
   transport_ = std::make_unique<messages::transport>(ctx, opts);
@@ -120,17 +142,24 @@ caf::actor node::spawn_role(const std::string& actor) {
   throw std::runtime_error("unknown role '" + role + "' of actor " + actor);
 }
 
-bool node::deliver(messages::inbound_ptr msg) {
+messages::transport::delivery node::deliver(messages::inbound_ptr msg) {
+  using delivery = messages::transport::delivery;
+  // A node speaks for itself and for the actors it hosts, nobody else.
+  if (msg->source() != msg->sender()) {
+    const auto* host = post_->node_of(msg->source());
+    if (host == nullptr || *host != msg->sender())
+      return delivery::forged_source;
+  }
   caf::actor target;
   {
     std::shared_lock<std::shared_mutex> guard{registry_mtx_};
     auto i = registry_.find(msg->destination());
     if (i == registry_.end())
-      return false;
+      return delivery::unknown_actor;
     target = i->second;
   }
   caf::anon_send(target, std::move(msg));
-  return true;
+  return delivery::delivered;
 }
 
 void node::on_peer(const std::string& peer, messages::peer_state state) {
@@ -143,17 +172,25 @@ void node::on_peer(const std::string& peer, messages::peer_state state) {
 
 void node::abort(const std::string& reason) {
   spdlog::warn("{}: stopping: {}", name_, reason);
+  std::unique_lock<std::shared_mutex> guard{registry_mtx_};
+  if (abort_reason_.empty())
+    abort_reason_ = reason;
   for (auto& a : actors_)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 int node::wait() {
   int status = 0;
+  std::vector<caf::actor> actors;
+  {
+    std::shared_lock<std::shared_mutex> guard{registry_mtx_};
+    actors = actors_;
+  }
   {
     caf::scoped_actor self{sys_};
-    for (auto& a : actors_)
+    for (auto& a : actors)
       self->monitor(a);
-    for (std::size_t i = 0; i < actors_.size(); ++i) {
+    for (std::size_t i = 0; i < actors.size(); ++i) {
       self->receive([&](const caf::down_msg& down) {
         if (!down.reason || down.reason == caf::exit_reason::normal)
           return;
@@ -166,8 +203,8 @@ int node::wait() {
   {
     std::unique_lock<std::shared_mutex> guard{registry_mtx_};
     registry_.clear();
+    actors_.clear();
   }
-  actors_.clear();
   transport_->stop(std::chrono::seconds(2));
   return status;
 }
@@ -175,24 +212,38 @@ int node::wait() {
 void node::report_failure(const caf::actor_addr& who,
                           const std::string& reason) {
   std::string name = "an actor";
+  std::string why;
   {
     std::shared_lock<std::shared_mutex> guard{registry_mtx_};
     for (const auto& [actor, handle] : registry_)
       if (handle.address() == who)
         name = actor;
+    why = name + " on node " + name_ +
+          " stopped: " + (abort_reason_.empty() ? reason : abort_reason_);
   }
-  spdlog::error("{}: {} stopped: {}; stopping this node", name_, name, reason);
-  if (name != "coordinator/0" && topo_.node_of("coordinator/0") != nullptr) {
+  spdlog::error("{}; stopping this node", why);
+  // The coordinator ends the job; when it is the one that failed, this node
+  // tells every actor itself.
+  std::vector<std::string> targets;
+  if (name != "coordinator/0" && topo_.node_of("coordinator/0") != nullptr)
+    targets.push_back("coordinator/0");
+  else if (name == "coordinator/0")
+    for (const auto& actor : topo_.all_actors())
+      if (actor != name)
+        targets.push_back(actor);
+  for (const auto& target : targets) {
     messages::envelope_builder builder(256);
-    auto why = name + " on node " + name_ + " stopped: " + reason;
     auto body = messages::wire::CreateControl(builder.fbb(),
                                               messages::wire::Command::Abort,
                                               builder.fbb().CreateString(why));
     messages::header h;
     h.source = name_;
-    h.destination = "coordinator/0";
+    h.destination = target;
     post_->post(builder.finish(h, messages::wire::Body::Control, body.Union()));
   }
+  if (on_failure_)
+    on_failure_(why);
+  std::shared_lock<std::shared_mutex> guard{registry_mtx_};
   for (auto& a : actors_)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }

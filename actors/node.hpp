@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -34,11 +35,14 @@ public:
   /// Thread-safe; unknown destinations are counted and dropped.
   void post(messages::outbound msg) const;
 
+  /// The node hosting `actor`, or nullptr.
+  const std::string* node_of(std::string_view actor) const;
+
   const messages::transport& transport() const { return transport_; }
 
 private:
   messages::transport& transport_;
-  std::map<std::string, std::string> node_of_;
+  std::map<std::string, std::string, std::less<>> node_of_;
 };
 
 /// What every role actor needs to talk to the rest of the job.
@@ -81,14 +85,19 @@ public:
   /// Returns 0 when all ended normally, 1 otherwise.
   int wait();
 
-  /// Asks every local actor to stop (used on signals).
+  /// Asks every local actor to stop (used on signals); thread-safe.
   void abort(const std::string& reason);
+
+  /// Calls `f` with a reason when a local actor fails; set before start().
+  void on_failure(std::function<void(const std::string&)> f) {
+    on_failure_ = std::move(f);
+  }
 
   const std::string& name() const { return name_; }
   messages::transport& transport() { return *transport_; }
 
 private:
-  bool deliver(messages::inbound_ptr msg);
+  messages::transport::delivery deliver(messages::inbound_ptr msg);
   void on_peer(const std::string& peer, messages::peer_state state);
   caf::actor spawn_role(const std::string& actor);
   void report_failure(const caf::actor_addr& who, const std::string& reason);
@@ -101,7 +110,9 @@ private:
   std::shared_ptr<const postman> post_;
   mutable std::shared_mutex registry_mtx_;
   std::map<std::string, caf::actor, std::less<>> registry_;
-  std::vector<caf::actor> actors_;
+  std::vector<caf::actor> actors_; // guarded by registry_mtx_
+  std::string abort_reason_;       // guarded by registry_mtx_
+  std::function<void(const std::string&)> on_failure_;
 };
 
 } // namespace metronome::actors

@@ -31,6 +31,19 @@ void sender::control(const std::string& destination,
                       body.Union()));
 }
 
+void keep_exception_messages(caf::event_based_actor* self) {
+  self->set_exception_handler(
+      [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+        try {
+          std::rethrow_exception(eptr);
+        } catch (const std::exception& e) {
+          return caf::make_error(caf::sec::runtime_error, e.what());
+        } catch (...) {
+          return caf::make_error(caf::sec::runtime_error, "unknown exception");
+        }
+      });
+}
+
 caf::behavior refuse_to_start(caf::event_based_actor* self,
                               const actor_env& env, const std::exception& e) {
   spdlog::error("{}: cannot start: {}", env.name, e.what());

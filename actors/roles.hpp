@@ -18,6 +18,10 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env);
 caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
                           const messages::transport* local_transport);
 
+/// Makes an exception escaping a handler of `self` stop it with an error
+/// that carries the exception's message (CAF's default drops it).
+void keep_exception_messages(caf::event_based_actor* self);
+
 /// Logs why `self` cannot start and stops it with that error; returns the
 /// empty behavior a role function then returns.
 caf::behavior refuse_to_start(caf::event_based_actor* self,

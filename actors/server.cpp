@@ -98,6 +98,7 @@ int worker_rank(const messages::inbound& msg) {
 } // namespace
 
 caf::behavior server(caf::event_based_actor* self, actor_env env) {
+  keep_exception_messages(self);
   auto st = std::make_shared<server_state>();
   const auto& topo = *env.topo;
   auto shards = topo.count("server");

@@ -16,8 +16,9 @@ struct key_range {
   std::uint64_t begin = 0;
   std::uint64_t end = 0;
   std::uint64_t size() const { return end - begin; }
+  /// Whether [first, first + count) lies inside; safe for any inputs.
   bool contains(std::uint64_t first, std::uint64_t count) const {
-    return first >= begin && count <= end - first && first + count <= end;
+    return first >= begin && first <= end && count <= end - first;
   }
 };
 

@@ -4,6 +4,7 @@
 #include "algorithms/minibatch.hpp"
 #include "algorithms/models.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -73,6 +74,7 @@ void compute_and_push(worker_state& st, const actor_env& env) {
 } // namespace
 
 caf::behavior worker(caf::event_based_actor* self, actor_env env) {
+  keep_exception_messages(self);
   auto st = std::make_shared<worker_state>();
   const auto& topo = *env.topo;
   st->out = std::make_unique<sender>(env);
@@ -105,10 +107,15 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
             return; // a reply to a request we no longer wait for
           const auto* f = msg->envelope().body_as_PullReply()->payload();
           auto values = msg->values(*f);
-          if (f->offset() != st->ranges[s].begin ||
+          if (msg->source() != st->servers[s] ||
+              f->offset() != st->ranges[s].begin ||
               values.size != st->ranges[s].size()) {
-            spdlog::warn("{}: malformed pull reply from {}", env.name,
-                         msg->source());
+            auto reason = fmt::format(
+                "{} answered a pull with keys [{}, +{}) instead of [{}, {})",
+                msg->source(), f->offset(), values.size, st->ranges[s].begin,
+                st->ranges[s].end);
+            spdlog::error("{}: {}", env.name, reason);
+            self->quit(caf::make_error(caf::sec::runtime_error, reason));
             return;
           }
           std::memcpy(st->params.data() + f->offset(), values.data,

@@ -50,19 +50,32 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  metronome::launcher::launch_options launch_opts;
+  bool no_progress = false;
   auto* launch = app.add_subcommand(
-      "launch", "Start every node of a topology as local processes over tcp");
+      "launch", "Validate a topology, start every node (locally or through "
+                "the remote command) and supervise them");
   launch->add_option("config", config, "Topology YAML file")
       ->required()
       ->check(CLI::ExistingFile);
+  launch->add_flag("--dry-run", launch_opts.dry_run,
+                   "Print which process starts where, with what command");
+  launch->add_flag("--no-progress", no_progress,
+                   "Show only the nodes' output, no progress display");
+  launch
+      ->add_option("--stop-grace", launch_opts.stop_grace_seconds,
+                   "Seconds nodes get to stop before they are killed")
+      ->check(CLI::PositiveNumber);
 
   std::string node_name;
   auto* node = app.add_subcommand("node", "Run one node of a topology");
   node->add_option("--topology,-t", config, "Topology YAML file")
       ->required()
       ->check(CLI::ExistingFile);
-  node->add_option("--name,-n", node_name, "Name of the node to run")
-      ->required();
+  node->add_option("--name,-n", node_name,
+                   "Name of the node to run (default: $METRONOME_NODE, or "
+                   "$SLURM_PROCID / $OMPI_COMM_WORLD_RANK as an index into "
+                   "the node list)");
 
   auto* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
@@ -98,14 +111,17 @@ int main(int argc, char** argv) {
   if (*launch) {
     if (!load(config, topo))
       return 2;
-    return metronome::launcher::launch_local(topo, config,
-                                             self_executable(argv[0]));
+    launch_opts.progress = !no_progress;
+    return metronome::launcher::launch(topo, config, self_executable(argv[0]),
+                                       launch_opts);
   }
   if (*node) {
     if (!load(config, topo))
       return 2;
-    if (topo.find_node(node_name) == nullptr) {
-      fmt::print(stderr, "{}: no node named '{}'\n", config, node_name);
+    std::string error;
+    node_name = metronome::launcher::node_identity(topo, node_name, error);
+    if (node_name.empty()) {
+      fmt::print(stderr, "{}: {}\n", config, error);
       return 2;
     }
     return metronome::launcher::run_node(topo, node_name);

@@ -5,105 +5,162 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 namespace metronome::launcher {
 
 namespace {
 
-// Blocks SIGINT and SIGTERM in this and every later thread, and turns them
-// into a call of `on_stop` on a dedicated thread.
+// Blocks SIGINT and SIGTERM in this thread and every thread started after
+// it (so it must exist before the actor system), and hands them to the
+// handler installed with on_signal() on a dedicated thread; a signal that
+// arrives before a handler is installed is delivered on installation.
 class signal_watch {
 public:
-  template <class F>
-  explicit signal_watch(F on_stop) {
+  signal_watch() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this, on_stop] {
+    thread_ = std::thread([this] {
       timespec timeout{0, 100'000'000};
       while (!done_) {
         int sig = sigtimedwait(&set_, nullptr, &timeout);
         if (sig > 0)
-          on_stop(sig);
+          deliver(sig);
       }
     });
   }
+
   ~signal_watch() {
     done_ = true;
     thread_.join();
   }
 
+  void on_signal(std::function<void(int)> handler) {
+    int pending;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      handler_ = std::move(handler);
+      pending = pending_;
+    }
+    if (pending != 0)
+      deliver(pending);
+  }
+
 private:
+  void deliver(int sig) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (handler_)
+      handler_(sig);
+    else
+      pending_ = sig;
+  }
+
   sigset_t set_;
   std::atomic<bool> done_{false};
+  std::mutex mtx_;
+  std::function<void(int)> handler_;
+  int pending_ = 0;
   std::thread thread_;
 };
 
 } // namespace
 
+std::string node_identity(const actors::topology& topo,
+                          const std::string& given, std::string& error) {
+  auto known = [&](const std::string& name, const std::string& source) {
+    if (topo.find_node(name) != nullptr)
+      return name;
+    error = "no node named '" + name + "' (from " + source + ")";
+    return std::string();
+  };
+  if (!given.empty())
+    return known(given, "--name");
+  if (const char* name = std::getenv("METRONOME_NODE"))
+    return known(name, "METRONOME_NODE");
+  for (const char* var : {"SLURM_PROCID", "OMPI_COMM_WORLD_RANK"}) {
+    const char* value = std::getenv(var);
+    if (value == nullptr)
+      continue;
+    char* end = nullptr;
+    errno = 0;
+    auto index = std::strtoul(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' ||
+        index >= topo.nodes.size()) {
+      error = std::string(var) + "=" + value + " is not an index into the " +
+              std::to_string(topo.nodes.size()) + " nodes of the topology";
+      return {};
+    }
+    return topo.nodes[index].name;
+  }
+  error = "which node? give --name, or set METRONOME_NODE, or start under "
+          "srun (SLURM_PROCID) or mpirun (OMPI_COMM_WORLD_RANK)";
+  return {};
+}
+
 int run_in_process(const actors::topology& topo) {
-  std::vector<std::unique_ptr<actors::node>> nodes;
+  signal_watch signals;
   caf::actor_system_config cfg;
   actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
   zmq::context_t ctx;
-  int status = 0;
-  {
-    signal_watch signals([&](int sig) {
-      for (auto& n : nodes)
-        n->abort(strsignal(sig));
-    });
-    try {
-      for (const auto& spec : topo.nodes)
-        nodes.push_back(std::make_unique<actors::node>(
-            sys, ctx, topo, spec.name, actors::endpoint_mode::inproc));
-      for (auto& n : nodes)
-        n->start();
-    } catch (const std::exception& e) {
-      spdlog::error("{}", e.what());
-      status = 1;
-      for (auto& n : nodes)
-        n->abort("start-up failed");
-    }
+  std::vector<std::unique_ptr<actors::node>> nodes;
+  auto abort_all = [&](const std::string& reason) {
     for (auto& n : nodes)
-      status |= n->wait();
+      n->abort(reason);
+  };
+  int status = 0;
+  try {
+    for (const auto& spec : topo.nodes)
+      nodes.push_back(std::make_unique<actors::node>(
+          sys, ctx, topo, spec.name, actors::endpoint_mode::inproc));
+    // One process: a failure anywhere ends every node at once.
+    for (auto& n : nodes)
+      n->on_failure(abort_all);
+    signals.on_signal([&](int sig) { abort_all(strsignal(sig)); });
+    for (auto& n : nodes)
+      n->start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    status = 1;
+    abort_all("start-up failed");
   }
+  for (auto& n : nodes)
+    status |= n->wait();
+  signals.on_signal({});
   nodes.clear();
   return status;
 }
 
 int run_node(const actors::topology& topo, const std::string& name) {
+  signal_watch signals;
   caf::actor_system_config cfg;
   actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
   zmq::context_t ctx;
   std::unique_ptr<actors::node> node;
   int status = 0;
-  {
-    std::atomic<actors::node*> running{nullptr};
-    signal_watch signals([&](int sig) {
-      if (auto* n = running.load())
-        n->abort(strsignal(sig));
-    });
-    try {
-      node = std::make_unique<actors::node>(sys, ctx, topo, name,
-                                            actors::endpoint_mode::tcp);
-      node->start();
-      running = node.get();
-    } catch (const std::exception& e) {
-      spdlog::error("{}", e.what());
-      if (node)
-        node->abort("start-up failed");
-      status = 1;
-    }
+  try {
+    node = std::make_unique<actors::node>(sys, ctx, topo, name,
+                                          actors::endpoint_mode::tcp);
+    signals.on_signal([&](int sig) { node->abort(strsignal(sig)); });
+    node->start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    status = 1;
     if (node)
-      status |= node->wait();
-    running = nullptr;
+      node->abort("start-up failed");
   }
+  if (node)
+    status |= node->wait();
+  signals.on_signal({});
   node.reset();
   return status;
 }

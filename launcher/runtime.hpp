@@ -6,6 +6,13 @@
 
 namespace metronome::launcher {
 
+/// The node this process should run: `given` when not empty, else
+/// $METRONOME_NODE, else $SLURM_PROCID or $OMPI_COMM_WORLD_RANK as an index
+/// into the node list. Returns "" and sets `error` when there is none or it
+/// is not in `topo`.
+std::string node_identity(const actors::topology& topo,
+                          const std::string& given, std::string& error);
+
 /// Runs the whole job of `topo` in this process: every node gets its own
 /// transport on inproc:// endpoints. Returns the process exit code.
 int run_in_process(const actors::topology& topo);

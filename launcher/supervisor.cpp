@@ -2,20 +2,35 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
-#include <thread>
+#include <optional>
+#include <sstream>
 
 namespace metronome::launcher {
 
 namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr std::size_t kept_lines = 20;
 
 volatile std::sig_atomic_t stop_signal = 0;
 
@@ -31,84 +46,389 @@ std::string describe(int status) {
   return "unknown status";
 }
 
+std::string join(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv)
+    out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+// A number field of a flat JSON object, or nullopt.
+std::optional<double> json_number(const std::string& line,
+                                  const std::string& key) {
+  auto pos = line.find("\"" + key + "\":");
+  if (pos == std::string::npos)
+    return std::nullopt;
+  return std::strtod(line.c_str() + pos + key.size() + 3, nullptr);
+}
+
+std::string json_string(const std::string& line, const std::string& key) {
+  auto pos = line.find("\"" + key + "\":\"");
+  if (pos == std::string::npos)
+    return {};
+  pos += key.size() + 4;
+  return line.substr(pos, line.find('"', pos) - pos);
+}
+
+// One child process and what it printed.
+struct child {
+  planned_process spec;
+  pid_t pid = -1;
+  int out_fd = -1;
+  int err_fd = -1;
+  std::string out_partial;
+  std::string err_partial;
+  std::deque<std::string> last_lines;
+  std::ofstream log;
+  bool exited = false;
+  int status = 0;
+};
+
+// The live progress display fed by the coordinator's "@progress" lines.
+class progress_display {
+public:
+  explicit progress_display(bool enabled)
+      : enabled_(enabled)
+      , tty_(isatty(STDERR_FILENO) == 1) {}
+
+  void update(const std::string& json) {
+    if (!enabled_)
+      return;
+    auto it = json_number(json, "iteration").value_or(0);
+    auto total = json_number(json, "iterations").value_or(1);
+    fraction_ = total > 0 ? it / total : 0;
+    auto acc = json_number(json, "accuracy").value_or(-1);
+    text_ = fmt::format(
+        "iteration {:.0f}/{:.0f}  loss {:.4f}  accuracy {}  {:.0f} samples/s  "
+        "slowest {}",
+        it, total, json_number(json, "loss").value_or(0),
+        acc < 0 ? std::string("-") : fmt::format("{:.4f}", acc),
+        json_number(json, "samples_per_s").value_or(0),
+        json_string(json, "slowest"));
+    if (tty_) {
+      draw();
+    } else if (fraction_ >= next_plain_ || fraction_ >= 1.0) {
+      fmt::print(stderr, "progress {:3.0f}%  {}\n", 100 * fraction_, text_);
+      next_plain_ = fraction_ + 0.1;
+    }
+  }
+
+  // Prints a line of node output without tearing the bar.
+  void print(std::FILE* stream, const std::string& line) {
+    if (shown_)
+      fmt::print(stderr, "\r\033[K");
+    fmt::print(stream, "{}\n", line);
+    std::fflush(stream);
+    if (shown_)
+      draw();
+  }
+
+  void finish() {
+    if (shown_)
+      fmt::print(stderr, "\n");
+    shown_ = false;
+  }
+
+private:
+  void draw() {
+    constexpr int width = 24;
+    int filled = static_cast<int>(fraction_ * width);
+    fmt::print(stderr, "\r\033[K[{}{}] {:3.0f}%  {}", std::string(filled, '#'),
+               std::string(width - filled, '.'), 100 * fraction_, text_);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+
+  bool enabled_;
+  bool tty_;
+  bool shown_ = false;
+  double fraction_ = 0;
+  double next_plain_ = 0.1;
+  std::string text_;
+};
+
+void set_nonblocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+bool spawn(child& c, pid_t parent) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0)
+    return false;
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    for (int fd : {out[0], out[1], err[0], err[1]})
+      close(fd);
+    return false;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(1);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    signal(SIGINT, SIG_IGN); // the launcher decides how nodes stop
+    setenv("METRONOME_PROGRESS", "1", 1);
+    std::vector<char*> argv;
+    for (auto& a : c.spec.argv)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    fmt::print(stderr, "cannot run {}: {}\n", argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  set_nonblocking(out[0]);
+  set_nonblocking(err[0]);
+  c.pid = pid;
+  c.out_fd = out[0];
+  c.err_fd = err[0];
+  return true;
+}
+
 } // namespace
 
-int launch_local(const actors::topology& topo, const std::string& config,
-                 const std::string& exe) {
+bool is_local_host(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "0.0.0.0" ||
+      host.rfind("127.", 0) == 0)
+    return true;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) == 0 && host == name)
+    return true;
+  ifaddrs* addrs = nullptr;
+  if (getifaddrs(&addrs) != 0)
+    return false;
+  bool local = false;
+  for (auto* a = addrs; a != nullptr && !local; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr)
+      continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ifa_addr->sa_family == AF_INET)
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr,
+                text, sizeof(text));
+    else if (a->ifa_addr->sa_family == AF_INET6)
+      inet_ntop(AF_INET6,
+                &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr, text,
+                sizeof(text));
+    local = host == text;
+  }
+  freeifaddrs(addrs);
+  return local;
+}
+
+std::vector<planned_process> plan(const actors::topology& topo,
+                                  const std::string& config,
+                                  const std::string& exe) {
+  auto config_path = std::filesystem::absolute(config).string();
+  std::vector<planned_process> result;
+  for (const auto& node : topo.nodes) {
+    planned_process p;
+    p.node = node.name;
+    p.host = node.host;
+    p.local = is_local_host(node.host);
+    if (!p.local) {
+      std::istringstream words(topo.options.remote_command);
+      std::string word;
+      while (words >> word) {
+        for (auto pos = word.find("{host}"); pos != std::string::npos;
+             pos = word.find("{host}"))
+          word.replace(pos, 6, node.host);
+        p.argv.push_back(word);
+      }
+    }
+    for (std::string a : {exe, std::string("node"), std::string("--topology"),
+                          config_path, std::string("--name"), node.name})
+      p.argv.push_back(a);
+    result.push_back(std::move(p));
+  }
+  return result;
+}
+
+int launch(const actors::topology& topo, const std::string& config,
+           const std::string& exe, const launch_options& opts) {
+  auto processes = plan(topo, config, exe);
+  if (opts.dry_run) {
+    for (const auto& p : processes)
+      fmt::print("node {} on {} ({}): {}\n", p.node, p.host,
+                 p.local ? "local" : "remote", join(p.argv));
+    return 0;
+  }
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  auto parent = getpid();
-  std::map<pid_t, std::string> children;
-  for (const auto& node : topo.nodes) {
-    pid_t pid = fork();
-    if (pid < 0) {
-      fmt::print(stderr, "launch: cannot start node {}: {}\n", node.name,
+  signal(SIGPIPE, SIG_IGN);
+  const auto* coordinator = topo.node_of("coordinator/0");
+  progress_display display(opts.progress);
+  if (!topo.options.log_dir.empty())
+    std::filesystem::create_directories(topo.options.log_dir);
+
+  std::vector<child> children(processes.size());
+  int result = 0;
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    auto& c = children[i];
+    c.spec = processes[i];
+    if (!topo.options.log_dir.empty())
+      c.log.open(std::filesystem::path(topo.options.log_dir) /
+                 (c.spec.node + ".log"));
+    if (!spawn(c, getpid())) {
+      fmt::print(stderr, "launch: cannot start node {}: {}\n", c.spec.node,
                  std::strerror(errno));
+      c.exited = true;
+      result = 1;
       break;
     }
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent)
-        _exit(1);
-      signal(SIGINT, SIG_IGN); // the launcher decides how nodes stop
-      execl(exe.c_str(), exe.c_str(), "node", "--topology", config.c_str(),
-            "--name", node.name.c_str(), static_cast<char*>(nullptr));
-      fmt::print(stderr, "launch: cannot run {}: {}\n", exe,
-                 std::strerror(errno));
-      _exit(127);
-    }
-    children[pid] = node.name;
   }
-  fmt::print("launched {} node processes\n", children.size());
-  std::fflush(stdout);
-  int result = children.size() == topo.nodes.size() ? 0 : 1;
+  fmt::print(
+      stderr, "launch: launched {} node processes ({} local)\n",
+      std::count_if(children.begin(), children.end(),
+                    [](const child& c) { return c.pid > 0; }),
+      std::count_if(children.begin(), children.end(),
+                    [](const child& c) { return c.pid > 0 && c.spec.local; }));
+
+  auto handle_line = [&](child& c, bool is_stdout, const std::string& line) {
+    if (is_stdout && line.rfind("@progress ", 0) == 0) {
+      display.update(line.substr(10));
+      return;
+    }
+    c.last_lines.push_back(line);
+    if (c.last_lines.size() > kept_lines)
+      c.last_lines.pop_front();
+    if (c.log.is_open())
+      c.log << line << '\n' << std::flush;
+    bool job_output =
+        is_stdout && coordinator != nullptr && c.spec.node == coordinator->name;
+    if (job_output)
+      display.print(stdout, line);
+    else
+      display.print(stderr, "[" + c.spec.node + "] " + line);
+  };
+  auto drain = [&](child& c, int& fd, std::string& partial, bool is_stdout) {
+    char buf[8192];
+    for (;;) {
+      auto n = read(fd, buf, sizeof(buf));
+      if (n > 0) {
+        partial.append(buf, static_cast<std::size_t>(n));
+        std::size_t pos;
+        while ((pos = partial.find('\n')) != std::string::npos) {
+          handle_line(c, is_stdout, partial.substr(0, pos));
+          partial.erase(0, pos + 1);
+        }
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (!partial.empty())
+          handle_line(c, is_stdout, partial);
+        partial.clear();
+        close(fd);
+        fd = -1;
+      }
+      return;
+    }
+  };
+
   bool stopping = false;
   bool killed = false;
-  auto kill_at = std::chrono::steady_clock::now();
+  auto kill_at = clock_type::now();
   auto begin_stop = [&] {
     if (stopping)
       return;
     stopping = true;
-    kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (const auto& [pid, name] : children)
-      kill(pid, SIGTERM);
+    kill_at = clock_type::now() + std::chrono::milliseconds(static_cast<long>(
+                                      opts.stop_grace_seconds * 1000));
+    for (auto& c : children)
+      if (c.pid > 0 && !c.exited)
+        kill(c.pid, SIGTERM);
   };
   if (result != 0)
     begin_stop();
-  while (!children.empty()) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      auto name = children[pid];
-      children.erase(pid);
-      bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (!clean && !stopping)
-        fmt::print(stderr, "launch: node {} failed ({}); stopping the others\n",
-                   name, describe(status));
-      if (!clean) {
-        result = 1;
-        begin_stop();
+
+  auto running = [&] {
+    return std::any_of(children.begin(), children.end(), [](const child& c) {
+      return (c.pid > 0 && !c.exited) || c.out_fd >= 0 || c.err_fd >= 0;
+    });
+  };
+  while (running()) {
+    std::vector<pollfd> fds;
+    std::vector<std::pair<child*, bool>> owners;
+    for (auto& c : children) {
+      if (c.out_fd >= 0) {
+        fds.push_back({c.out_fd, POLLIN, 0});
+        owners.emplace_back(&c, true);
       }
-      continue;
+      if (c.err_fd >= 0) {
+        fds.push_back({c.err_fd, POLLIN, 0});
+        owners.emplace_back(&c, false);
+      }
+    }
+    poll(fds.data(), fds.size(), 50);
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0)
+        continue;
+      auto& [c, is_stdout] = owners[i];
+      if (is_stdout)
+        drain(*c, c->out_fd, c->out_partial, true);
+      else
+        drain(*c, c->err_fd, c->err_partial, false);
+    }
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      for (auto& c : children) {
+        if (c.pid != pid)
+          continue;
+        c.exited = true;
+        c.status = status;
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (clean)
+          break;
+        result = 1;
+        if (!stopping) {
+          // Collect what it printed last before reporting it.
+          if (c.out_fd >= 0)
+            drain(c, c.out_fd, c.out_partial, true);
+          if (c.err_fd >= 0)
+            drain(c, c.err_fd, c.err_partial, false);
+          display.finish();
+          fmt::print(stderr,
+                     "launch: node {} on {} failed ({}); stopping the "
+                     "others. Its last output:\n",
+                     c.spec.node, c.spec.host, describe(status));
+          for (const auto& line : c.last_lines)
+            fmt::print(stderr, "  | {}\n", line);
+          begin_stop();
+        }
+        break;
+      }
     }
     if (stop_signal != 0 && !stopping) {
-      fmt::print(stderr, "launch: {} received; stopping {} nodes\n",
-                 strsignal(stop_signal), children.size());
+      display.finish();
+      fmt::print(stderr, "launch: {} received; stopping every node\n",
+                 strsignal(stop_signal));
       result = 1;
       begin_stop();
     }
-    if (stopping && !killed && std::chrono::steady_clock::now() > kill_at) {
+    if (stopping && !killed && clock_type::now() > kill_at) {
       killed = true;
-      for (const auto& [child, name] : children) {
-        fmt::print(stderr, "launch: node {} did not stop; killing it\n", name);
-        kill(child, SIGKILL);
+      for (auto& c : children) {
+        if (c.pid > 0 && !c.exited) {
+          fmt::print(stderr,
+                     "launch: node {} did not stop in {} s; killing "
+                     "it\n",
+                     c.spec.node, opts.stop_grace_seconds);
+          kill(c.pid, SIGKILL);
+        }
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  display.finish();
   return result;
 }
 

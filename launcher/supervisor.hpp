@@ -3,15 +3,47 @@
 #include "actors/topology.hpp"
 
 #include <string>
+#include <vector>
 
 namespace metronome::launcher {
 
-/// Starts every node of `topo` as a local child process running
-/// `exe node --topology <config> --name <node>`, waits for all of them, and
-/// stops the rest (SIGTERM, then SIGKILL after a grace period) as soon as one
-/// fails or the launcher gets SIGINT/SIGTERM. Children die with the
-/// launcher. Returns 0 when every node exited cleanly, else 1.
-int launch_local(const actors::topology& topo, const std::string& config,
-                 const std::string& exe);
+/// How `launch` behaves.
+struct launch_options {
+  /// Print the plan (which process, where, with what command) and exit.
+  bool dry_run = false;
+  /// Progress display: a live bar when stderr is a terminal, plain lines
+  /// otherwise; off prints only the nodes' own output.
+  bool progress = true;
+  /// Seconds a node gets to stop after SIGTERM before it is killed.
+  double stop_grace_seconds = 5;
+};
+
+/// One process `launch` starts.
+struct planned_process {
+  std::string node;
+  std::string host;
+  bool local = true;
+  std::vector<std::string> argv;
+};
+
+/// True when `host` names this machine (localhost, a loopback address, or
+/// an address of one of its interfaces).
+bool is_local_host(const std::string& host);
+
+/// The processes that start every node of `topo`: local nodes run
+/// `exe node --topology <config> --name <node>` directly, other hosts
+/// through options.remote_command with {host} replaced.
+std::vector<planned_process> plan(const actors::topology& topo,
+                                  const std::string& config,
+                                  const std::string& exe);
+
+/// Starts the planned processes, prefixes and collects their output (to
+/// options.log_dir as well, when set), shows the coordinator's progress,
+/// and supervises them: when one fails it names it with its exit status and
+/// last log lines and stops the others; SIGINT or SIGTERM stops all of
+/// them (SIGTERM, then SIGKILL after the grace period). Local children die
+/// with the launcher. Returns 0 when every node exited cleanly, else 1.
+int launch(const actors::topology& topo, const std::string& config,
+           const std::string& exe, const launch_options& opts);
 
 } // namespace metronome::launcher

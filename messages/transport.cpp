@@ -122,6 +122,8 @@ struct transport::peer {
   clock_type::time_point last_heard;
   clock_type::time_point last_sent;
   clock_type::time_point last_heartbeat;
+  clock_type::time_point waiting_since = clock_type::now();
+  clock_type::time_point next_waiting_report;
   peer_state state = peer_state::waiting;
   bool stalled = false;
 };
@@ -353,13 +355,18 @@ void transport::receive() {
     ++counters_.frames_in;
     counters_.bytes_in += bytes;
     auto pi = peers_.find(sender);
-    peer* from = pi != peers_.end() ? pi->second.get() : nullptr;
-    auto ci = consumed_.find(sender);
-    if (from != nullptr) {
-      from->last_heard = clock_type::now();
-      if (from->state != peer_state::alive)
-        set_state(*from, peer_state::alive);
+    if (pi == peers_.end()) {
+      ++counters_.dropped_unknown_sender;
+      // One log line for all strangers: their ids are the sender's choice.
+      log_once("?", "message from an undeclared node dropped",
+               "routing id '" + sender + "' (first of them)");
+      continue;
     }
+    peer* from = pi->second.get();
+    auto ci = consumed_.find(sender);
+    from->last_heard = clock_type::now();
+    if (from->state != peer_state::alive)
+      set_state(*from, peer_state::alive);
     auto reject = [&](rejection why, const std::string& error) {
       if (why == rejection::oversized) {
         ++counters_.dropped_oversized;
@@ -411,12 +418,23 @@ void transport::receive() {
       ptr = std::move(msg);
     }
     auto destination = std::string(ptr->destination());
+    auto source = std::string(ptr->source());
     auto kind = ptr->kind();
-    if (!deliver_(std::move(ptr))) {
+    switch (deliver_(std::move(ptr))) {
+    case delivery::delivered:
+      break;
+    case delivery::unknown_actor:
       ++counters_.dropped_misaddressed;
       log_once(sender, "message for unknown actor dropped",
                std::string("kind ") + kind_name(kind) + " for '" + destination +
                    "'");
+      break;
+    case delivery::forged_source:
+      ++counters_.dropped_forged;
+      log_once(sender, "message with a forged source dropped",
+               std::string("kind ") + kind_name(kind) + " from '" + source +
+                   "', an actor that node does not host");
+      break;
     }
   }
 }
@@ -490,6 +508,15 @@ void transport::set_state(peer& p, peer_state s) {
 void transport::tick(clock_type::time_point now) {
   auto interval = opts_.heartbeat_interval;
   for (auto& [name, p] : peers_) {
+    if (p->state == peer_state::waiting && now >= p->next_waiting_report) {
+      if (p->next_waiting_report != clock_type::time_point{})
+        spdlog::warn(
+            "{}: still waiting for node {} at {} ({:.0f} s, no "
+            "message received yet)",
+            opts_.node, p->name, p->endpoint,
+            std::chrono::duration<double>(now - p->waiting_since).count());
+      p->next_waiting_report = now + opts_.waiting_report;
+    }
     if (p->state == peer_state::alive || p->state == peer_state::suspect) {
       auto silent = now - p->last_heard;
       if (silent > interval * opts_.dead_after)

@@ -30,11 +30,14 @@ struct transport_options {
   /// by its actors; further messages wait in our queue.
   std::size_t window_messages = 1024;
   std::size_t window_bytes = std::size_t{256} << 20;
-  /// Idle peers get a heartbeat this often; a peer silent for
+  /// Every peer gets a heartbeat this often; a peer silent for
   /// suspect_after (dead_after) intervals is suspect (dead).
   std::chrono::milliseconds heartbeat_interval{250};
   int suspect_after = 4;
   int dead_after = 40;
+  /// A peer never heard from is reported ("still waiting for node N at
+  /// ENDPOINT") after this long, and again each time as long again passes.
+  std::chrono::milliseconds waiting_report{5000};
 };
 
 /// `n` distinct tcp ports on the loopback interface that were free a moment
@@ -64,13 +67,15 @@ struct transport_counters {
   std::atomic<std::uint64_t> dropped_malformed{0};
   std::atomic<std::uint64_t> dropped_oversized{0};
   std::atomic<std::uint64_t> dropped_misaddressed{0};
+  std::atomic<std::uint64_t> dropped_unknown_sender{0};
+  std::atomic<std::uint64_t> dropped_forged{0};
   std::atomic<std::uint64_t> dropped_unroutable{0};
   std::atomic<std::uint64_t> send_errors{0};
   std::atomic<std::uint64_t> credit_stalls{0};
 
   std::uint64_t dropped() const {
     return dropped_malformed + dropped_oversized + dropped_misaddressed +
-           dropped_unroutable;
+           dropped_unknown_sender + dropped_forged + dropped_unroutable;
   }
 };
 
@@ -80,11 +85,20 @@ struct transport_counters {
 /// DEALER per peer for outbound traffic. Any thread may call send(); inbound
 /// messages are verified on the transport thread and handed to the deliver
 /// callback there. Network errors are counted and logged, never fatal.
+/// Messages are accepted only from declared peers, identified by the
+/// routing id they connect with (no cryptographic authentication yet).
 class transport {
 public:
+  /// What the deliver callback did with a message.
+  enum class delivery {
+    delivered,
+    unknown_actor, ///< no such local actor
+    forged_source, ///< the sending node does not host the source actor
+  };
+
   /// Called on the transport thread for each verified inbound message
-  /// addressed to an actor; returns false when no such local actor exists.
-  using deliver_fn = std::function<bool(inbound_ptr)>;
+  /// addressed to an actor.
+  using deliver_fn = std::function<delivery(inbound_ptr)>;
   /// Called on the transport thread when a peer's liveness changes.
   using peer_fn = std::function<void(const std::string&, peer_state)>;
 

@@ -221,10 +221,10 @@ public:
   }
 
 private:
-  bool deliver(inbound_ptr m) {
+  transport::delivery deliver(inbound_ptr m) {
     std::string dest(m->destination());
     if (actors_.count(dest) == 0)
-      return false;
+      return transport::delivery::unknown_actor;
     received r;
     r.sender = m->sender();
     r.source = std::string(m->source());
@@ -248,7 +248,7 @@ private:
     got_.push_back(std::move(r));
     if (hold_)
       held_.push_back(std::move(m));
-    return true;
+    return transport::delivery::delivered;
   }
 
   std::set<std::string> actors_;

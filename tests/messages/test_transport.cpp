@@ -51,6 +51,7 @@ void finishes_in_time(const std::function<void()>& fn, const char* what) {
 
 /// A pair of nodes "a" and "b", each declaring the other as a peer.
 struct node_pair {
+  static inline int intruders = 0;
   zmq::context_t& ctx;
   transport_options a_opts;
   transport_options b_opts;
@@ -78,6 +79,9 @@ struct node_pair {
     b = std::make_unique<transport>(ctx, b_opts);
     a->add_peer("b", b_opts.bind.front());
     b->add_peer("a", a_opts.bind.front());
+    // A declared node that misbehaves: hostile-frame tests send as it.
+    b->add_peer("intruder", "inproc://metronome-test-intruder-" +
+                                std::to_string(++intruders));
   }
 
   void start(transport::peer_fn a_peer = {}, transport::peer_fn b_peer = {}) {
@@ -312,6 +316,26 @@ TEST(TransportLive, FrameFarOverLimitDoesNotStopNode) {
   EXPECT_EQ(p->a->counters().dropped(), 0u);
 }
 
+// Frames from a routing id no topology declares are dropped before anything
+// reads them.
+TEST(TransportLive, UndeclaredSenderIsDroppedAndCounted) {
+  zmq::context_t ctx;
+  auto p = node_pair::tcp(ctx);
+  p->start();
+  zmq::socket_t stranger(ctx, zmq::socket_type::dealer);
+  stranger.set(zmq::sockopt::linger, 0);
+  stranger.set(zmq::sockopt::routing_id, "stranger");
+  stranger.connect(p->b_opts.bind.front());
+  send_frames(stranger, wire_parts(push_to(actor_b, 1, 4, "stranger/0")));
+  send_frames(stranger, {bytes(64, 0x11)});
+  ASSERT_TRUE(wait_until(
+      [&] { return p->b->counters().dropped_unknown_sender.load() == 2; }));
+  p->a->send("b", push_to(actor_b, 2));
+  ASSERT_TRUE(p->b_rec.wait_for_count(1));
+  EXPECT_EQ(p->b_rec.messages().front().sender, "a");
+  EXPECT_EQ(p->b->counters().dropped_malformed.load(), 0u);
+}
+
 TEST(TransportLive, MisaddressedFromPeerIsCounted) {
   zmq::context_t ctx;
   auto p = node_pair::tcp(ctx);
@@ -360,12 +384,13 @@ TEST(TransportInproc, BindFailureThrowsWithEndpoint) {
   o1.node = "one";
   o1.bind = {"inproc://metronome-test-taken"};
   transport first(ctx, o1);
-  first.start([](inbound_ptr) { return false; });
+  first.start([](inbound_ptr) { return transport::delivery::unknown_actor; });
   transport_options o2 = o1;
   o2.node = "two";
   transport second(ctx, o2);
   try {
-    second.start([](inbound_ptr) { return false; });
+    second.start(
+        [](inbound_ptr) { return transport::delivery::unknown_actor; });
     ADD_FAILURE() << "binding a taken endpoint did not throw";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("inproc://metronome-test-taken"),

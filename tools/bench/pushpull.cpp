@@ -351,13 +351,13 @@ double transport_roundtrip_us(double seconds) {
   std::uint64_t answered = 0;
   b.start([&](messages::inbound_ptr m) {
     b.send("a", clock_message(m->header().seq()));
-    return true;
+    return messages::transport::delivery::delivered;
   });
   a.start([&](messages::inbound_ptr m) {
     std::lock_guard<std::mutex> guard{mtx};
     answered = m->header().seq();
     cv.notify_all();
-    return true;
+    return messages::transport::delivery::delivered;
   });
   std::vector<double> rtts;
   auto start = clock_type::now();

@@ -1,0 +1,112 @@
+#pragma once
+
+// Topologies and process helpers shared by the end-to-end tests.
+
+#include "tests/support.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+namespace metronome::test {
+
+struct job_settings {
+  std::string algorithm = "softmax";
+  std::string consistency = "bsp";
+  std::size_t servers = 2;
+  std::size_t workers = 3;
+  std::size_t train_limit = 3000;
+  std::size_t test_limit = 1000;
+  std::size_t iterations = 0;
+  std::size_t epochs = 1;
+  std::size_t batch = 16;
+  double lr = 0.1;
+  std::size_t hidden = 16;
+  bool one_node_per_actor = true;
+};
+
+// The job and options part of a topology for `s`, writing into `dir`.
+inline std::string job_yaml(const job_settings& s, const temp_dir& dir);
+
+// A topology: node "head" hosts the coordinator, then one node per server
+// and per worker (or everything on "head").
+inline std::string topology(const job_settings& s, const temp_dir& dir) {
+  std::string nodes;
+  auto ports = free_tcp_ports(1 + s.servers + s.workers);
+  std::size_t next_port = 0;
+  auto node = [&](const std::string& name, const std::string& roles) {
+    nodes += "    - name: " + name + "\n      host: 127.0.0.1\n      port: " +
+             std::to_string(ports[next_port++]) + "\n      roles: [" + roles +
+             "]\n";
+  };
+  if (s.one_node_per_actor) {
+    node("head", "coordinator/0");
+    for (std::size_t i = 0; i < s.servers; ++i)
+      node("s" + std::to_string(i), "server/" + std::to_string(i));
+    for (std::size_t i = 0; i < s.workers; ++i)
+      node("w" + std::to_string(i), "worker/" + std::to_string(i));
+  } else {
+    std::string roles = "coordinator/0";
+    for (std::size_t i = 0; i < s.servers; ++i)
+      roles += ", server/" + std::to_string(i);
+    for (std::size_t i = 0; i < s.workers; ++i)
+      roles += ", worker/" + std::to_string(i);
+    node("head", roles);
+  }
+  return "cluster:\n  nodes:\n" + nodes + job_yaml(s, dir);
+}
+
+inline std::string job_yaml(const job_settings& s, const temp_dir& dir) {
+  return "job:\n  algorithm: " + s.algorithm +
+         "\n  hidden: " + std::to_string(s.hidden) +
+         "\n  data:\n    format: idx\n    train_images: " +
+         fashion_mnist("train-images-idx3-ubyte.gz") +
+         "\n    train_labels: " + fashion_mnist("train-labels-idx1-ubyte.gz") +
+         "\n    test_images: " + fashion_mnist("t10k-images-idx3-ubyte.gz") +
+         "\n    test_labels: " + fashion_mnist("t10k-labels-idx1-ubyte.gz") +
+         "\n    train_limit: " + std::to_string(s.train_limit) +
+         "\n    test_limit: " + std::to_string(s.test_limit) +
+         "\n  consistency: " + s.consistency +
+         "\n  epochs: " + std::to_string(s.epochs) +
+         "\n  iterations: " + std::to_string(s.iterations) +
+         "\n  batch_size: " + std::to_string(s.batch) +
+         "\n  learning_rate: " + std::to_string(s.lr) +
+         "\n  seed: 7\noptions:\n  metrics_dir: " + (dir / "metrics").string() +
+         "\n  parameters_out: " + (dir / "params.bin").string() + "\n";
+}
+
+inline double final_accuracy(const std::string& output) {
+  std::smatch m;
+  static const std::regex re("\"final_test_accuracy\":([0-9.]+)");
+  if (!std::regex_search(output, m, re))
+    return -1;
+  return std::stod(m[1]);
+}
+
+// Processes whose command line mentions `needle` (our node processes).
+inline std::string processes_mentioning(const std::string& needle) {
+  auto r = run("pgrep -af -- '" + needle + "' | grep -v pgrep || true");
+  return r.output;
+}
+
+/// Polls `condition` every 50 ms for up to `seconds`; returns its last value.
+template <class F>
+bool wait_for(F condition, double seconds = 60) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+  while (!condition() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return condition();
+}
+
+/// Whether the file at `path` contains `text`.
+inline bool file_has(const std::filesystem::path& path,
+                     const std::string& text) {
+  std::ifstream in(path);
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  return all.find(text) != std::string::npos;
+}
+
+} // namespace metronome::test
