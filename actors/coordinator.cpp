@@ -317,6 +317,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
+        msg->handled();
         switch (msg->kind()) {
         case wire::Body::Hello:
           on_hello(*st, *msg);
@@ -334,7 +335,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           auto reason = ctl->reason() ? ctl->reason()->str() : "no reason";
           spdlog::error("job aborted: {}", reason);
           stop_all(*st, wire::Command::Abort, reason);
-          self->quit(caf::make_error(caf::sec::runtime_error, reason));
+          self->quit(aborted_elsewhere);
           break;
         }
         default:
@@ -357,7 +358,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           return;
         spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
         stop_all(*st, wire::Command::Abort, "node " + peer + " died");
-        self->quit(caf::make_error(caf::sec::runtime_error, "node lost"));
+        self->quit(aborted_elsewhere);
       },
   };
 }

@@ -194,9 +194,14 @@ int node::wait() {
       self->receive([&](const caf::down_msg& down) {
         if (!down.reason || down.reason == caf::exit_reason::normal)
           return;
-        if (status == 0)
-          report_failure(down.source, sys_.render(down.reason));
-        status = 1;
+        bool own_failure = down.reason != aborted_elsewhere &&
+                           down.reason != caf::exit_reason::user_shutdown;
+        if (status == node_finished)
+          report_failure(down.source, sys_.render(down.reason), own_failure);
+        if (own_failure)
+          status = node_failed;
+        else if (status == node_finished)
+          status = node_stopped;
       });
     }
   }
@@ -209,8 +214,8 @@ int node::wait() {
   return status;
 }
 
-void node::report_failure(const caf::actor_addr& who,
-                          const std::string& reason) {
+void node::report_failure(const caf::actor_addr& who, const std::string& reason,
+                          bool own_failure) {
   std::string name = "an actor";
   std::string why;
   {
@@ -221,7 +226,10 @@ void node::report_failure(const caf::actor_addr& who,
     why = name + " on node " + name_ +
           " stopped: " + (abort_reason_.empty() ? reason : abort_reason_);
   }
-  spdlog::error("{}; stopping this node", why);
+  if (own_failure)
+    spdlog::error("{}; stopping this node", why);
+  else
+    spdlog::warn("{}; stopping this node", why);
   // The coordinator ends the job; when it is the one that failed, this node
   // tells every actor itself.
   std::vector<std::string> targets;

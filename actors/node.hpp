@@ -20,6 +20,17 @@ namespace metronome::actors {
 using peer_down_atom = caf::atom_constant<caf::atom("peer_down")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
+/// The exit reason of an actor that stops because the job failed somewhere
+/// else (a Control Abort, a dead coordinator): not a failure of its own.
+constexpr auto aborted_elsewhere = caf::exit_reason::remote_link_unreachable;
+
+/// Exit codes of a node process.
+enum node_exit : int {
+  node_finished = 0, ///< the job ended normally
+  node_failed = 1,   ///< a local actor failed
+  node_stopped = 3,  ///< stopped on request or because the job failed elsewhere
+};
+
 /// Applies metronome's scheduler settings to an actor system config: as
 /// many threads as cores (at least two), and idle workers that wait on a
 /// condition variable instead of sleep-polling, which would add tens of
@@ -82,7 +93,7 @@ public:
   void start();
 
   /// Blocks until every local actor has finished, then stops the transport.
-  /// Returns 0 when all ended normally, 1 otherwise.
+  /// Returns a node_exit code.
   int wait();
 
   /// Asks every local actor to stop (used on signals); thread-safe.
@@ -100,7 +111,8 @@ private:
   messages::transport::delivery deliver(messages::inbound_ptr msg);
   void on_peer(const std::string& peer, messages::peer_state state);
   caf::actor spawn_role(const std::string& actor);
-  void report_failure(const caf::actor_addr& who, const std::string& reason);
+  void report_failure(const caf::actor_addr& who, const std::string& reason,
+                      bool own_failure);
 
   caf::actor_system& sys_;
   const topology& topo_;

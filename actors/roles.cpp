@@ -59,7 +59,7 @@ void stop_if_coordinator_lost(caf::event_based_actor* self,
     return;
   spdlog::error("{}: coordinator node {} is dead; stopping", env.name,
                 dead_node);
-  self->quit(caf::make_error(caf::sec::runtime_error, "coordinator lost"));
+  self->quit(aborted_elsewhere);
 }
 
 std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,

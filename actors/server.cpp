@@ -126,6 +126,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
   }
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
+        msg->handled();
         switch (msg->kind()) {
         case wire::Body::Push: {
           int rank = worker_rank(*msg);
@@ -173,7 +174,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           if (cmd == wire::Command::Stop)
             self->quit();
           else if (cmd == wire::Command::Abort)
-            self->quit(caf::make_error(caf::sec::runtime_error, "job aborted"));
+            self->quit(aborted_elsewhere);
           break;
         }
         default:

@@ -97,6 +97,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
   }
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
+        msg->handled();
         switch (msg->kind()) {
         case wire::Body::PullReply: {
           auto seq = msg->header().seq();
@@ -139,7 +140,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           } else if (cmd == wire::Command::Stop) {
             self->quit();
           } else if (cmd == wire::Command::Abort) {
-            self->quit(caf::make_error(caf::sec::runtime_error, "job aborted"));
+            self->quit(aborted_elsewhere);
           }
           break;
         }

@@ -24,9 +24,10 @@ std::string self_executable(const char* argv0) {
 }
 
 // Loads a topology, printing every problem; exit code 2 on bad input.
-bool load(const std::string& path, metronome::actors::topology& topo) {
+bool load(const std::string& path, metronome::actors::topology& topo,
+          metronome::launcher::load_options options = {}) {
   try {
-    topo = metronome::launcher::load_topology(path);
+    topo = metronome::launcher::load_topology(path, options);
     return true;
   } catch (const metronome::launcher::config_error& e) {
     for (const auto& p : e.problems())
@@ -109,7 +110,10 @@ int main(int argc, char** argv) {
     return metronome::launcher::run_in_process(topo);
   }
   if (*launch) {
-    if (!load(config, topo))
+    metronome::launcher::load_options options;
+    // Nodes started by this launch will take the ports: check them now.
+    options.check_ports_free = !launch_opts.dry_run;
+    if (!load(config, topo, options))
       return 2;
     launch_opts.progress = !no_progress;
     return metronome::launcher::launch(topo, config, self_executable(argv[0]),

@@ -129,11 +129,14 @@ int run_in_process(const actors::topology& topo) {
       n->start();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    status = 1;
+    status = actors::node_failed;
     abort_all("start-up failed");
   }
-  for (auto& n : nodes)
-    status |= n->wait();
+  for (auto& n : nodes) {
+    int code = n->wait();
+    if (code == actors::node_failed || status == actors::node_finished)
+      status = code == actors::node_finished ? status : code;
+  }
   signals.on_signal({});
   nodes.clear();
   return status;
@@ -154,12 +157,15 @@ int run_node(const actors::topology& topo, const std::string& name) {
     node->start();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    status = 1;
+    status = actors::node_failed;
     if (node)
       node->abort("start-up failed");
   }
-  if (node)
-    status |= node->wait();
+  if (node) {
+    int code = node->wait();
+    if (status == actors::node_finished)
+      status = code;
+  }
   signals.on_signal({});
   node.reset();
   return status;

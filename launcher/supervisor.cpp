@@ -1,16 +1,16 @@
 #include "launcher/supervisor.hpp"
 
+#include "launcher/config.hpp"
+
+#include "actors/node.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -194,34 +194,6 @@ bool spawn(child& c, pid_t parent) {
 
 } // namespace
 
-bool is_local_host(const std::string& host) {
-  if (host == "localhost" || host == "::1" || host == "0.0.0.0" ||
-      host.rfind("127.", 0) == 0)
-    return true;
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) == 0 && host == name)
-    return true;
-  ifaddrs* addrs = nullptr;
-  if (getifaddrs(&addrs) != 0)
-    return false;
-  bool local = false;
-  for (auto* a = addrs; a != nullptr && !local; a = a->ifa_next) {
-    if (a->ifa_addr == nullptr)
-      continue;
-    char text[INET6_ADDRSTRLEN] = {};
-    if (a->ifa_addr->sa_family == AF_INET)
-      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr,
-                text, sizeof(text));
-    else if (a->ifa_addr->sa_family == AF_INET6)
-      inet_ntop(AF_INET6,
-                &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr, text,
-                sizeof(text));
-    local = host == text;
-  }
-  freeifaddrs(addrs);
-  return local;
-}
-
 std::vector<planned_process> plan(const actors::topology& topo,
                                   const std::string& config,
                                   const std::string& exe) {
@@ -381,32 +353,34 @@ int launch(const actors::topology& topo, const std::string& config,
     int status = 0;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-      for (auto& c : children) {
-        if (c.pid != pid)
-          continue;
-        c.exited = true;
-        c.status = status;
-        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        if (clean)
-          break;
-        result = 1;
-        if (!stopping) {
-          // Collect what it printed last before reporting it.
-          if (c.out_fd >= 0)
-            drain(c, c.out_fd, c.out_partial, true);
-          if (c.err_fd >= 0)
-            drain(c, c.err_fd, c.err_partial, false);
-          display.finish();
-          fmt::print(stderr,
-                     "launch: node {} on {} failed ({}); stopping the "
-                     "others. Its last output:\n",
-                     c.spec.node, c.spec.host, describe(status));
-          for (const auto& line : c.last_lines)
-            fmt::print(stderr, "  | {}\n", line);
-          begin_stop();
-        }
-        break;
+      auto c = std::find_if(children.begin(), children.end(),
+                            [pid](const child& x) { return x.pid == pid; });
+      if (c == children.end())
+        continue;
+      c->exited = true;
+      c->status = status;
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      if (code == actors::node_finished)
+        continue;
+      result = 1;
+      // Nodes stopped on request or because of another node's failure are
+      // not named; a node that failed by itself is, whenever it ends.
+      bool ours = killed && WIFSIGNALED(status);
+      if (code != actors::node_stopped && !ours) {
+        if (c->out_fd >= 0)
+          drain(*c, c->out_fd, c->out_partial, true);
+        if (c->err_fd >= 0)
+          drain(*c, c->err_fd, c->err_partial, false);
+        display.finish();
+        fmt::print(stderr,
+                   "launch: node {} on {} failed ({}){}. Its last "
+                   "output:\n",
+                   c->spec.node, c->spec.host, describe(status),
+                   stopping ? "" : "; stopping the others");
+        for (const auto& line : c->last_lines)
+          fmt::print(stderr, "  | {}\n", line);
       }
+      begin_stop();
     }
     if (stop_signal != 0 && !stopping) {
       display.finish();

@@ -26,10 +26,6 @@ struct planned_process {
   std::vector<std::string> argv;
 };
 
-/// True when `host` names this machine (localhost, a loopback address, or
-/// an address of one of its interfaces).
-bool is_local_host(const std::string& host);
-
 /// The processes that start every node of `topo`: local nodes run
 /// `exe node --topology <config> --name <node>` directly, other hosts
 /// through options.remote_command with {host} replaced.

@@ -192,6 +192,11 @@ inbound::verify(std::string sender, zmq::message_t envelope,
   return msg;
 }
 
+void inbound::handled() const {
+  if (on_handled_ && !handled_.exchange(true))
+    on_handled_(wire_bytes_);
+}
+
 std::string_view inbound::source() const {
   auto* s = header().source();
   return s ? s->string_view() : std::string_view{};

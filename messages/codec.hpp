@@ -5,8 +5,10 @@
 #include <flatbuffers/flatbuffers.h>
 #include <zmq.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -130,6 +132,16 @@ public:
 
   std::size_t wire_bytes() const { return wire_bytes_; }
 
+  /// Tells the transport the receiving actor has handled this message, so
+  /// the sender gets its flow-control credit back even while the actor
+  /// keeps the message. Idempotent; destroying the message implies it.
+  void handled() const;
+
+  /// Sets what handled() does (the transport's credit return).
+  void on_handled(std::function<void(std::size_t)> f) {
+    on_handled_ = std::move(f);
+  }
+
 private:
   inbound() = default;
 
@@ -142,6 +154,8 @@ private:
   std::size_t attachment_size_ = 0;
   const wire::Envelope* root_ = nullptr;
   std::size_t wire_bytes_ = 0;
+  std::function<void(std::size_t)> on_handled_;
+  mutable std::atomic<bool> handled_{false};
 };
 
 using inbound_ptr = std::shared_ptr<const inbound>;

@@ -406,17 +406,14 @@ void transport::receive() {
         ci->second->consume(bytes);
       continue;
     }
-    inbound_ptr ptr;
     if (ci != consumed_.end()) {
       auto counter = ci->second;
-      ptr = inbound_ptr(msg.release(), [counter](const inbound* m) {
-        auto b = m->wire_bytes();
-        delete m;
-        counter->consume(b);
-      });
-    } else {
-      ptr = std::move(msg);
+      msg->on_handled([counter](std::size_t b) { counter->consume(b); });
     }
+    inbound_ptr ptr(msg.release(), [](const inbound* m) {
+      m->handled();
+      delete m;
+    });
     auto destination = std::string(ptr->destination());
     auto source = std::string(ptr->source());
     auto kind = ptr->kind();

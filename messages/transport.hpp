@@ -26,8 +26,9 @@ struct transport_options {
   std::vector<std::string> bind;
   /// Largest message (all frames) accepted; larger ones are dropped.
   std::size_t max_message_bytes = std::size_t{1} << 30;
-  /// Messages and bytes that may be sent to one peer and not yet consumed
-  /// by its actors; further messages wait in our queue.
+  /// Messages and bytes that may be sent to one peer and not yet taken up
+  /// by its actors (inbound::handled()); further messages wait in our
+  /// queue. This bounds what waits in the peer's mailboxes.
   std::size_t window_messages = 1024;
   std::size_t window_bytes = std::size_t{256} << 20;
   /// Every peer gets a heartbeat this often; a peer silent for

@@ -1,154 +1,396 @@
-// Malformed topology files: every problem is reported with file:line:column
-// and a hint, the exit code is 2, and nothing is started.
+// Topology validation. Every file in tests/launcher/bad/ is a malformed
+// topology that both `run` and `launch` must reject with exit code 2,
+// naming file, line, what and a hint, and starting nothing. Each file says
+// what it expects:
+//
+//   # expect: <substring of the output>     (one or more)
+//   <any line>  # <-                        (a problem is reported here)
+//
+// Cases that depend on this machine (busy ports, interface addresses,
+// generated data files) are written here in C++.
 
+#include "launcher/config.hpp"
 #include "tests/support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
 
 using namespace metronome;
+namespace fs = std::filesystem;
 
 namespace {
 
-const char* valid_nodes = R"(cluster:
-  nodes:
-    - name: head
-      host: 127.0.0.1
-      port: 47990
-      roles: [coordinator/0, server/0, worker/0]
-)";
+const fs::path source_dir = METRONOME_SOURCE_DIR;
 
-std::string valid_job() {
-  return "job:\n  algorithm: softmax\n  data:\n    format: idx\n"
-         "    train_images: " +
-         test::fashion_mnist("train-images-idx3-ubyte.gz") +
-         "\n    train_labels: " +
-         test::fashion_mnist("train-labels-idx1-ubyte.gz") +
-         "\n    test_images: " +
-         test::fashion_mnist("t10k-images-idx3-ubyte.gz") +
-         "\n    test_labels: " +
-         test::fashion_mnist("t10k-labels-idx1-ubyte.gz") + "\n";
-}
-
-// "topology.yaml:N:" for the line of `text` that starts with `needle`.
-std::string at_line(const std::string& text, const std::string& needle) {
-  auto pos = text.find("\n" + needle);
-  auto line = std::count(text.begin(), text.begin() + pos + 1, '\n') + 1;
-  return "topology.yaml:" + std::to_string(line) + ":";
-}
-
-std::string with_job(const std::string& extra) {
-  return std::string(valid_nodes) + valid_job() + extra;
-}
-
-struct bad_case {
-  const char* name;
-  std::string text;
-  std::vector<std::string> expected; // substrings of the output
+struct bad_file {
+  std::string name;
+  fs::path path;
+  std::vector<std::string> expected;
+  std::vector<int> lines; ///< 1-based lines marked "# <-"
 };
 
-} // namespace
+void PrintTo(const bad_file& f, std::ostream* out) {
+  *out << f.path;
+}
 
-class BadTopology : public ::testing::TestWithParam<bad_case> {};
+std::vector<bad_file> bad_files() {
+  std::vector<bad_file> files;
+  for (const auto& entry :
+       fs::directory_iterator(source_dir / "tests" / "launcher" / "bad")) {
+    if (entry.path().extension() != ".yaml")
+      continue;
+    bad_file f;
+    f.path = entry.path();
+    f.name = f.path.stem().string();
+    std::replace_if(
+        f.name.begin(), f.name.end(),
+        [](unsigned char c) { return !std::isalnum(c); }, '_');
+    std::ifstream in(f.path);
+    std::string line;
+    const std::string expect = "# expect: ";
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.rfind(expect, 0) == 0)
+        f.expected.push_back(line.substr(expect.size()));
+      if (line.find("# <-") != std::string::npos)
+        f.lines.push_back(n);
+    }
+    files.push_back(f);
+  }
+  std::sort(files.begin(), files.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return files;
+}
 
-TEST_P(BadTopology, IsRejectedWithLocationAndHint) {
-  test::temp_dir dir;
-  auto path = dir / "topology.yaml";
-  test::write_file(path, GetParam().text);
-  for (std::string command : {"run", "launch"}) {
-    auto r = test::run(test::binary() + " " + command + " " + path.string());
-    EXPECT_EQ(r.exit_code, 2) << r.output;
-    EXPECT_NE(r.output.find("nothing was started"), std::string::npos)
-        << r.output;
-    EXPECT_EQ(r.output.find("launched"), std::string::npos) << r.output;
-    for (const auto& text : GetParam().expected)
-      EXPECT_NE(r.output.find(text), std::string::npos)
-          << "expected '" << text << "' in:\n"
-          << r.output;
+// The "FILE:LINE:COLUMN: what (hint)" lines of `output` for `file`.
+std::vector<std::string> problem_lines(const std::string& output,
+                                       const std::string& file) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < output.size()) {
+    auto end = output.find('\n', pos);
+    if (end == std::string::npos)
+      end = output.size();
+    auto line = output.substr(pos, end - pos);
+    if (line.rfind(file + ":", 0) == 0)
+      lines.push_back(line);
+    pos = end + 1;
+  }
+  return lines;
+}
+
+int line_number(const std::string& problem, const std::string& file) {
+  return std::atoi(problem.c_str() + file.size() + 1);
+}
+
+// Checks what every rejected topology must show.
+void expect_rejected(const test::command_result& r, const std::string& file) {
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("; nothing was started"), std::string::npos);
+  EXPECT_EQ(r.output.find("launched"), std::string::npos);
+  auto problems = problem_lines(r.output, file);
+  ASSERT_FALSE(problems.empty());
+  std::vector<int> lines;
+  for (const auto& p : problems) {
+    lines.push_back(line_number(p, file));
+    EXPECT_GT(lines.back(), 0) << "no line in: " << p;
+    EXPECT_NE(p.find(" ("), std::string::npos) << "no hint in: " << p;
+    EXPECT_EQ(p.back(), ')') << "no hint in: " << p;
+  }
+  EXPECT_TRUE(std::is_sorted(lines.begin(), lines.end()))
+      << "problems are not in file order";
+  auto count = std::to_string(problems.size()) +
+               (problems.size() == 1 ? " problem in " : " problems in ") + file;
+  EXPECT_NE(r.output.find(count), std::string::npos) << "expected " << count;
+}
+
+std::string libsvm_data() {
+  return (source_dir / "tests" / "data" / "synthetic.libsvm").string();
+}
+
+// A one-node topology on `host`:`port` training logreg on `train`.
+std::string one_node(const std::string& host, int port,
+                     const std::string& train = libsvm_data()) {
+  return "cluster:\n  nodes:\n    - name: main\n      host: " + host +
+         "\n      port: " + std::to_string(port) +
+         "\n      roles: [coordinator/0, server/0, worker/0]\n"
+         "job:\n  algorithm: logreg\n  data:\n    format: libsvm\n"
+         "    train: " +
+         train + "\n    test: " + libsvm_data() + "\n";
+}
+
+// The message of the config_error that loading `path` throws, or "".
+std::string load_error(const fs::path& path,
+                       launcher::load_options options = {}) {
+  try {
+    launcher::load_topology(path.string(), options);
+  } catch (const launcher::config_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// A TCP socket listening on 127.0.0.1 on a port the system picks.
+class listener {
+public:
+  listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 1);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~listener() { ::close(fd_); }
+  int port() const { return port_; }
+
+private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// An IPv4 address of one of this machine's interfaces other than loopback.
+std::string own_address() {
+  std::string found;
+  ifaddrs* addrs = nullptr;
+  if (getifaddrs(&addrs) != 0)
+    return found;
+  for (auto* a = addrs; a != nullptr && found.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET)
+      continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr,
+              text, sizeof(text));
+    if (std::string(text).rfind("127.", 0) != 0)
+      found = text;
+  }
+  freeifaddrs(addrs);
+  return found;
+}
+
+void write_u32s(const fs::path& p, std::vector<std::uint32_t> values) {
+  std::ofstream out(p, std::ios::binary);
+  for (auto v : values) {
+    unsigned char b[4] = {static_cast<unsigned char>(v >> 24),
+                          static_cast<unsigned char>(v >> 16),
+                          static_cast<unsigned char>(v >> 8),
+                          static_cast<unsigned char>(v)};
+    out.write(reinterpret_cast<const char*>(b), 4);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Launcher, BadTopology,
-    ::testing::Values(
-        bad_case{"yaml_syntax",
-                 "cluster:\n  nodes: [\n" + valid_job(),
-                 {"topology.yaml:", "YAML syntax error"}},
-        bad_case{"unknown_key_did_you_mean",
-                 with_job("  epochz: 3\n"),
-                 {at_line(with_job("  epochz: 3\n"), "  epochz") +
-                      "3: unknown key 'epochz' in job",
-                  "did you mean 'epochs'?"}},
-        bad_case{"duplicate_key",
-                 with_job("  algorithm: mlp\n"),
-                 {at_line(with_job("  algorithm: mlp\n"), "  algorithm: mlp"),
-                  "duplicate key 'algorithm' in job", "first at line 8"}},
-        bad_case{"duplicate_node",
-                 std::string(valid_nodes) +
-                     "    - name: head\n      port: 47991\n      roles: "
-                     "[server/1]\n" +
-                     valid_job(),
-                 {"topology.yaml:7:", "duplicate node name 'head'",
-                  "first defined at line 3"}},
-        bad_case{"port_clash",
-                 std::string(valid_nodes) +
-                     "    - name: other\n      host: 127.0.0.1\n      port: "
-                     "47990\n      roles: [server/1]\n" +
-                     valid_job(),
-                 {"topology.yaml:9:", "port clash: 127.0.0.1:47990"}},
-        bad_case{
-            "bad_role",
-            "cluster:\n  nodes:\n    - name: a\n      port: 47992\n"
-            "      roles: [coordinator/0, server/0, worker/0, wroker/1]\n" +
-                valid_job(),
-            {"topology.yaml:5:", "bad role 'wroker/1'", "role/index"}},
-        bad_case{
-            "missing_index",
-            "cluster:\n  nodes:\n    - name: a\n      port: 47993\n"
-            "      roles: [coordinator/0, server/0, worker/0, worker/2]\n" +
-                valid_job(),
-            {"worker/1 is missing"}},
-        bad_case{"no_server",
-                 "cluster:\n  nodes:\n    - name: a\n      port: 47994\n"
-                 "      roles: [coordinator/0, worker/0]\n" +
-                     valid_job(),
-                 {"the cluster has no server", "add server/0"}},
-        bad_case{
-            "negative_learning_rate",
-            with_job("  learning_rate: -0.1\n"),
-            {at_line(with_job("  learning_rate: -0.1\n"), "  learning_rate"),
-             "'learning_rate' must be positive"}},
-        bad_case{"wrong_type",
-                 with_job("  epochs: many\n"),
-                 {at_line(with_job("  epochs: many\n"), "  epochs"),
-                  "'epochs' must be a positive number"}},
-        bad_case{
-            "missing_data_file",
-            std::string(valid_nodes) +
-                "job:\n  data:\n    format: libsvm\n    train: "
-                "/nonexistent/train.svm\n    test: /nonexistent/test.svm\n",
-            {"topology.yaml:10:", "cannot read data file "
-                                  "'/nonexistent/train.svm'"}},
-        bad_case{"unknown_consistency",
-                 std::string(valid_nodes) + valid_job() +
-                     "  consistency: ssp\n",
-                 {"unknown consistency model 'ssp'", "valid: bsp, async"}},
-        bad_case{"unknown_algorithm",
-                 "cluster:\n  nodes:\n    - name: a\n      port: 47995\n"
-                 "      roles: [coordinator/0, server/0, worker/0]\n"
-                 "job:\n  algorithm: svm\n  data:\n    format: libsvm\n"
-                 "    train: /etc/hostname\n    test: /etc/hostname\n",
-                 {"topology.yaml:7:14: unknown algorithm 'svm'",
-                  "valid: softmax, mlp, logreg"}},
-        bad_case{"several_problems_at_once",
-                 "cluster:\n  nodes:\n    - name: a\n      port: 0\n"
-                 "      roles: [coordinator/0, server/0, worker/0]\n" +
-                     valid_job() + "  consistency: ssp\n  batch_size: 0\n",
-                 {"needs a 'port' in 1..65535", "unknown consistency model",
-                  "'batch_size' must be positive", "3 problems"}},
-        bad_case{"not_a_mapping", "- just\n- a list\n", {"must be a mapping"}}),
-    [](const auto& info) { return info.param.name; });
+} // namespace
+
+class BadFile : public ::testing::TestWithParam<bad_file> {};
+
+TEST_P(BadFile, IsRejectedWithLocationAndHint) {
+  const auto& f = GetParam();
+  ASSERT_FALSE(f.expected.empty()) << "no '# expect:' line in " << f.path;
+  ASSERT_FALSE(f.lines.empty()) << "no line marked '# <-' in " << f.path;
+  auto file = f.path.string();
+  for (std::string command : {"run", "launch"}) {
+    auto r = test::run(test::binary() + " " + command + " " + file);
+    SCOPED_TRACE("metronome " + command + ":\n" + r.output);
+    expect_rejected(r, file);
+    for (const auto& text : f.expected)
+      EXPECT_NE(r.output.find(text), std::string::npos)
+          << "expected '" << text << "'";
+    for (int line : f.lines)
+      EXPECT_NE(r.output.find(file + ":" + std::to_string(line) + ":"),
+                std::string::npos)
+          << "expected a problem at line " << line;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Launcher, BadFile, ::testing::ValuesIn(bad_files()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(Launcher, ThereAreEnoughBadFiles) {
+  EXPECT_GE(bad_files().size(), 25u);
+}
+
+TEST(Launcher, ShippedConfigsAreValid) {
+  for (const auto& entry : fs::directory_iterator(source_dir / "configs"))
+    EXPECT_EQ(load_error(entry.path()), "") << entry.path();
+}
+
+TEST(Launcher, LaunchRejectsAPortInUse) {
+  listener busy;
+  test::temp_dir dir;
+  auto path = dir / "topology.yaml";
+  test::write_file(path, one_node("127.0.0.1", busy.port()));
+  auto r = test::run(test::binary() + " launch " + path.string());
+  SCOPED_TRACE(r.output);
+  expect_rejected(r, path.string());
+  EXPECT_NE(r.output.find(path.string() + ":5:"), std::string::npos);
+  EXPECT_NE(r.output.find("port " + std::to_string(busy.port()) +
+                          " on 127.0.0.1 is already in use"),
+            std::string::npos)
+      << "launch must load the topology with check_ports_free";
+}
+
+TEST(Launcher, PortsInUseAreCheckedOnlyWhenAsked) {
+  listener busy;
+  test::temp_dir dir;
+  auto path = dir / "topology.yaml";
+  test::write_file(path, one_node("localhost", busy.port()));
+  EXPECT_EQ(load_error(path), "");
+  auto error = load_error(path, {true});
+  EXPECT_NE(error.find("topology.yaml:5:13: port " +
+                       std::to_string(busy.port()) +
+                       " on localhost is already in use"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("choose another port"), std::string::npos) << error;
+  test::write_file(path, one_node("localhost", test::free_tcp_ports(1)[0]));
+  EXPECT_EQ(load_error(path, {true}), "");
+}
+
+TEST(Launcher, OwnInterfaceAddressIsThisMachine) {
+  auto address = own_address();
+  if (address.empty())
+    GTEST_SKIP() << "no non-loopback IPv4 interface";
+  test::temp_dir dir;
+  auto path = dir / "topology.yaml";
+  auto two_nodes = [&](int second_port) {
+    return "cluster:\n  nodes:\n"
+           "    - name: a\n      host: 127.0.0.1\n      port: 47950\n"
+           "      roles: [coordinator/0, server/0]\n"
+           "    - name: b\n      host: " +
+           address + "\n      port: " + std::to_string(second_port) +
+           "\n      roles: [worker/0]\n"
+           "job:\n  algorithm: logreg\n  data:\n    format: libsvm\n"
+           "    train: " +
+           libsvm_data() + "\n    test: " + libsvm_data() + "\n";
+  };
+  // Not another machine, so 127.0.0.1 is fine next to it ...
+  test::write_file(path, two_nodes(47951));
+  EXPECT_EQ(load_error(path), "");
+  // ... and it shares the ports of 127.0.0.1.
+  test::write_file(path, two_nodes(47950));
+  auto error = load_error(path);
+  EXPECT_NE(error.find("topology.yaml:9:13: port clash: " + address +
+                       ":47950 is already used by node 'a' (line 5)"),
+            std::string::npos)
+      << error;
+}
+
+TEST(Launcher, RelativePathsStartAtTheTopologyFile) {
+  test::temp_dir dir;
+  fs::create_directories(dir / "cfg" / "data");
+  fs::create_directories(dir / "cfg" / "keys");
+  fs::copy_file(libsvm_data(), dir / "cfg" / "data" / "train.libsvm");
+  test::write_file(dir / "cfg" / "keys" / "node.key", "public\n");
+  test::write_file(dir / "cfg" / "keys" / "node.key_secret", "secret\n");
+  auto path = dir / "cfg" / "topology.yaml";
+  test::write_file(path, one_node("127.0.0.1", 47952, "data/train.libsvm") +
+                             "options:\n  metrics_dir: runs/m\n"
+                             "  keys:\n    public_key: keys/node.key\n"
+                             "    secret_key: keys/node.key_secret\n"
+                             "  stragglers: none\n");
+  auto topo = launcher::load_topology(path.string());
+  auto base = fs::absolute(dir / "cfg");
+  EXPECT_EQ(topo.job.data.train, (base / "data" / "train.libsvm").string());
+  EXPECT_EQ(topo.job.data.test, libsvm_data());
+  EXPECT_EQ(topo.options.keys.public_key, (base / "keys/node.key").string());
+  EXPECT_EQ(topo.options.keys.secret_key,
+            (base / "keys/node.key_secret").string());
+  EXPECT_EQ(topo.options.metrics_dir, "runs/m"); // outputs: working dir
+  EXPECT_EQ(topo.options.stragglers, "none");
+}
+
+TEST(Launcher, DefaultsApply) {
+  test::temp_dir dir;
+  auto path = dir / "topology.yaml";
+  test::write_file(path,
+                   "cluster:\n  nodes:\n    - name: main\n      port: 47953\n"
+                   "      roles: [coordinator/0, server/0, worker/0]\n"
+                   "job:\n  algorithm: logreg\n  data:\n    format: libsvm\n"
+                   "    train: " +
+                       libsvm_data() + "\n    test: " + libsvm_data() + "\n");
+  auto topo = launcher::load_topology(path.string());
+  ASSERT_EQ(topo.nodes.size(), 1u);
+  EXPECT_EQ(topo.nodes[0].host, "127.0.0.1");
+  EXPECT_EQ(topo.job.consistency, "bsp");
+  EXPECT_EQ(topo.job.epochs, 1u);
+  EXPECT_EQ(topo.job.iterations, 0u);
+  EXPECT_EQ(topo.job.batch_size, 32u);
+  EXPECT_FLOAT_EQ(topo.job.learning_rate, 0.1f);
+  EXPECT_EQ(topo.job.seed, 1u);
+  EXPECT_EQ(topo.options.remote_command, "ssh -o BatchMode=yes {host}");
+  EXPECT_EQ(topo.options.stragglers, "none");
+  EXPECT_EQ(topo.options.log_dir, "");
+}
+
+TEST(Launcher, WorkersNeedATrainingSampleEach) {
+  test::temp_dir dir;
+  test::write_file(dir / "two.libsvm", "# two samples\n1 1:0.5\n-1 2:0.5\n");
+  auto path = dir / "topology.yaml";
+  test::write_file(path,
+                   "cluster:\n  nodes:\n    - name: main\n      port: 47954\n"
+                   "      roles: [coordinator/0, server/0, worker/0, worker/1, "
+                   "worker/2]\n"
+                   "job:\n  algorithm: logreg\n  data:\n    format: libsvm\n"
+                   "    train: two.libsvm\n    test: two.libsvm\n");
+  auto error = load_error(path);
+  EXPECT_NE(error.find("topology.yaml:10:12: 3 workers but only 2 training "
+                       "samples (every worker needs at least one sample of "
+                       "its own; add data or use fewer workers)"),
+            std::string::npos)
+      << error;
+}
+
+TEST(Launcher, IdxHeadersAreChecked) {
+  test::temp_dir dir;
+  write_u32s(dir / "train-images", {0x803, 5, 28, 28});
+  write_u32s(dir / "train-labels", {0x801, 5});
+  write_u32s(dir / "test-images", {0x803, 3, 27, 27});
+  write_u32s(dir / "test-labels", {0x801}); // truncated
+  auto path = dir / "topology.yaml";
+  test::write_file(path,
+                   "cluster:\n  nodes:\n    - name: main\n      port: 47955\n"
+                   "      roles: [coordinator/0, server/0, worker/0]\n"
+                   "job:\n  algorithm: softmax\n  data:\n    format: idx\n"
+                   "    train_images: train-images\n"
+                   "    train_labels: train-labels\n"
+                   "    test_images: test-images\n"
+                   "    test_labels: test-labels\n");
+  auto error = load_error(path);
+  EXPECT_NE(error.find("topology.yaml:12:18: 'test_images' holds 27x27 "
+                       "images but 'train_images' holds 28x28 images"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("topology.yaml:13:18: 'test_labels': '" +
+                       fs::absolute(dir / "test-labels").string() +
+                       "' has an unreadable IDX header: it ends after 4 "
+                       "bytes, inside the 8-byte IDX header"),
+            std::string::npos)
+      << error;
+}
+
+TEST(Launcher, EmptyFileIsRejected) {
+  test::temp_dir dir;
+  auto path = dir / "topology.yaml";
+  test::write_file(path, "# nothing yet\n");
+  auto r = test::run(test::binary() + " run " + path.string());
+  SCOPED_TRACE(r.output);
+  expect_rejected(r, path.string());
+  EXPECT_NE(r.output.find(":1:1: the topology file is empty"),
+            std::string::npos);
+}
 
 TEST(Launcher, MissingFileIsAClearError) {
   auto r = test::run(test::binary() + " run /nonexistent/topology.yaml");
@@ -160,7 +402,7 @@ TEST(Launcher, MissingFileIsAClearError) {
 TEST(Launcher, UnknownNodeNameIsRejected) {
   test::temp_dir dir;
   auto path = dir / "topology.yaml";
-  test::write_file(path, std::string(valid_nodes) + valid_job());
+  test::write_file(path, one_node("127.0.0.1", 47956));
   auto r = test::run(test::binary() + " node --topology " + path.string() +
                      " --name nosuch");
   EXPECT_EQ(r.exit_code, 2);

@@ -140,6 +140,7 @@ caf::behavior bench_client(caf::event_based_actor* self, actors::actor_env env,
         next_round(self, *st);
       },
       [self, st](const messages::inbound_ptr& msg) {
+        msg->handled();
         if (msg->kind() != wire::Body::PullReply)
           return;
         ++st->rounds;
