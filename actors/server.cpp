@@ -31,10 +31,22 @@ void complain(server_state& st, const actor_env& env,
 }
 
 // Answers a verified pull request from the current table contents.
+// Whether the reader of `msg` is a worker (the other readers evaluate).
+bool from_worker(const messages::inbound& msg);
+
+bool can_answer(const table_shard& table, const messages::inbound& req) {
+  auto clock = req.header().clock();
+  return from_worker(req) ? table.can_read(clock) : table.settled(clock);
+}
+
 void reply(server_state& st, const messages::inbound& req) {
   const auto* pull = req.envelope().body_as_PullRequest();
   auto keys = st.table->keys();
-  auto snapshot = st.table->snapshot();
+  // An evaluation at a marked clock sees the values of exactly that clock.
+  auto snapshot =
+      from_worker(req) ? nullptr : st.table->snapshot_at(req.header().clock());
+  if (!snapshot)
+    snapshot = st.table->snapshot();
   messages::envelope_builder builder;
   flatbuffers::Offset<wire::Floats> payload;
   if (pull->keys() != nullptr && pull->keys()->size() > 0) {
@@ -76,10 +88,10 @@ std::string check_pull(const table_shard& table, const messages::inbound& msg) {
 
 void serve_waiting(server_state& st) {
   auto& waiting = st.waiting_reads;
-  auto ready = std::stable_partition(
-      waiting.begin(), waiting.end(), [&](const messages::inbound_ptr& m) {
-        return !st.table->can_read(m->header().clock());
-      });
+  auto ready = std::stable_partition(waiting.begin(), waiting.end(),
+                                     [&](const messages::inbound_ptr& m) {
+                                       return !can_answer(*st.table, *m);
+                                     });
   for (auto i = ready; i != waiting.end(); ++i)
     reply(st, **i);
   waiting.erase(ready, waiting.end());
@@ -93,6 +105,10 @@ int worker_rank(const messages::inbound& msg) {
       role != "worker")
     return -1;
   return index;
+}
+
+bool from_worker(const messages::inbound& msg) {
+  return worker_rank(msg) >= 0;
 }
 
 } // namespace
@@ -121,6 +137,15 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
     st->table = std::make_unique<table_shard>(
         keys, std::max<std::size_t>(1, workers), rule, topo.job.learning_rate,
         make_policy(topo.job.consistency), std::move(mine));
+    if (topo.job.algorithm != "none") {
+      // The coordinator evaluates at the end of every epoch and of the job.
+      auto sched =
+          schedule_of(topo, job_data(topo.job.data, false)->num_samples());
+      for (auto c = sched.batches_per_epoch; c < sched.iterations;
+           c += sched.batches_per_epoch)
+        st->table->mark(static_cast<std::int64_t>(c));
+      st->table->mark(static_cast<std::int64_t>(sched.iterations));
+    }
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
@@ -162,7 +187,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           auto error = check_pull(*st->table, *msg);
           if (!error.empty()) {
             complain(*st, env, *msg, error);
-          } else if (st->table->can_read(msg->header().clock())) {
+          } else if (can_answer(*st->table, *msg)) {
             reply(*st, *msg);
           } else {
             st->waiting_reads.push_back(msg);

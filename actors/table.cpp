@@ -18,6 +18,9 @@ key_range shard_keys(std::uint64_t keys, std::size_t shards,
 
 namespace {
 
+// Clocks at or beyond this are refused, so clock + 1 never overflows.
+constexpr std::int64_t max_clock = std::int64_t{1} << 62;
+
 class bsp_policy : public consistency_policy {
 public:
   std::string name() const override { return "bsp"; }
@@ -72,12 +75,17 @@ std::string table_shard::check(std::size_t worker, std::int64_t clock) const {
   if (worker >= workers_)
     return "worker index " + std::to_string(worker) + " out of range (" +
            std::to_string(workers_) + " workers)";
-  if (clock < 0)
-    return "negative clock " + std::to_string(clock);
+  if (clock < 0 || clock >= max_clock)
+    return "clock " + std::to_string(clock) + " out of range";
   if (policy_->aggregates()) {
     if (clock < committed_)
       return "update for clock " + std::to_string(clock) +
              " arrived after that clock was committed";
+    // A worker pushes clock c only after reading at c, which needs every
+    // update from clocks below c: nothing legitimate is further ahead.
+    if (clock > committed_)
+      return "update for clock " + std::to_string(clock) + " while clock " +
+             std::to_string(committed_) + " is not committed yet";
     auto i = pending_.find(clock);
     if (i != pending_.end() && i->second[worker].present)
       return "second update from worker " + std::to_string(worker) +
@@ -152,7 +160,30 @@ void table_shard::record(std::size_t worker, std::int64_t clock, update u) {
       apply(u, workers_);
     note_clock(worker, clock);
     committed_ = min_clock();
+    take_marks();
   }
+}
+
+void table_shard::mark(std::int64_t clock) {
+  marks_.emplace(clock, nullptr);
+  take_marks();
+}
+
+void table_shard::take_marks() {
+  for (auto i = marks_.begin(); i != marks_.end() && i->first <= committed_;
+       ++i)
+    if (!i->second)
+      i->second = values_; // copy-on-write keeps it as it is now
+}
+
+std::shared_ptr<const std::vector<float>>
+table_shard::snapshot_at(std::int64_t clock) {
+  auto i = marks_.find(clock);
+  if (i == marks_.end() || !i->second)
+    return nullptr;
+  auto snap = std::move(i->second);
+  marks_.erase(i);
+  return snap;
 }
 
 void table_shard::apply(const update& u, std::size_t count) {
@@ -218,6 +249,7 @@ void table_shard::commit_ready() {
     }
     pending_.erase(i);
     ++committed_;
+    take_marks();
   }
 }
 

@@ -78,6 +78,21 @@ public:
     return policy_->can_read(reader_clock, committed_, min_clock());
   }
 
+  /// Whether a read at `reader_clock` by a reader that is not a worker
+  /// (an evaluation) may be answered: every update from clocks below it has
+  /// been applied, whatever the policy.
+  bool settled(std::int64_t reader_clock) const {
+    return committed_ >= reader_clock;
+  }
+
+  /// Keeps a snapshot of the values as they are when committed() first
+  /// reaches `clock`, for snapshot_at().
+  void mark(std::int64_t clock);
+
+  /// The snapshot marked at `clock` (and forgets it), or nullptr when none
+  /// was marked or it is not taken yet.
+  std::shared_ptr<const std::vector<float>> snapshot_at(std::int64_t clock);
+
   /// Every update from clocks below this has been applied.
   std::int64_t committed() const { return committed_; }
   /// Clocks finished by the slowest worker.
@@ -104,6 +119,7 @@ private:
   void note_clock(std::size_t worker, std::int64_t clock);
   void apply(const update& u, std::size_t count);
   void commit_ready();
+  void take_marks();
   std::vector<float>& writable();
 
   key_range keys_;
@@ -115,6 +131,7 @@ private:
   std::vector<std::int64_t> worker_clock_;
   std::int64_t committed_ = 0;
   std::map<std::int64_t, std::vector<update>> pending_;
+  std::map<std::int64_t, std::shared_ptr<const std::vector<float>>> marks_;
   std::vector<float> sum_;
 };
 

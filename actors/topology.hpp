@@ -33,8 +33,9 @@ struct data_spec {
 
 /// The machine-learning job a cluster runs.
 struct job_spec {
-  /// softmax | mlp | logreg, or none: a plain parameter store of `keys`
-  /// zero-initialised floats to which pushes are added.
+  /// softmax | mlp | logreg. Benchmarks (not topology files) also use
+  /// none: a plain parameter store of `keys` zero-initialised floats to
+  /// which pushes are added.
   std::string algorithm = "mlp";
   std::uint64_t keys = 0;
   std::size_t hidden = 128;

@@ -239,8 +239,15 @@ int launch(const actors::topology& topo, const std::string& config,
   signal(SIGPIPE, SIG_IGN);
   const auto* coordinator = topo.node_of("coordinator/0");
   progress_display display(opts.progress);
-  if (!topo.options.log_dir.empty())
-    std::filesystem::create_directories(topo.options.log_dir);
+  if (!topo.options.log_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(topo.options.log_dir, ec);
+    if (ec) {
+      fmt::print(stderr, "launch: cannot create log_dir {}: {}\n",
+                 topo.options.log_dir, ec.message());
+      return 2;
+    }
+  }
 
   std::vector<child> children(processes.size());
   int result = 0;

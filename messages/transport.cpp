@@ -149,7 +149,11 @@ struct transport::consumption {
 
 transport::transport(zmq::context_t& ctx, transport_options opts)
     : ctx_(ctx)
-    , opts_(std::move(opts)) {}
+    , opts_(std::move(opts))
+    , waker_(std::make_shared<waker>()) {
+  if (waker_->fd < 0)
+    throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+}
 
 transport::~transport() {
   stop(std::chrono::milliseconds(0));
@@ -167,10 +171,6 @@ void transport::add_peer(const std::string& name, const std::string& endpoint) {
 void transport::start(deliver_fn deliver, peer_fn on_peer) {
   deliver_ = std::move(deliver);
   on_peer_ = std::move(on_peer);
-  auto wake = std::make_shared<waker>();
-  if (wake->fd < 0)
-    throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-  waker_ = wake;
   router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
   router_->set(zmq::sockopt::linger, 0);
   router_->set(zmq::sockopt::router_mandatory, 1);
@@ -207,6 +207,8 @@ void transport::start(deliver_fn deliver, peer_fn on_peer) {
         std::clamp<std::size_t>(opts_.window_bytes / 4, 1, 1 << 20);
     consumed_[name] = std::move(c);
   }
+  // Messages queued before start() are sent at once.
+  waker_->ring();
   thread_ = std::thread([this] {
     try {
       run();
@@ -223,8 +225,7 @@ void transport::send(const std::string& peer_name, outbound msg) {
     if (commands_.size() > 1)
       return; // already rung
   }
-  if (waker_)
-    waker_->ring();
+  waker_->ring();
 }
 
 void transport::stop(std::chrono::milliseconds drain) {
@@ -235,8 +236,7 @@ void transport::stop(std::chrono::milliseconds drain) {
       drain_deadline_ = clock_type::now() + drain;
     }
   }
-  if (waker_)
-    waker_->ring();
+  waker_->ring();
   if (thread_.joinable())
     thread_.join();
 }
@@ -301,26 +301,30 @@ void transport::flush(peer& p) {
       }
       return;
     }
-    if (!try_send(p, msg))
+    auto result = try_send(p, msg);
+    if (result == send_result::would_block)
       return;
     if (!control) {
-      ++p.in_flight_messages;
-      p.in_flight_bytes += msg.wire_bytes();
+      if (result == send_result::sent) {
+        ++p.in_flight_messages;
+        p.in_flight_bytes += msg.wire_bytes();
+      }
+      p.stalled = false;
     }
-    p.stalled = false;
     p.queue.pop_front();
   }
 }
 
-bool transport::try_send(peer& p, outbound& msg) {
+transport::send_result transport::try_send(peer& p, outbound& msg) {
   try {
     bool attached = msg.attachment.size > 0;
     auto env = envelope_frame(msg);
     auto flags = attached ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
                           : zmq::send_flags::dontwait;
     if (!p.dealer->send(env, flags))
-      return false;
+      return send_result::would_block;
     if (attached) {
+      // ZeroMQ takes the rest of a message once its first frame is queued.
       auto att = attachment_frame(msg.attachment);
       if (!p.dealer->send(att, zmq::send_flags::dontwait))
         throw zmq::error_t();
@@ -328,11 +332,12 @@ bool transport::try_send(peer& p, outbound& msg) {
     ++counters_.frames_out;
     counters_.bytes_out += msg.wire_bytes();
     p.last_sent = clock_type::now();
+    return send_result::sent;
   } catch (const zmq::error_t& e) {
     ++counters_.send_errors;
-    log_once(p.name, "send failed", e.what());
+    log_once(p.name, "send failed; message dropped", e.what());
+    return send_result::failed;
   }
-  return true;
 }
 
 void transport::receive() {
@@ -475,6 +480,8 @@ void transport::return_credit(bool force) {
     c->returned_messages += m;
     c->returned_bytes += b;
     auto& p = *peers_.at(name);
+    if (p.state == peer_state::dead)
+      continue;
     p.queue.push_front(std::move(msg));
     flush(p);
   }
@@ -521,7 +528,7 @@ void transport::tick(clock_type::time_point now) {
       else if (silent > interval * opts_.suspect_after)
         set_state(*p, peer_state::suspect);
     }
-    if (now - p->last_heartbeat >= interval) {
+    if (p->state != peer_state::dead && now - p->last_heartbeat >= interval) {
       p->last_heartbeat = now;
       envelope_builder builder(256);
       auto node = builder.fbb().CreateString(opts_.node);

@@ -143,8 +143,9 @@ private:
 
   void run();
   void take_commands();
+  enum class send_result { sent, would_block, failed };
   void flush(peer& p);
-  bool try_send(peer& p, outbound& msg);
+  send_result try_send(peer& p, outbound& msg);
   void receive();
   void handle_transport_message(const inbound& msg);
   void return_credit(bool force);

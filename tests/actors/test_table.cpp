@@ -162,3 +162,47 @@ TEST(TableShard, SnapshotIsNotChangedByLaterUpdates) {
   EXPECT_EQ(*before, (std::vector<float>{1, 1}));
   EXPECT_EQ(values_of(t), (std::vector<float>{6, 6}));
 }
+
+TEST(TableShard, MarkedSnapshotHoldsExactlyThatClock) {
+  table_shard t({0, 1}, 1, update_rule::add, 1.f, actors::make_policy("bsp"),
+                {0});
+  t.mark(2);
+  for (int c = 0; c < 4; ++c)
+    EXPECT_EQ(t.push(0, c, 0, block({1})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{4}));
+  auto at2 = t.snapshot_at(2);
+  ASSERT_NE(at2, nullptr);
+  EXPECT_EQ(*at2, (std::vector<float>{2})); // clocks 0 and 1 only
+  EXPECT_EQ(t.snapshot_at(2), nullptr);     // handed out once
+  EXPECT_EQ(t.snapshot_at(3), nullptr);     // never marked
+}
+
+TEST(TableShard, MarkAtAReachedClockSnapshotsNow) {
+  table_shard t({0, 1}, 2, update_rule::add, 1.f, actors::make_policy("async"),
+                {0});
+  EXPECT_EQ(t.push(0, 0, 0, block({1})), "");
+  EXPECT_EQ(t.push(1, 0, 0, block({1})), "");
+  EXPECT_TRUE(t.settled(1));
+  EXPECT_FALSE(t.settled(2));
+  t.mark(1);
+  EXPECT_EQ(t.push(0, 1, 0, block({5})), "");
+  auto at1 = t.snapshot_at(1);
+  ASSERT_NE(at1, nullptr);
+  EXPECT_EQ(*at1, (std::vector<float>{2}));
+}
+
+TEST(TableShard, HostileClocksAreRejected) {
+  table_shard t({0, 1}, 2, update_rule::add, 1.f, actors::make_policy("bsp"),
+                {0});
+  EXPECT_NE(t.push(0, 5, 0, block({1})).find("not committed yet"),
+            std::string::npos);
+  EXPECT_NE(t.push(0, -1, 0, block({1})).find("out of range"),
+            std::string::npos);
+  EXPECT_NE(t.clock(0, INT64_MAX).find("out of range"), std::string::npos);
+  table_shard a({0, 1}, 1, update_rule::add, 1.f, actors::make_policy("async"),
+                {0});
+  EXPECT_NE(a.push(0, INT64_MAX, 0, block({1})).find("out of range"),
+            std::string::npos);
+  EXPECT_EQ(values_of(t), (std::vector<float>{0}));
+  EXPECT_EQ(values_of(a), (std::vector<float>{0}));
+}

@@ -93,6 +93,38 @@ TEST_F(Jobs, BspAcrossProcessesOverTcpEqualsSequentialSgd) {
                        sequential_reference(s));
 }
 
+// The accuracy printed after epoch 1 is that of the parameters after
+// exactly one epoch, although workers run on while it is computed.
+TEST_F(Jobs, EpochEvaluationSeesExactlyThatEpoch) {
+  temp_dir dir;
+  job_settings s;
+  s.epochs = 3;
+  s.train_limit = 2400;
+  s.test_limit = 2000;
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto train = algorithms::load_idx(
+      test::fashion_mnist("train-images-idx3-ubyte.gz"),
+      test::fashion_mnist("train-labels-idx1-ubyte.gz"), s.train_limit);
+  auto test_set = algorithms::load_idx(
+      test::fashion_mnist("t10k-images-idx3-ubyte.gz"),
+      test::fashion_mnist("t10k-labels-idx1-ubyte.gz"), s.test_limit);
+  s.iterations = 2400 / 3 / 16; // one epoch of the smallest shard
+  auto model = algorithms::make_model(s.algorithm, train, s.hidden);
+  auto w = sequential_reference(s);
+  auto eval = model->evaluate(w.data(), test_set);
+  char expected[64];
+  std::snprintf(expected, sizeof(expected), "iteration %zu ", s.iterations);
+  auto line_at = r.output.find(std::string("epoch 1/3  ") + expected);
+  ASSERT_NE(line_at, std::string::npos) << r.output;
+  auto line = r.output.substr(line_at, r.output.find('\n', line_at) - line_at);
+  std::snprintf(expected, sizeof(expected), "test_accuracy %.4f",
+                eval.accuracy);
+  EXPECT_NE(line.find(expected), std::string::npos)
+      << line << "\nexpected " << expected;
+}
+
 TEST_F(Jobs, AsyncConverges) {
   temp_dir dir;
   job_settings s;
