@@ -21,34 +21,45 @@ namespace {
 // Clocks at or beyond this are refused, so clock + 1 never overflows.
 constexpr std::int64_t max_clock = std::int64_t{1} << 62;
 
-class bsp_policy : public consistency_policy {
+// ssp(s): updates of a clock are applied together in worker order (so the
+// result does not depend on arrival order), and a read at clock c waits for
+// the clocks below c - s. bsp is ssp(0).
+class ssp_policy : public consistency_policy {
 public:
-  std::string name() const override { return "bsp"; }
-  bool aggregates() const override { return true; }
-  bool can_read(std::int64_t reader_clock, std::int64_t committed,
-                std::int64_t) const override {
-    return committed >= reader_clock;
+  explicit ssp_policy(std::int64_t s)
+      : s_(s) {}
+  std::string name() const override {
+    return s_ == 0 ? "bsp" : "ssp(" + std::to_string(s_) + ")";
   }
+  bool aggregates() const override { return true; }
+  std::int64_t staleness() const override { return s_; }
+
+private:
+  std::int64_t s_;
 };
 
 class async_policy : public consistency_policy {
 public:
   std::string name() const override { return "async"; }
   bool aggregates() const override { return false; }
-  bool can_read(std::int64_t, std::int64_t, std::int64_t) const override {
-    return true;
-  }
+  std::int64_t staleness() const override { return -1; }
 };
 
 } // namespace
 
-std::unique_ptr<consistency_policy> make_policy(const std::string& name) {
+std::unique_ptr<consistency_policy> make_policy(const std::string& name,
+                                                std::int64_t staleness) {
   if (name == "bsp")
-    return std::make_unique<bsp_policy>();
+    return std::make_unique<ssp_policy>(0);
+  if (name == "ssp") {
+    if (staleness < 0)
+      throw std::invalid_argument("ssp needs a staleness bound >= 0");
+    return std::make_unique<ssp_policy>(staleness);
+  }
   if (name == "async")
     return std::make_unique<async_policy>();
   throw std::invalid_argument("unknown consistency model '" + name +
-                              "' (valid: bsp, async)");
+                              "' (valid: bsp, ssp, async)");
 }
 
 table_shard::table_shard(key_range keys, std::size_t workers, update_rule rule,
@@ -82,8 +93,8 @@ std::string table_shard::check(std::size_t worker, std::int64_t clock) const {
       return "update for clock " + std::to_string(clock) +
              " arrived after that clock was committed";
     // A worker pushes clock c only after reading at c, which needs every
-    // update from clocks below c: nothing legitimate is further ahead.
-    if (clock > committed_)
+    // update from clocks below c - s: nothing legitimate is further ahead.
+    if (clock > committed_ + policy_->staleness())
       return "update for clock " + std::to_string(clock) + " while clock " +
              std::to_string(committed_) + " is not committed yet";
     auto i = pending_.find(clock);

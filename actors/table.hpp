@@ -37,16 +37,22 @@ public:
   /// in worker order, once every worker has sent its update for that clock.
   virtual bool aggregates() const = 0;
 
+  /// The staleness bound s: a read at clock c must see every update from
+  /// clocks <= c - s - 1; negative when unbounded.
+  virtual std::int64_t staleness() const = 0;
+
   /// Whether a read by a reader at `reader_clock` may be answered when every
-  /// update from clocks < `committed` is applied and the slowest worker has
-  /// finished `min_clock` clocks.
-  virtual bool can_read(std::int64_t reader_clock, std::int64_t committed,
-                        std::int64_t min_clock) const = 0;
+  /// update from clocks < `committed` is applied.
+  bool can_read(std::int64_t reader_clock, std::int64_t committed) const {
+    return staleness() < 0 || committed >= reader_clock - staleness();
+  }
 };
 
-/// Creates the policy named `name` ("bsp" or "async"); throws
-/// std::invalid_argument naming the valid policies otherwise.
-std::unique_ptr<consistency_policy> make_policy(const std::string& name);
+/// Creates the policy named `name`: "bsp", "ssp" with bound `staleness`
+/// (ssp with 0 is bsp), or "async". Throws std::invalid_argument naming
+/// the valid policies otherwise.
+std::unique_ptr<consistency_policy> make_policy(const std::string& name,
+                                                std::int64_t staleness = 0);
 
 /// How pushed values change a table.
 enum class update_rule {
@@ -75,7 +81,7 @@ public:
   std::string clock(std::size_t worker, std::int64_t clock);
 
   bool can_read(std::int64_t reader_clock) const {
-    return policy_->can_read(reader_clock, committed_, min_clock());
+    return policy_->can_read(reader_clock, committed_);
   }
 
   /// Whether a read at `reader_clock` by a reader that is not a worker

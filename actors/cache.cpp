@@ -1,0 +1,62 @@
+#include "actors/cache.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace metronome::actors {
+
+worker_cache::worker_cache(std::vector<key_range> shards,
+                           std::int64_t staleness, float own_scale)
+    : shards_(std::move(shards))
+    , staleness_(staleness)
+    , own_scale_(own_scale)
+    , clocks_(shards_.size(), -1) {
+  std::uint64_t keys = 0;
+  for (const auto& r : shards_)
+    keys = std::max(keys, r.end);
+  values_.resize(keys);
+}
+
+bool worker_cache::fresh(std::size_t s, std::int64_t clock) const {
+  if (clocks_[s] < 0)
+    return false;
+  return staleness_ < 0 || clocks_[s] >= clock - staleness_;
+}
+
+void worker_cache::store(std::size_t s, std::int64_t clock,
+                         messages::float_view values) {
+  if (clock < clocks_[s])
+    return;
+  std::memcpy(values_.data() + shards_[s].begin, values.data,
+              values.size * sizeof(float));
+  clocks_[s] = clock;
+  // Own updates every shard has applied are no longer needed.
+  auto oldest = *std::min_element(clocks_.begin(), clocks_.end());
+  while (!own_.empty() && own_.front().clock < oldest)
+    own_.pop_front();
+}
+
+void worker_cache::record_own(
+    std::int64_t clock, std::shared_ptr<const std::vector<float>> update) {
+  own_.push_back({clock, std::move(update)});
+}
+
+void worker_cache::view(std::vector<float>& out) const {
+  out = values_;
+  for (const auto& own : own_)
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      if (own.clock < clocks_[s])
+        continue; // the shard's values include it
+      for (auto k = shards_[s].begin; k < shards_[s].end; ++k)
+        out[k] += own_scale_ * (*own.values)[k];
+    }
+}
+
+std::int64_t worker_cache::staleness_at(std::int64_t clock) const {
+  std::int64_t worst = 0;
+  for (auto k : clocks_)
+    worst = std::max(worst, clock - k);
+  return worst;
+}
+
+} // namespace metronome::actors

@@ -1,0 +1,68 @@
+#pragma once
+
+#include "actors/table.hpp"
+#include "messages/codec.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+namespace metronome::actors {
+
+/// A worker's copy of the parameters under bounded staleness: the values of
+/// each server shard with the clock they were read at, plus the worker's
+/// own updates the servers may not have applied yet.
+///
+/// A shard's values at clock k include every update from clocks below k. A
+/// read at clock c may use them while k >= c - s; the worker's own updates
+/// from clocks >= k are added on top, so it always sees its own writes.
+class worker_cache {
+public:
+  /// `shards` are the key ranges of the servers, `staleness` the bound s
+  /// (negative: unbounded), and `own_scale` how the server turns one
+  /// worker's pushed values into a parameter change (-lr / workers for SGD,
+  /// 1 for additive deltas).
+  worker_cache(std::vector<key_range> shards, std::int64_t staleness,
+               float own_scale);
+
+  /// Whether shard `s` may serve a read at `clock` without a fetch.
+  bool fresh(std::size_t s, std::int64_t clock) const;
+
+  /// Stores values read from shard `s`, which include every update from
+  /// clocks below `clock`; older values than those held are ignored.
+  void store(std::size_t s, std::int64_t clock, messages::float_view values);
+
+  /// Records this worker's own update for `clock` (all keys, as pushed).
+  void record_own(std::int64_t clock,
+                  std::shared_ptr<const std::vector<float>> update);
+
+  /// Writes the parameters a read sees into `out` (all keys): the cached
+  /// values with the worker's own newer updates applied.
+  void view(std::vector<float>& out) const;
+
+  /// Clock of the values held for shard `s` (-1 before the first read).
+  std::int64_t clock_of(std::size_t s) const { return clocks_[s]; }
+
+  /// A read at `clock` served now lags this many clocks behind (the largest
+  /// over the shards): `clock` minus the clock of the values.
+  std::int64_t staleness_at(std::int64_t clock) const;
+
+  std::size_t shards() const { return shards_.size(); }
+
+private:
+  struct own_update {
+    std::int64_t clock;
+    std::shared_ptr<const std::vector<float>> values;
+  };
+
+  std::vector<key_range> shards_;
+  std::int64_t staleness_;
+  float own_scale_;
+  std::vector<float> values_;
+  std::vector<std::int64_t> clocks_;
+  std::deque<own_update> own_;
+};
+
+} // namespace metronome::actors

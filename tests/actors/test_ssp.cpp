@@ -1,0 +1,169 @@
+// Bounded staleness, checked on the reading side: simulated workers of
+// random speed read through their cache and push one marker update per
+// clock; every read must contain every update older than the bound, the
+// reader's own updates, and nothing twice.
+
+#include "actors/cache.hpp"
+#include "actors/table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace metronome;
+using actors::key_range;
+using actors::table_shard;
+using actors::worker_cache;
+
+namespace {
+
+struct run_result {
+  std::size_t reads = 0;
+  std::size_t violations = 0;
+  std::string first_violation;
+  std::int64_t max_staleness = 0;
+};
+
+// Runs `workers` workers for `clocks` clocks against two shards that apply
+// `policy_bound`, and checks every read against `checked_bound`.
+run_result simulate(std::uint64_t seed, std::size_t workers,
+                    std::int64_t clocks, std::int64_t policy_bound,
+                    std::int64_t checked_bound) {
+  const std::uint64_t keys = workers * clocks;
+  auto key = [&](std::size_t w, std::int64_t c) { return w * clocks + c; };
+  std::vector<key_range> ranges = {actors::shard_keys(keys, 2, 0),
+                                   actors::shard_keys(keys, 2, 1)};
+  std::vector<std::unique_ptr<table_shard>> shards;
+  for (const auto& r : ranges)
+    shards.push_back(
+        std::make_unique<table_shard>(r, workers, actors::update_rule::add, 1.f,
+                                      actors::make_policy("ssp", policy_bound),
+                                      std::vector<float>(r.size(), 0.f)));
+  std::vector<worker_cache> caches;
+  for (std::size_t w = 0; w < workers; ++w)
+    caches.emplace_back(ranges, policy_bound, 1.f);
+  std::vector<std::int64_t> clock(workers, 0);
+  std::mt19937_64 rng(seed);
+  // Emulated delays: each worker gets a speed; one is much slower.
+  std::vector<double> speed(workers);
+  for (auto& v : speed)
+    v = std::uniform_real_distribution<double>(0.5, 2.0)(rng);
+  speed[seed % workers] = 0.1;
+  run_result result;
+  std::vector<float> view;
+  for (;;) {
+    std::vector<std::size_t> ready;
+    std::vector<double> weight;
+    for (std::size_t w = 0; w < workers; ++w) {
+      if (clock[w] >= clocks)
+        continue;
+      bool can = true;
+      for (std::size_t s = 0; s < shards.size(); ++s)
+        can = can &&
+              (caches[w].fresh(s, clock[w]) || shards[s]->can_read(clock[w]));
+      if (can) {
+        ready.push_back(w);
+        weight.push_back(speed[w]);
+      }
+    }
+    if (ready.empty())
+      break;
+    auto w = ready[std::discrete_distribution<std::size_t>(weight.begin(),
+                                                           weight.end())(rng)];
+    auto c = clock[w];
+    for (std::size_t s = 0; s < shards.size(); ++s)
+      if (!caches[w].fresh(s, c)) {
+        auto snap = shards[s]->snapshot();
+        caches[w].store(s, shards[s]->committed(),
+                        {snap->data(), snap->size()});
+      }
+    caches[w].view(view);
+    ++result.reads;
+    result.max_staleness =
+        std::max(result.max_staleness, caches[w].staleness_at(c));
+    auto violate = [&](const std::string& what) {
+      if (result.violations++ == 0)
+        result.first_violation = what;
+    };
+    for (std::size_t other = 0; other < workers; ++other)
+      for (std::int64_t old = 0; old < clocks; ++old) {
+        float v = view[key(other, old)];
+        if (v != 0.f && v != 1.f)
+          violate("update applied twice");
+        bool required = old <= c - checked_bound - 1 ||
+                        (other == w && old < c); // read-my-writes
+        if (required && v != 1.f)
+          violate("worker " + std::to_string(w) + " reading at clock " +
+                  std::to_string(c) + " misses the update of worker " +
+                  std::to_string(other) + " at clock " + std::to_string(old));
+      }
+    auto update = std::make_shared<std::vector<float>>(keys, 0.f);
+    (*update)[key(w, c)] = 1.f;
+    for (std::size_t s = 0; s < shards.size(); ++s) {
+      auto r = ranges[s];
+      auto err = shards[s]->push(
+          w, c, r.begin, messages::float_block::of(update, r.begin, r.size()));
+      EXPECT_EQ(err, "");
+    }
+    caches[w].record_own(c, update);
+    ++clock[w];
+  }
+  for (std::size_t w = 0; w < workers; ++w)
+    EXPECT_EQ(clock[w], clocks) << "worker " << w << " never finished";
+  return result;
+}
+
+} // namespace
+
+TEST(BoundedStaleness, NoReadMissesAnUpdateOlderThanTheBound) {
+  for (std::int64_t s : {0, 1, 2, 3, 5}) {
+    std::int64_t worst = 0;
+    for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+      auto r = simulate(seed, 5, 20, s, s);
+      ASSERT_EQ(r.violations, 0u)
+          << "s=" << s << " seed=" << seed << ": " << r.first_violation;
+      EXPECT_LE(r.max_staleness, s);
+      worst = std::max(worst, r.max_staleness);
+    }
+    // Random speeds do make reads stale, up to the bound.
+    EXPECT_EQ(worst, s) << "s=" << s;
+  }
+}
+
+TEST(BoundedStaleness, ABrokenBoundIsCaught) {
+  // Servers that allow s + 2 while readers expect s: the checker must see it.
+  std::size_t violations = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed)
+    violations += simulate(seed, 5, 20, 3, 1).violations;
+  EXPECT_GT(violations, 0u);
+}
+
+TEST(BoundedStaleness, SspZeroIsBsp) {
+  auto bsp = actors::make_policy("bsp");
+  auto ssp0 = actors::make_policy("ssp", 0);
+  EXPECT_EQ(ssp0->name(), "bsp");
+  for (std::int64_t committed = 0; committed < 5; ++committed)
+    for (std::int64_t c = 0; c < 7; ++c)
+      EXPECT_EQ(bsp->can_read(c, committed), ssp0->can_read(c, committed));
+}
+
+TEST(WorkerCache, OwnUpdatesShowUntilTheServerHasThem) {
+  worker_cache cache({{0, 2}}, 2, -0.5f);
+  std::vector<float> server = {10, 20};
+  cache.store(0, 3, {server.data(), 2});
+  cache.record_own(
+      3, std::make_shared<std::vector<float>>(std::vector<float>{2, 4}));
+  std::vector<float> view;
+  cache.view(view);
+  EXPECT_EQ(view, (std::vector<float>{9, 18}));
+  EXPECT_TRUE(cache.fresh(0, 5));
+  EXPECT_FALSE(cache.fresh(0, 6));
+  EXPECT_EQ(cache.staleness_at(5), 2);
+  std::vector<float> newer = {9, 18};
+  cache.store(0, 4, {newer.data(), 2}); // now includes clock 3
+  cache.view(view);
+  EXPECT_EQ(view, (std::vector<float>{9, 18}));
+  cache.store(0, 2, {server.data(), 2}); // older values are ignored
+  cache.view(view);
+  EXPECT_EQ(view, (std::vector<float>{9, 18}));
+}
