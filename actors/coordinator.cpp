@@ -27,6 +27,8 @@ struct iteration_reports {
   double loss = 0;
   std::uint64_t samples = 0;
   std::vector<double> compute_seconds;
+  std::vector<std::int64_t> staleness;
+  std::vector<double> blocked_seconds;
   std::vector<bool> seen;
   int last = -1; // the worker whose report came in last
 };
@@ -40,6 +42,39 @@ struct progress_feed {
   std::uint64_t window_iterations = 0;
   std::vector<std::uint64_t> last_counts; // per worker, this window
   double accuracy = -1;
+};
+
+// Staleness of the reads of one worker (or all): count, mean and variance
+// (Welford), maximum, histogram, and time spent blocked.
+struct staleness_stats {
+  static constexpr std::size_t buckets = 17; // 0..15, and 16 or more
+  std::uint64_t reads = 0;
+  double mean = 0;
+  double m2 = 0;
+  std::int64_t max = 0;
+  double blocked_seconds = 0;
+  std::vector<std::uint64_t> histogram = std::vector<std::uint64_t>(buckets);
+
+  void add(std::int64_t staleness, double blocked) {
+    ++reads;
+    double delta = staleness - mean;
+    mean += delta / reads;
+    m2 += delta * (staleness - mean);
+    max = std::max(max, staleness);
+    ++histogram[std::min<std::size_t>(std::max<std::int64_t>(staleness, 0),
+                                      buckets - 1)];
+    blocked_seconds += blocked;
+  }
+  double variance() const { return reads > 1 ? m2 / (reads - 1) : 0; }
+
+  std::string json() const {
+    std::string h;
+    for (std::size_t i = 0; i < buckets; ++i)
+      h += fmt::format("{}{}", i ? "," : "", histogram[i]);
+    return fmt::format("{{\"reads\":{},\"mean\":{:.4f},\"variance\":{:.4f},"
+                       "\"max\":{},\"blocked_s\":{:.4f},\"histogram\":[{}]}}",
+                       reads, mean, variance(), max, blocked_seconds, h);
+  }
 };
 
 struct coordinator_state {
@@ -66,6 +101,8 @@ struct coordinator_state {
   std::vector<std::uint64_t> eval_seq;
   std::size_t eval_missing = 0;
   progress_feed progress;
+  std::vector<staleness_stats> staleness; // per worker
+  staleness_stats all_staleness;
 };
 
 double seconds_since(steady_clock::time_point t) {
@@ -108,14 +145,19 @@ void write_metrics(coordinator_state& st, std::uint64_t iteration,
   for (const auto& [name, t] : st.transport->peer_traffic_reports())
     if (name != st.transport->node())
       add_node(name, t.bytes_in, t.bytes_out);
-  std::string compute;
-  for (std::size_t i = 0; i < r.compute_seconds.size(); ++i)
-    compute += fmt::format("{}{:.6f}", i ? "," : "", r.compute_seconds[i]);
+  std::string compute, staleness, blocked;
+  for (std::size_t i = 0; i < r.compute_seconds.size(); ++i) {
+    const char* sep = i ? "," : "";
+    compute += fmt::format("{}{:.6f}", sep, r.compute_seconds[i]);
+    staleness += fmt::format("{}{}", sep, r.staleness[i]);
+    blocked += fmt::format("{}{:.6f}", sep, r.blocked_seconds[i]);
+  }
   st.metrics << fmt::format(
       "{{\"iteration\":{},\"wall_s\":{:.6f},\"loss\":{:.6f},"
-      "\"compute_s\":[{}],\"nodes\":{{{}}}}}\n",
+      "\"compute_s\":[{}],\"staleness\":[{}],\"blocked_s\":[{}],"
+      "\"nodes\":{{{}}}}}\n",
       iteration, seconds_since(st.start_time), r.loss / r.count, compute,
-      nodes);
+      staleness, blocked, nodes);
 }
 
 void note_progress(coordinator_state& st, const iteration_reports& done) {
@@ -164,6 +206,13 @@ void on_report(coordinator_state& st, const actor_env& env,
   r.seen[rank] = true;
   r.last = rank;
   r.compute_seconds[rank] = rep->compute_seconds();
+  r.staleness.resize(st.workers.size());
+  r.blocked_seconds.resize(st.workers.size());
+  r.staleness[rank] = rep->staleness();
+  r.blocked_seconds[rank] = rep->blocked_seconds();
+  st.staleness.resize(st.workers.size());
+  st.staleness[rank].add(rep->staleness(), rep->blocked_seconds());
+  st.all_staleness.add(rep->staleness(), rep->blocked_seconds());
   r.loss += rep->loss();
   r.samples += rep->samples();
   if (++r.count < st.workers.size())
@@ -194,6 +243,28 @@ void save_parameters(const std::vector<float>& params,
             static_cast<std::streamsize>(params.size() * sizeof(float)));
   if (!out)
     spdlog::error("cannot write parameters to {}", path);
+}
+
+// metrics_dir/summary.json: the run's result and per-worker staleness.
+void write_summary(const coordinator_state& st, const actor_env& env,
+                   const algorithms::evaluation& eval, double wall) {
+  const auto& dir = env.topo->options.metrics_dir;
+  if (dir.empty())
+    return;
+  std::string workers;
+  for (std::size_t i = 0; i < st.staleness.size(); ++i)
+    workers += fmt::format("{}\"{}\":{}", i ? "," : "", st.workers[i],
+                           st.staleness[i].json());
+  std::ofstream out(std::filesystem::path(dir) / "summary.json");
+  out << fmt::format(
+      "{{\"final_test_accuracy\":{:.6f},\"final_test_loss\":{:.6f},"
+      "\"iterations\":{},\"wall_s\":{:.3f},\"consistency\":\"{}\","
+      "\"staleness_bound\":{},\"staleness\":{},\"workers\":{{{}}}}}\n",
+      eval.accuracy, eval.loss, st.schedule.iterations, wall,
+      env.topo->job.consistency, env.topo->job.staleness,
+      st.all_staleness.json(), workers);
+  if (!out)
+    spdlog::error("cannot write {}/summary.json", dir);
 }
 
 void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
@@ -243,13 +314,18 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   st.progress.accuracy = eval.accuracy;
   if (clock == st.schedule.iterations) {
     const auto& job = env.topo->job;
+    const auto& all = st.all_staleness;
     fmt::print("{{\"final_test_accuracy\":{:.4f},\"final_test_loss\":{:.4f},"
                "\"iterations\":{},\"wall_s\":{:.3f},\"samples_per_s\":{:.1f},"
                "\"workers\":{},\"servers\":{},\"consistency\":\"{}\","
-               "\"algorithm\":\"{}\"}}\n",
+               "\"staleness\":{},\"algorithm\":\"{}\","
+               "\"staleness_mean\":{:.4f},\"staleness_variance\":{:.4f},"
+               "\"staleness_max\":{},\"blocked_s\":{:.3f}}}\n",
                eval.accuracy, eval.loss, clock, wall,
                st.samples / std::max(wall, 1e-9), st.workers.size(),
-               st.servers.size(), job.consistency, job.algorithm);
+               st.servers.size(), job.consistency, job.staleness, job.algorithm,
+               all.mean, all.variance(), all.max, all.blocked_seconds);
+    write_summary(st, env, eval, wall);
     std::fflush(stdout);
     st.finished = true;
     if (!env.topo->options.parameters_out.empty())

@@ -136,7 +136,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
     std::vector<float> mine(init.begin() + keys.begin, init.begin() + keys.end);
     st->table = std::make_unique<table_shard>(
         keys, std::max<std::size_t>(1, workers), rule, topo.job.learning_rate,
-        make_policy(topo.job.consistency), std::move(mine));
+        make_policy(topo.job.consistency, topo.job.staleness), std::move(mine));
     if (topo.job.algorithm != "none") {
       // The coordinator evaluates at the end of every epoch and of the job.
       auto sched =

@@ -40,7 +40,10 @@ struct job_spec {
   std::uint64_t keys = 0;
   std::size_t hidden = 128;
   data_spec data;
-  std::string consistency = "bsp"; ///< bsp | async
+  std::string consistency = "bsp"; ///< bsp | ssp | async
+  /// The bound s of ssp: a read at clock c sees every update from clocks
+  /// <= c - s - 1.
+  std::int64_t staleness = 0;
   std::size_t epochs = 1;
   /// Total iterations per worker; 0 means epochs * batches per epoch.
   std::uint64_t iterations = 0;

@@ -1,3 +1,4 @@
+#include "actors/cache.hpp"
 #include "actors/roles.hpp"
 #include "actors/table.hpp"
 
@@ -23,36 +24,49 @@ struct worker_state {
   algorithms::shard_range shard;
   std::vector<std::string> servers;
   std::vector<key_range> ranges;
+  std::unique_ptr<worker_cache> cache;
   std::vector<float> params;
   std::uint64_t iterations = 0;
   std::int64_t clock = 0;
   std::vector<std::uint64_t> pull_seq;
   std::size_t replies_missing = 0;
+  std::chrono::steady_clock::time_point read_start;
+  bool fetched = false; // the current read waits for servers
   bool started = false;
-  bool done = false;
 };
 
-void pull(worker_state& st) {
-  st.replies_missing = st.servers.size();
+// Starts the read of iteration st.clock: fetches every shard the cache may
+// not serve at this clock. Returns true when nothing needs fetching.
+bool begin_read(worker_state& st) {
+  st.read_start = std::chrono::steady_clock::now();
+  st.replies_missing = 0;
   for (std::size_t s = 0; s < st.servers.size(); ++s) {
+    st.pull_seq[s] = 0;
+    if (st.cache->fresh(s, st.clock))
+      continue;
     messages::envelope_builder builder(256);
     auto body = wire::CreatePullRequest(builder.fbb(), st.ranges[s].begin,
                                         st.ranges[s].size());
     auto h = st.out->header(st.servers[s], st.clock);
     st.pull_seq[s] = h.seq;
+    ++st.replies_missing;
     st.out->post(builder.finish(h, wire::Body::PullRequest, body.Union()));
   }
+  st.fetched = st.replies_missing > 0;
+  return !st.fetched;
 }
 
 void compute_and_push(worker_state& st, const actor_env& env) {
   const auto& job = env.topo->job;
+  auto now = std::chrono::steady_clock::now();
+  std::chrono::duration<double> blocked = now - st.read_start;
+  st.cache->view(st.params);
   auto batch = algorithms::minibatch(st.shard, job.batch_size, job.seed,
                                      static_cast<std::uint64_t>(st.clock));
   auto grad = std::make_shared<std::vector<float>>(st.params.size());
-  auto start = std::chrono::steady_clock::now();
   double loss = st.model->loss_and_gradient(st.params.data(), *st.data, batch,
                                             grad->data());
-  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - now;
   for (std::size_t s = 0; s < st.servers.size(); ++s) {
     messages::envelope_builder builder(256);
     auto payload = builder.floats(
@@ -62,13 +76,25 @@ void compute_and_push(worker_state& st, const actor_env& env) {
     st.out->post(builder.finish(st.out->header(st.servers[s], st.clock),
                                 wire::Body::Push, body.Union()));
   }
+  st.cache->record_own(st.clock, grad);
   messages::envelope_builder builder(256);
   auto body = wire::CreateReport(builder.fbb(), st.clock, loss, took.count(),
-                                 batch.size());
+                                 batch.size(), st.cache->staleness_at(st.clock),
+                                 st.fetched ? blocked.count() : 0.0);
   static const std::string coordinator = "coordinator/0";
   st.out->post(builder.finish(st.out->header(coordinator, st.clock),
                               wire::Body::Report, body.Union()));
   ++st.clock;
+}
+
+// Runs the next iteration if its read can be served from the cache (then
+// continues through a message to itself, so other messages get a turn), or
+// starts the fetch it waits for.
+void advance(caf::event_based_actor* self, worker_state& st) {
+  if (static_cast<std::uint64_t>(st.clock) >= st.iterations)
+    return;
+  if (begin_read(st))
+    self->send(self, tick_atom::value);
 }
 
 } // namespace
@@ -92,6 +118,13 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
       st->ranges.push_back(shard_keys(st->params.size(), shards, s));
     }
     st->pull_seq.resize(shards);
+    // The servers apply -lr / workers times each worker's gradient.
+    float own_scale = -topo.job.learning_rate / static_cast<float>(workers);
+    // Under async a worker still reads every iteration: the staleness of
+    // what it gets is measured, not bounded.
+    st->cache = std::make_unique<worker_cache>(
+        st->ranges, topo.job.consistency == "ssp" ? topo.job.staleness : 0,
+        own_scale);
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
@@ -119,24 +152,19 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
             self->quit(caf::make_error(caf::sec::runtime_error, reason));
             return;
           }
-          std::memcpy(st->params.data() + f->offset(), values.data,
-                      values.size * sizeof(float));
+          st->cache->store(s, msg->header().clock(), values);
           st->pull_seq[s] = 0;
           if (--st->replies_missing > 0)
             return;
           compute_and_push(*st, env);
-          if (static_cast<std::uint64_t>(st->clock) < st->iterations)
-            pull(*st);
-          else
-            st->done = true;
+          advance(self, *st);
           break;
         }
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();
           if (cmd == wire::Command::Start && !st->started) {
             st->started = true;
-            if (st->iterations > 0)
-              pull(*st);
+            advance(self, *st);
           } else if (cmd == wire::Command::Stop) {
             self->quit();
           } else if (cmd == wire::Command::Abort) {
@@ -148,6 +176,11 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           spdlog::warn("{}: unexpected {} from {}", env.name,
                        messages::kind_name(msg->kind()), msg->source());
         }
+      },
+      [self, st, env](tick_atom) {
+        // The read of st->clock was served from the cache.
+        compute_and_push(*st, env);
+        advance(self, *st);
       },
       [self, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);

@@ -1033,18 +1033,23 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
               actors::topology& topo) {
   if (!r.check_keys(job, "job",
-                    {"algorithm", "hidden", "data", "consistency", "epochs",
-                     "iterations", "batch_size", "learning_rate", "seed"},
+                    {"algorithm", "hidden", "data", "consistency", "staleness",
+                     "epochs", "iterations", "batch_size", "learning_rate",
+                     "seed"},
                     at))
     return;
   auto& spec = topo.job;
   const auto any = std::numeric_limits<std::uint64_t>::max();
   r.choice(job, "algorithm", spec.algorithm, {"softmax", "mlp", "logreg"},
            "algorithm");
-  r.choice(job, "consistency", spec.consistency, {"bsp", "async"},
+  r.choice(job, "consistency", spec.consistency, {"bsp", "ssp", "async"},
            "consistency model",
-           {{"ssp", "stale synchronous parallel is not available yet"},
+           {{"essp", "eager SSP is not available yet; use ssp"},
             {"asp", "did you mean 'async'?"}});
+  if (r.whole(job, "staleness", spec.staleness, 0, 1000000, "3") &&
+      spec.consistency != "ssp")
+    r.problem(job["staleness"], "'staleness' applies only to consistency ssp",
+              "set 'consistency: ssp' or remove 'staleness'");
   r.whole(job, "hidden", spec.hidden, 1, any, "128");
   r.whole(job, "epochs", spec.epochs, 1, any, "10");
   r.whole(job, "iterations", spec.iterations, 0, any, "1000");

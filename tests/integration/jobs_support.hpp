@@ -91,6 +91,14 @@ inline std::string processes_mentioning(const std::string& needle) {
   return r.output;
 }
 
+/// The number after "key": in `output`, or -1.
+inline double json_number(const std::string& output, const std::string& key) {
+  auto at = output.find("\"" + key + "\":");
+  if (at == std::string::npos)
+    return -1;
+  return std::stod(output.substr(at + key.size() + 3));
+}
+
 /// Polls `condition` every 50 ms for up to `seconds`; returns its last value.
 template <class F>
 bool wait_for(F condition, double seconds = 60) {

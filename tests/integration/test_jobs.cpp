@@ -137,6 +137,56 @@ TEST_F(Jobs, AsyncConverges) {
   auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GE(final_accuracy(r.output), 0.72) << r.output;
+  // Workers keep reading the servers: what they read lags by a few clocks,
+  // never by most of the run.
+  auto max = test::json_number(r.output, "staleness_max");
+  EXPECT_GE(max, 0) << r.output;
+  EXPECT_LT(max, 12000 / 4 / 32 / 2) << r.output;
+}
+
+TEST_F(Jobs, SspZeroEqualsBspBitForBit) {
+  temp_dir bsp_dir, ssp_dir;
+  job_settings s;
+  s.iterations = 30;
+  test::write_file(bsp_dir / "job.yaml", topology(s, bsp_dir));
+  auto ssp = topology(s, ssp_dir);
+  auto at = ssp.find("  consistency: bsp");
+  ssp.replace(at, 18, "  consistency: ssp\n  staleness: 0");
+  test::write_file(ssp_dir / "job.yaml", ssp);
+  for (const auto* dir : {&bsp_dir, &ssp_dir}) {
+    auto r = test::run(test::binary() + " run " + (*dir / "job.yaml").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  expect_bitwise_equal(read_floats(ssp_dir / "params.bin"),
+                       read_floats(bsp_dir / "params.bin"));
+}
+
+TEST_F(Jobs, SspRunStaysWithinItsBoundAndRecordsStaleness) {
+  temp_dir dir;
+  job_settings s;
+  s.workers = 4;
+  s.train_limit = 12000;
+  s.batch = 32;
+  auto text = topology(s, dir);
+  auto at = text.find("  consistency: bsp");
+  text.replace(at, 18, "  consistency: ssp\n  staleness: 2");
+  test::write_file(dir / "job.yaml", text);
+  auto r = test::run(test::binary() + " launch --no-progress " +
+                     (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_GE(final_accuracy(r.output), 0.6) << r.output;
+  EXPECT_LE(test::json_number(r.output, "staleness_max"), 2) << r.output;
+  std::ifstream summary(dir / "metrics" / "summary.json");
+  std::string text_summary((std::istreambuf_iterator<char>(summary)), {});
+  for (std::string w : {"worker/0", "worker/1", "worker/2", "worker/3"})
+    EXPECT_NE(text_summary.find("\"" + w + "\":{\"reads\":93"),
+              std::string::npos)
+        << text_summary;
+  EXPECT_NE(text_summary.find("\"histogram\":["), std::string::npos);
+  std::ifstream metrics(dir / "metrics" / "iterations.jsonl");
+  std::string line;
+  std::getline(metrics, line);
+  EXPECT_NE(line.find("\"staleness\":[0,0,0,0]"), std::string::npos) << line;
 }
 
 TEST_F(Jobs, MultiProcessJobReachesAccuracyAndLeavesNoProcess) {
