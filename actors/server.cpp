@@ -19,6 +19,9 @@ struct server_state {
   std::vector<messages::inbound_ptr> waiting_reads;
   std::set<std::string> complained_;
   std::uint64_t rejected = 0;
+  // essp: readers that get every commit, and the last commit they got.
+  std::set<std::string> subscribers;
+  std::int64_t pushed = -1;
 };
 
 void complain(server_state& st, const actor_env& env,
@@ -30,7 +33,6 @@ void complain(server_state& st, const actor_env& env,
                  env.name, messages::kind_name(msg.kind()), who, error);
 }
 
-// Answers a verified pull request from the current table contents.
 // Whether the reader of `msg` is a worker (the other readers evaluate).
 bool from_worker(const messages::inbound& msg);
 
@@ -39,6 +41,7 @@ bool can_answer(const table_shard& table, const messages::inbound& req) {
   return from_worker(req) ? table.can_read(clock) : table.settled(clock);
 }
 
+// Answers a verified pull request from the current table contents.
 void reply(server_state& st, const messages::inbound& req) {
   const auto* pull = req.envelope().body_as_PullRequest();
   auto keys = st.table->keys();
@@ -84,6 +87,25 @@ std::string check_pull(const table_shard& table, const messages::inbound& msg) {
            std::to_string(pull->count()) + ") outside shard [" +
            std::to_string(keys.begin) + ", " + std::to_string(keys.end) + ")";
   return {};
+}
+
+// essp: sends the whole shard to every subscriber once per new commit.
+void push_to_subscribers(server_state& st) {
+  auto committed = st.table->committed();
+  if (st.subscribers.empty() || committed <= st.pushed)
+    return;
+  st.pushed = committed;
+  auto keys = st.table->keys();
+  auto snapshot = st.table->snapshot();
+  for (const auto& reader : st.subscribers) {
+    messages::envelope_builder builder;
+    auto payload = builder.floats(
+        keys.begin, messages::float_block::of(snapshot, 0, keys.size()));
+    auto body = wire::CreatePullReply(builder.fbb(), payload);
+    auto h = st.out->header(reader, committed);
+    h.seq = 0;
+    st.out->post(builder.finish(h, wire::Body::PullReply, body.Union()));
+  }
 }
 
 void serve_waiting(server_state& st) {
@@ -172,6 +194,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           if (!error.empty())
             complain(*st, env, *msg, error);
           serve_waiting(*st);
+          push_to_subscribers(*st);
           break;
         }
         case wire::Body::Clock: {
@@ -181,13 +204,19 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           if (!error.empty())
             complain(*st, env, *msg, error);
           serve_waiting(*st);
+          push_to_subscribers(*st);
           break;
         }
         case wire::Body::PullRequest: {
           auto error = check_pull(*st->table, *msg);
           if (!error.empty()) {
             complain(*st, env, *msg, error);
-          } else if (can_answer(*st->table, *msg)) {
+            break;
+          }
+          if (msg->envelope().body_as_PullRequest()->subscribe() &&
+              from_worker(*msg))
+            st->subscribers.emplace(msg->source());
+          if (can_answer(*st->table, *msg)) {
             reply(*st, *msg);
           } else {
             st->waiting_reads.push_back(msg);

@@ -51,7 +51,8 @@ std::unique_ptr<consistency_policy> make_policy(const std::string& name,
                                                 std::int64_t staleness) {
   if (name == "bsp")
     return std::make_unique<ssp_policy>(0);
-  if (name == "ssp") {
+  // essp has ssp's bound; servers also push each commit to subscribers.
+  if (name == "ssp" || name == "essp") {
     if (staleness < 0)
       throw std::invalid_argument("ssp needs a staleness bound >= 0");
     return std::make_unique<ssp_policy>(staleness);
@@ -59,7 +60,7 @@ std::unique_ptr<consistency_policy> make_policy(const std::string& name,
   if (name == "async")
     return std::make_unique<async_policy>();
   throw std::invalid_argument("unknown consistency model '" + name +
-                              "' (valid: bsp, ssp, async)");
+                              "' (valid: bsp, ssp, essp, async)");
 }
 
 table_shard::table_shard(key_range keys, std::size_t workers, update_rule rule,

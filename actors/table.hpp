@@ -48,9 +48,9 @@ public:
   }
 };
 
-/// Creates the policy named `name`: "bsp", "ssp" with bound `staleness`
-/// (ssp with 0 is bsp), or "async". Throws std::invalid_argument naming
-/// the valid policies otherwise.
+/// Creates the policy named `name`: "bsp", "ssp" or "essp" with bound
+/// `staleness` (ssp with 0 is bsp), or "async". Throws std::invalid_argument
+/// naming the valid policies otherwise.
 std::unique_ptr<consistency_policy> make_policy(const std::string& name,
                                                 std::int64_t staleness = 0);
 

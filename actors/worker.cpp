@@ -32,6 +32,7 @@ struct worker_state {
   std::size_t replies_missing = 0;
   std::chrono::steady_clock::time_point read_start;
   bool fetched = false; // the current read waits for servers
+  bool eager = false;   // essp: servers push every commit to us
   bool started = false;
 };
 
@@ -46,7 +47,7 @@ bool begin_read(worker_state& st) {
       continue;
     messages::envelope_builder builder(256);
     auto body = wire::CreatePullRequest(builder.fbb(), st.ranges[s].begin,
-                                        st.ranges[s].size());
+                                        st.ranges[s].size(), 0, st.eager);
     auto h = st.out->header(st.servers[s], st.clock);
     st.pull_seq[s] = h.seq;
     ++st.replies_missing;
@@ -122,9 +123,11 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     float own_scale = -topo.job.learning_rate / static_cast<float>(workers);
     // Under async a worker still reads every iteration: the staleness of
     // what it gets is measured, not bounded.
+    bool bounded =
+        topo.job.consistency == "ssp" || topo.job.consistency == "essp";
     st->cache = std::make_unique<worker_cache>(
-        st->ranges, topo.job.consistency == "ssp" ? topo.job.staleness : 0,
-        own_scale);
+        st->ranges, bounded ? topo.job.staleness : 0, own_scale);
+    st->eager = topo.job.consistency == "essp";
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
@@ -135,10 +138,19 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         case wire::Body::PullReply: {
           auto seq = msg->header().seq();
           std::size_t s = 0;
-          while (s < st->pull_seq.size() && st->pull_seq[s] != seq)
-            ++s;
-          if (s == st->pull_seq.size() || st->replies_missing == 0)
-            return; // a reply to a request we no longer wait for
+          if (seq == 0 && st->eager) {
+            // A commit pushed by a server: refresh the cache, and finish the
+            // read that waits for it, if any.
+            while (s < st->servers.size() && st->servers[s] != msg->source())
+              ++s;
+            if (s == st->servers.size())
+              return;
+          } else {
+            while (s < st->pull_seq.size() && st->pull_seq[s] != seq)
+              ++s;
+            if (s == st->pull_seq.size() || st->replies_missing == 0)
+              return; // a reply to a request we no longer wait for
+          }
           const auto* f = msg->envelope().body_as_PullReply()->payload();
           auto values = msg->values(*f);
           if (msg->source() != st->servers[s] ||
@@ -153,6 +165,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
             return;
           }
           st->cache->store(s, msg->header().clock(), values);
+          if (st->pull_seq[s] == 0 || !st->cache->fresh(s, st->clock))
+            return; // not waited for, or still too old for this read
           st->pull_seq[s] = 0;
           if (--st->replies_missing > 0)
             return;

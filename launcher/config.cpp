@@ -1042,13 +1042,13 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
   const auto any = std::numeric_limits<std::uint64_t>::max();
   r.choice(job, "algorithm", spec.algorithm, {"softmax", "mlp", "logreg"},
            "algorithm");
-  r.choice(job, "consistency", spec.consistency, {"bsp", "ssp", "async"},
-           "consistency model",
-           {{"essp", "eager SSP is not available yet; use ssp"},
-            {"asp", "did you mean 'async'?"}});
+  r.choice(job, "consistency", spec.consistency,
+           {"bsp", "ssp", "essp", "async"}, "consistency model",
+           {{"asp", "did you mean 'async'?"}});
   if (r.whole(job, "staleness", spec.staleness, 0, 1000000, "3") &&
-      spec.consistency != "ssp")
-    r.problem(job["staleness"], "'staleness' applies only to consistency ssp",
+      spec.consistency != "ssp" && spec.consistency != "essp")
+    r.problem(job["staleness"],
+              "'staleness' applies only to consistency ssp or essp",
               "set 'consistency: ssp' or remove 'staleness'");
   r.whole(job, "hidden", spec.hidden, 1, any, "128");
   r.whole(job, "epochs", spec.epochs, 1, any, "10");

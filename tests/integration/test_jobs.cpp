@@ -161,32 +161,35 @@ TEST_F(Jobs, SspZeroEqualsBspBitForBit) {
                        read_floats(bsp_dir / "params.bin"));
 }
 
-TEST_F(Jobs, SspRunStaysWithinItsBoundAndRecordsStaleness) {
-  temp_dir dir;
-  job_settings s;
-  s.workers = 4;
-  s.train_limit = 12000;
-  s.batch = 32;
-  auto text = topology(s, dir);
-  auto at = text.find("  consistency: bsp");
-  text.replace(at, 18, "  consistency: ssp\n  staleness: 2");
-  test::write_file(dir / "job.yaml", text);
-  auto r = test::run(test::binary() + " launch --no-progress " +
-                     (dir / "job.yaml").string());
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_GE(final_accuracy(r.output), 0.6) << r.output;
-  EXPECT_LE(test::json_number(r.output, "staleness_max"), 2) << r.output;
-  std::ifstream summary(dir / "metrics" / "summary.json");
-  std::string text_summary((std::istreambuf_iterator<char>(summary)), {});
-  for (std::string w : {"worker/0", "worker/1", "worker/2", "worker/3"})
-    EXPECT_NE(text_summary.find("\"" + w + "\":{\"reads\":93"),
-              std::string::npos)
-        << text_summary;
-  EXPECT_NE(text_summary.find("\"histogram\":["), std::string::npos);
-  std::ifstream metrics(dir / "metrics" / "iterations.jsonl");
-  std::string line;
-  std::getline(metrics, line);
-  EXPECT_NE(line.find("\"staleness\":[0,0,0,0]"), std::string::npos) << line;
+TEST_F(Jobs, SspAndEsspStayWithinTheirBoundAndRecordStaleness) {
+  for (std::string model : {"ssp", "essp"}) {
+    SCOPED_TRACE(model);
+    temp_dir dir;
+    job_settings s;
+    s.workers = 4;
+    s.train_limit = 12000;
+    s.batch = 32;
+    auto text = topology(s, dir);
+    auto at = text.find("  consistency: bsp");
+    text.replace(at, 18, "  consistency: " + model + "\n  staleness: 2");
+    test::write_file(dir / "job.yaml", text);
+    auto r = test::run(test::binary() + " launch --no-progress " +
+                       (dir / "job.yaml").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_GE(final_accuracy(r.output), 0.6) << r.output;
+    EXPECT_LE(test::json_number(r.output, "staleness_max"), 2) << r.output;
+    std::ifstream summary(dir / "metrics" / "summary.json");
+    std::string text_summary((std::istreambuf_iterator<char>(summary)), {});
+    for (std::string w : {"worker/0", "worker/1", "worker/2", "worker/3"})
+      EXPECT_NE(text_summary.find("\"" + w + "\":{\"reads\":93"),
+                std::string::npos)
+          << text_summary;
+    EXPECT_NE(text_summary.find("\"histogram\":["), std::string::npos);
+    std::ifstream metrics(dir / "metrics" / "iterations.jsonl");
+    std::string line;
+    std::getline(metrics, line);
+    EXPECT_NE(line.find("\"staleness\":[0,0,0,0]"), std::string::npos) << line;
+  }
 }
 
 TEST_F(Jobs, MultiProcessJobReachesAccuracyAndLeavesNoProcess) {
