@@ -165,8 +165,12 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
             return;
           }
           st->cache->store(s, msg->header().clock(), values);
-          if (st->pull_seq[s] == 0 || !st->cache->fresh(s, st->clock))
-            return; // not waited for, or still too old for this read
+          // The answer to our request completes the read (the server
+          // waited as long as the policy needs); a pushed commit completes
+          // it only once the cache is fresh enough.
+          if (st->pull_seq[s] == 0 ||
+              (seq == 0 && !st->cache->fresh(s, st->clock)))
+            return;
           st->pull_seq[s] = 0;
           if (--st->replies_missing > 0)
             return;

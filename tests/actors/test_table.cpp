@@ -55,7 +55,7 @@ TEST(ShardKeys, RangeContains) {
 }
 
 TEST(Policy, UnknownNameIsRejected) {
-  EXPECT_THROW(actors::make_policy("essp"), std::invalid_argument);
+  EXPECT_THROW(actors::make_policy("eventual"), std::invalid_argument);
   EXPECT_THROW(actors::make_policy("ssp", -1), std::invalid_argument);
   try {
     actors::make_policy("bogus");
