@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
                    "$SLURM_PROCID / $OMPI_COMM_WORLD_RANK as an index into "
                    "the node list)");
 
+  bool watch_stdin = false;
+  node->add_flag("--watch-stdin", watch_stdin,
+                 "Stop when standard input ends (used by launch)");
+
   auto* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
   metronome::tools::pushpull_options bench_opts;
@@ -128,7 +132,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "{}: {}\n", config, error);
       return 2;
     }
-    return metronome::launcher::run_node(topo, node_name);
+    return metronome::launcher::run_node(topo, node_name, watch_stdin);
   }
   if (*pushpull)
     return metronome::tools::run_pushpull(bench_opts);

@@ -4,8 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -83,17 +85,21 @@ std::string node_identity(const actors::topology& topo,
   };
   if (!given.empty())
     return known(given, "--name");
-  if (const char* name = std::getenv("METRONOME_NODE"))
+  const char* name = std::getenv("METRONOME_NODE");
+  if (name != nullptr && *name != '\0')
     return known(name, "METRONOME_NODE");
-  for (const char* var : {"SLURM_PROCID", "OMPI_COMM_WORLD_RANK"}) {
+  // mpirun inside a Slurm allocation may inherit a SLURM_PROCID of its
+  // launcher: the MPI rank wins.
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "SLURM_PROCID"}) {
     const char* value = std::getenv(var);
-    if (value == nullptr)
+    if (value == nullptr || *value == '\0')
       continue;
-    char* end = nullptr;
-    errno = 0;
-    auto index = std::strtoul(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0' ||
-        index >= topo.nodes.size()) {
+    std::string_view text = value;
+    bool digits = text.size() < 10 &&
+                  std::all_of(text.begin(), text.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
+    auto index = digits ? std::stoul(value) : topo.nodes.size();
+    if (index >= topo.nodes.size()) {
       error = std::string(var) + "=" + value + " is not an index into the " +
               std::to_string(topo.nodes.size()) + " nodes of the topology";
       return {};
@@ -142,8 +148,21 @@ int run_in_process(const actors::topology& topo) {
   return status;
 }
 
-int run_node(const actors::topology& topo, const std::string& name) {
+int run_node(const actors::topology& topo, const std::string& name,
+             bool watch_stdin) {
   signal_watch signals;
+  if (watch_stdin) {
+    // The launcher holds the other end; ssh passes its closing on. The
+    // thread turns it into a SIGTERM, handled like any other.
+    // Only async-signal-safe calls: the thread may wake while the process
+    // is already exiting.
+    std::thread([] {
+      char buf[256];
+      while (::read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+        ;
+      ::kill(::getpid(), SIGTERM);
+    }).detach();
+  }
   caf::actor_system_config cfg;
   actors::configure_actor_system(cfg);
   caf::actor_system sys{cfg};

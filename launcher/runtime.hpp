@@ -18,7 +18,10 @@ std::string node_identity(const actors::topology& topo,
 int run_in_process(const actors::topology& topo);
 
 /// Runs node `name` of `topo` over tcp until its actors finish; SIGINT and
-/// SIGTERM stop it cleanly. Returns the process exit code.
-int run_node(const actors::topology& topo, const std::string& name);
+/// SIGTERM stop it cleanly, and so does the end of standard input when
+/// `watch_stdin` (how `launch` stops nodes, remote ones too). Returns the
+/// process exit code.
+int run_node(const actors::topology& topo, const std::string& name,
+             bool watch_stdin = false);
 
 } // namespace metronome::launcher

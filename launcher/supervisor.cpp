@@ -76,6 +76,8 @@ struct child {
   pid_t pid = -1;
   int out_fd = -1;
   int err_fd = -1;
+  int in_fd = -1; // closing it tells the node (even a remote one) to stop
+  clock_type::time_point reaped;
   std::string out_partial;
   std::string err_partial;
   std::deque<std::string> last_lines;
@@ -96,7 +98,7 @@ public:
       return;
     auto it = json_number(json, "iteration").value_or(0);
     auto total = json_number(json, "iterations").value_or(1);
-    fraction_ = total > 0 ? it / total : 0;
+    fraction_ = std::clamp(total > 0 ? it / total : 0.0, 0.0, 1.0);
     auto acc = json_number(json, "accuracy").value_or(-1);
     text_ = fmt::format(
         "iteration {:.0f}/{:.0f}  loss {:.4f}  accuracy {}  {:.0f} samples/s  "
@@ -152,7 +154,7 @@ void set_nonblocking(int fd) {
 }
 
 bool spawn(child& c, pid_t parent) {
-  int out[2], err[2];
+  int out[2], err[2], in[2];
   if (pipe2(out, O_CLOEXEC) != 0)
     return false;
   if (pipe2(err, O_CLOEXEC) != 0) {
@@ -160,9 +162,20 @@ bool spawn(child& c, pid_t parent) {
     close(out[1]);
     return false;
   }
+  if (pipe2(in, O_CLOEXEC) != 0) {
+    for (int fd : {out[0], out[1], err[0], err[1]})
+      close(fd);
+    return false;
+  }
+  // Signals stay blocked until the child has reset its handlers, so none is
+  // lost in the launcher's handler between fork and exec.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   pid_t pid = fork();
   if (pid < 0) {
-    for (int fd : {out[0], out[1], err[0], err[1]})
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    for (int fd : {out[0], out[1], err[0], err[1], in[0], in[1]})
       close(fd);
     return false;
   }
@@ -170,9 +183,15 @@ bool spawn(child& c, pid_t parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
       _exit(1);
+    // Its own process group: a Ctrl-C in the terminal reaches only the
+    // launcher, which stops the nodes in order.
+    setpgid(0, 0);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
+      signal(sig, SIG_DFL);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    dup2(in[0], STDIN_FILENO);
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
-    signal(SIGINT, SIG_IGN); // the launcher decides how nodes stop
     setenv("METRONOME_PROGRESS", "1", 1);
     std::vector<char*> argv;
     for (auto& a : c.spec.argv)
@@ -182,13 +201,16 @@ bool spawn(child& c, pid_t parent) {
     fmt::print(stderr, "cannot run {}: {}\n", argv[0], std::strerror(errno));
     _exit(127);
   }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(out[1]);
   close(err[1]);
+  close(in[0]);
   set_nonblocking(out[0]);
   set_nonblocking(err[0]);
   c.pid = pid;
   c.out_fd = out[0];
   c.err_fd = err[0];
+  c.in_fd = in[1];
   return true;
 }
 
@@ -214,8 +236,13 @@ std::vector<planned_process> plan(const actors::topology& topo,
         p.argv.push_back(word);
       }
     }
-    for (std::string a : {exe, std::string("node"), std::string("--topology"),
-                          config_path, std::string("--name"), node.name})
+    // ssh does not forward the environment: set it on the command line.
+    if (!p.local)
+      for (std::string a : {"env", "METRONOME_PROGRESS=1"})
+        p.argv.push_back(a);
+    for (std::string a :
+         {exe, std::string("node"), std::string("--topology"), config_path,
+          std::string("--name"), node.name, std::string("--watch-stdin")})
       p.argv.push_back(a);
     result.push_back(std::move(p));
   }
@@ -234,8 +261,8 @@ int launch(const actors::topology& topo, const std::string& config,
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
+    sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   const auto* coordinator = topo.node_of("coordinator/0");
   progress_display display(opts.progress);
@@ -243,8 +270,10 @@ int launch(const actors::topology& topo, const std::string& config,
     std::error_code ec;
     std::filesystem::create_directories(topo.options.log_dir, ec);
     if (ec) {
-      fmt::print(stderr, "launch: cannot create log_dir {}: {}\n",
-                 topo.options.log_dir, ec.message());
+      fmt::print(stderr,
+                 "launch: cannot create log_dir {} (options.log_dir "
+                 "in {}): {}\n",
+                 topo.options.log_dir, config, ec.message());
       return 2;
     }
   }
@@ -254,9 +283,6 @@ int launch(const actors::topology& topo, const std::string& config,
   for (std::size_t i = 0; i < processes.size(); ++i) {
     auto& c = children[i];
     c.spec = processes[i];
-    if (!topo.options.log_dir.empty())
-      c.log.open(std::filesystem::path(topo.options.log_dir) /
-                 (c.spec.node + ".log"));
     if (!spawn(c, getpid())) {
       fmt::print(stderr, "launch: cannot start node {}: {}\n", c.spec.node,
                  std::strerror(errno));
@@ -264,6 +290,16 @@ int launch(const actors::topology& topo, const std::string& config,
       result = 1;
       break;
     }
+  }
+  // Opened after every fork, so no node inherits another's log file.
+  for (auto& c : children) {
+    if (topo.options.log_dir.empty() || c.pid <= 0)
+      continue;
+    auto path =
+        std::filesystem::path(topo.options.log_dir) / (c.spec.node + ".log");
+    c.log.open(path);
+    if (!c.log)
+      fmt::print(stderr, "launch: cannot write {}\n", path.string());
   }
   fmt::print(
       stderr, "launch: launched {} node processes ({} local)\n",
@@ -289,9 +325,16 @@ int launch(const actors::topology& topo, const std::string& config,
     else
       display.print(stderr, "[" + c.spec.node + "] " + line);
   };
+  auto close_fd = [](int& fd) {
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+  };
+  // Reads what is there, at most a few buffers per call so that signals and
+  // exits are noticed even when a node prints without pause.
   auto drain = [&](child& c, int& fd, std::string& partial, bool is_stdout) {
     char buf[8192];
-    for (;;) {
+    for (int round = 0; round < 16 && fd >= 0; ++round) {
       auto n = read(fd, buf, sizeof(buf));
       if (n > 0) {
         partial.append(buf, static_cast<std::size_t>(n));
@@ -302,29 +345,42 @@ int launch(const actors::topology& topo, const std::string& config,
         }
         continue;
       }
-      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        if (!partial.empty())
-          handle_line(c, is_stdout, partial);
-        partial.clear();
-        close(fd);
-        fd = -1;
-      }
-      return;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+      if (!partial.empty())
+        handle_line(c, is_stdout, partial);
+      partial.clear();
+      close_fd(fd);
     }
+  };
+  auto report = [&](child& c, const std::string& what) {
+    drain(c, c.out_fd, c.out_partial, true);
+    drain(c, c.err_fd, c.err_partial, false);
+    display.finish();
+    fmt::print(stderr, "launch: node {} on {} {}. Its last output:\n",
+               c.spec.node, c.spec.host, what);
+    for (const auto& line : c.last_lines)
+      fmt::print(stderr, "  | {}\n", line);
   };
 
   bool stopping = false;
   bool killed = false;
+  bool named_failure = false;
+  std::vector<child*> self_stopped;
   auto kill_at = clock_type::now();
+  // Closing a node's stdin stops it wherever it runs (ssh passes the end of
+  // input on); local process groups also get SIGTERM.
   auto begin_stop = [&] {
     if (stopping)
       return;
     stopping = true;
     kill_at = clock_type::now() + std::chrono::milliseconds(static_cast<long>(
                                       opts.stop_grace_seconds * 1000));
-    for (auto& c : children)
-      if (c.pid > 0 && !c.exited)
-        kill(c.pid, SIGTERM);
+    for (auto& c : children) {
+      close_fd(c.in_fd);
+      if (c.pid > 0 && !c.exited && c.spec.local)
+        kill(-c.pid, SIGTERM);
+    }
   };
   if (result != 0)
     begin_stop();
@@ -366,29 +422,36 @@ int launch(const actors::topology& topo, const std::string& config,
         continue;
       c->exited = true;
       c->status = status;
+      c->reaped = clock_type::now();
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       if (code == actors::node_finished)
         continue;
       result = 1;
-      // Nodes stopped on request or because of another node's failure are
-      // not named; a node that failed by itself is, whenever it ends.
-      bool ours = killed && WIFSIGNALED(status);
-      if (code != actors::node_stopped && !ours) {
-        if (c->out_fd >= 0)
-          drain(*c, c->out_fd, c->out_partial, true);
-        if (c->err_fd >= 0)
-          drain(*c, c->err_fd, c->err_partial, false);
-        display.finish();
-        fmt::print(stderr,
-                   "launch: node {} on {} failed ({}){}. Its last "
-                   "output:\n",
-                   c->spec.node, c->spec.host, describe(status),
-                   stopping ? "" : "; stopping the others");
-        for (const auto& line : c->last_lines)
-          fmt::print(stderr, "  | {}\n", line);
+      // While stopping, a node ending by our signal, with exit 3, or (ssh)
+      // with 255 did what it was asked; only its own failure is named.
+      bool asked =
+          stopping &&
+          (code == actors::node_stopped || (!c->spec.local && code == 255) ||
+           (WIFSIGNALED(status) &&
+            (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL)));
+      if (code == actors::node_stopped && !stopping) {
+        // Usually the echo of a failure elsewhere that is not reaped yet:
+        // named at the end only if no node failed.
+        self_stopped.push_back(&*c);
+      } else if (!asked) {
+        report(*c, "failed (" + describe(status) + ")" +
+                       (stopping ? "" : "; stopping the others"));
+        named_failure = true;
       }
       begin_stop();
     }
+    // A node's descendants may keep its pipes open: stop reading a second
+    // after the node itself has ended.
+    for (auto& c : children)
+      if (c.exited && clock_type::now() - c.reaped > std::chrono::seconds(1)) {
+        close_fd(c.out_fd);
+        close_fd(c.err_fd);
+      }
     if (stop_signal != 0 && !stopping) {
       display.finish();
       fmt::print(stderr, "launch: {} received; stopping every node\n",
@@ -401,14 +464,18 @@ int launch(const actors::topology& topo, const std::string& config,
       for (auto& c : children) {
         if (c.pid > 0 && !c.exited) {
           fmt::print(stderr,
-                     "launch: node {} did not stop in {} s; killing "
-                     "it\n",
+                     "launch: node {} did not stop in {} s; killing it\n",
                      c.spec.node, opts.stop_grace_seconds);
-          kill(c.pid, SIGKILL);
+          kill(c.spec.local ? -c.pid : c.pid, SIGKILL);
         }
       }
     }
   }
+  for (auto& c : children)
+    close_fd(c.in_fd);
+  if (!named_failure)
+    for (auto* c : self_stopped)
+      report(*c, "stopped by itself (exit status 3)");
   display.finish();
   return result;
 }

@@ -74,7 +74,7 @@ TEST(HostilePeer, NodeRefusesCraftedMessagesAndKeepsServing) {
   inbox.bind("tcp://127.0.0.1:" + port_of("w0"));
   auto log = dir / "s0.log";
   auto rc = dir / "s0.rc";
-  test::run("(timeout -s TERM 30 " + test::binary() + " node -t " + cfg +
+  test::run("(timeout -s KILL 30 " + test::binary() + " node -t " + cfg +
             " --name s0 > " + log.string() + " 2>&1; echo $? > " + rc.string() +
             ") < /dev/null > /dev/null 2>&1 &");
   zmq::socket_t attacker(ctx, zmq::socket_type::dealer);

@@ -7,6 +7,8 @@
 
 #include <unistd.h>
 
+#include <random>
+
 using namespace metronome;
 using test::job_settings;
 using test::temp_dir;
@@ -74,6 +76,11 @@ TEST_F(Launch, SigintStopsEveryNodeWithinTheGracePeriod) {
   EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(20));
   EXPECT_NE(exit_code(rc), 0);
   EXPECT_TRUE(test::file_has(dir / "launch.log", "stopping every node"));
+  // Stopped in order, not killed: the nodes saw the request themselves.
+  EXPECT_TRUE(test::file_has(dir / "launch.log", "[w0] ") &&
+              test::file_has(dir / "launch.log", "w0: stopping: "))
+      << "nodes did not stop gracefully";
+  EXPECT_FALSE(test::file_has(dir / "launch.log", "killing it"));
   EXPECT_EQ(test::processes_mentioning(cfg), "");
 }
 
@@ -96,6 +103,9 @@ TEST_F(Launch, FailedNodeIsReportedWithItsLastOutput) {
   EXPECT_NE(r.output.find("Its last output:"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("  | "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("coordinator/0: cannot start"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("failed (signal"), std::string::npos)
+      << "a node crashed while stopping:\n"
       << r.output;
   for (std::string other : {"s0", "w0", "w1"})
     EXPECT_EQ(r.output.find("node " + other + " on 127.0.0.1 failed"),
@@ -172,7 +182,7 @@ TEST_F(Launch, ANodeWithoutPeersSaysWhomItWaitsFor) {
   s.workers = 1;
   auto cfg = (dir / "job.yaml").string();
   test::write_file(cfg, test::topology(s, dir));
-  auto r = test::run("timeout -s TERM 7 " + test::binary() +
+  auto r = test::run("timeout -s TERM 12 " + test::binary() +
                      " node --topology " + cfg + " --name w0");
   auto expected = "w0: still waiting for node head at tcp://127.0.0.1:";
   EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
@@ -186,7 +196,8 @@ TEST_F(Launch, ANodeWithoutPeersSaysWhomItWaitsFor) {
 TEST_F(Launch, JobAcrossTwoNetworkNamespaces) {
   if (::geteuid() != 0)
     GTEST_SKIP() << "needs root to create network namespaces";
-  auto tag = std::to_string(::getpid() % 200 + 20);
+  std::random_device entropy;
+  auto tag = std::to_string(entropy() % 200 + 20);
   std::string a = "10.213." + tag + ".1", b = "10.213." + tag + ".2";
   std::string ns_a = "mtr-" + a, ns_b = "mtr-" + b;
   std::string veth_a = "mtra" + tag, veth_b = "mtrb" + tag;
@@ -199,12 +210,17 @@ TEST_F(Launch, JobAcrossTwoNetworkNamespaces) {
       "; for ns in " + ns_a + " " + ns_b +
       "; do ip -n $ns link set lo up; done; ip -n " + ns_a + " link set " +
       veth_a + " up; ip -n " + ns_b + " link set " + veth_b + " up");
+  if (setup.exit_code != 0) {
+    // Remove only what this attempt made; a name that existed is not ours.
+    if (setup.output.find("File exists") == std::string::npos)
+      test::run("ip netns del " + ns_a + " 2>/dev/null; ip netns del " + ns_b +
+                " 2>/dev/null");
+    GTEST_SKIP() << "cannot create network namespaces here: " << setup.output;
+  }
   struct cleanup {
     std::string cmd;
     ~cleanup() { test::run(cmd); }
   } remove{"ip netns del " + ns_a + "; ip netns del " + ns_b};
-  if (setup.exit_code != 0)
-    GTEST_SKIP() << "cannot create network namespaces here: " << setup.output;
   temp_dir dir;
   job_settings s;
   s.iterations = 30;
