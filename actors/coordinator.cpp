@@ -94,6 +94,8 @@ struct coordinator_state {
   double epoch_loss = 0;
   std::uint64_t epoch_iterations = 0;
   std::ofstream metrics;
+  // Run-time of every worker iteration, replayable by the replay model.
+  std::ofstream trace;
   std::shared_ptr<const algorithms::dataset> test;
   std::unique_ptr<algorithms::model> model;
   std::vector<float> eval_params;
@@ -204,6 +206,10 @@ void on_report(coordinator_state& st, const actor_env& env,
   if (r.seen[rank])
     return;
   r.seen[rank] = true;
+  if (st.trace.is_open())
+    st.trace << fmt::format("{},{},{:.6f},{:.6f},{:.6f}\n", rep->iteration(),
+                            rank, rep->compute_seconds() + rep->delay_seconds(),
+                            rep->compute_seconds(), rep->delay_seconds());
   r.last = rank;
   r.compute_seconds[rank] = rep->compute_seconds();
   r.staleness.resize(st.workers.size());
@@ -386,6 +392,12 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
       st->metrics.open(path);
       if (!st->metrics)
         throw std::runtime_error("cannot write " + path.string());
+      auto trace_path =
+          std::filesystem::path(topo.options.metrics_dir) / "trace.csv";
+      st->trace.open(trace_path);
+      if (!st->trace)
+        throw std::runtime_error("cannot write " + trace_path.string());
+      st->trace << "iteration,worker,seconds,compute_seconds,delay_seconds\n";
     }
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);

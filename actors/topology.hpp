@@ -1,5 +1,7 @@
 #pragma once
 
+#include "algorithms/stragglers.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -50,6 +52,8 @@ struct job_spec {
   std::size_t batch_size = 32; ///< per worker
   float learning_rate = 0.1f;
   std::uint64_t seed = 1;
+  /// Emulated stragglers; a worker follows the first rule that names it.
+  std::vector<algorithms::straggler_spec> stragglers;
 };
 
 /// CURVE key files for encrypted, authenticated transport (reserved: read
@@ -73,8 +77,6 @@ struct options_spec {
   /// {host} is replaced by the node's host.
   std::string remote_command = "ssh -o BatchMode=yes {host}";
   keys_spec keys;
-  /// Straggler emulation model; only "none" until straggler emulation lands.
-  std::string stragglers = "none";
 };
 
 /// A whole cluster description: nodes, job and options.

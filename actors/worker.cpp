@@ -4,6 +4,7 @@
 
 #include "algorithms/minibatch.hpp"
 #include "algorithms/models.hpp"
+#include "algorithms/stragglers.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,19 @@ namespace wire = messages::wire;
 
 namespace {
 
+using delayed_atom = caf::atom_constant<caf::atom("delayed")>;
+
+// An iteration computed and not yet pushed.
+struct computed_iteration {
+  std::shared_ptr<std::vector<float>> grad;
+  double loss = 0;
+  double compute_seconds = 0;
+  std::uint64_t samples = 0;
+  std::int64_t staleness = 0;
+  double blocked_seconds = 0;
+  double delay_seconds = 0;
+};
+
 struct worker_state {
   std::unique_ptr<sender> out;
   std::shared_ptr<const algorithms::dataset> data;
@@ -25,6 +39,9 @@ struct worker_state {
   std::vector<std::string> servers;
   std::vector<key_range> ranges;
   std::unique_ptr<worker_cache> cache;
+  std::unique_ptr<algorithms::straggler_model> stragglers;
+  std::size_t rank = 0;
+  computed_iteration computed;
   std::vector<float> params;
   std::uint64_t iterations = 0;
   std::int64_t clock = 0;
@@ -57,35 +74,70 @@ bool begin_read(worker_state& st) {
   return !st.fetched;
 }
 
-void compute_and_push(worker_state& st, const actor_env& env) {
+// Computes iteration st.clock on the parameters the cache holds; the push
+// waits for the emulated straggler delay, if any.
+void compute(worker_state& st, const actor_env& env) {
   const auto& job = env.topo->job;
   auto now = std::chrono::steady_clock::now();
   std::chrono::duration<double> blocked = now - st.read_start;
   st.cache->view(st.params);
   auto batch = algorithms::minibatch(st.shard, job.batch_size, job.seed,
                                      static_cast<std::uint64_t>(st.clock));
-  auto grad = std::make_shared<std::vector<float>>(st.params.size());
-  double loss = st.model->loss_and_gradient(st.params.data(), *st.data, batch,
-                                            grad->data());
-  std::chrono::duration<double> took = std::chrono::steady_clock::now() - now;
+  auto& done = st.computed;
+  done.grad = std::make_shared<std::vector<float>>(st.params.size());
+  done.loss = st.model->loss_and_gradient(st.params.data(), *st.data, batch,
+                                          done.grad->data());
+  done.compute_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - now)
+          .count();
+  done.samples = batch.size();
+  done.staleness = st.cache->staleness_at(st.clock);
+  done.blocked_seconds = st.fetched ? blocked.count() : 0.0;
+  done.delay_seconds = st.stragglers->delay(
+      st.rank, static_cast<std::uint64_t>(st.clock), done.compute_seconds);
+}
+
+// Pushes the computed gradient, reports the iteration and moves the clock.
+void push(worker_state& st) {
+  const auto& done = st.computed;
   for (std::size_t s = 0; s < st.servers.size(); ++s) {
     messages::envelope_builder builder(256);
-    auto payload = builder.floats(
-        st.ranges[s].begin, messages::float_block::of(grad, st.ranges[s].begin,
-                                                      st.ranges[s].size()));
+    auto payload =
+        builder.floats(st.ranges[s].begin,
+                       messages::float_block::of(done.grad, st.ranges[s].begin,
+                                                 st.ranges[s].size()));
     auto body = wire::CreatePush(builder.fbb(), payload);
     st.out->post(builder.finish(st.out->header(st.servers[s], st.clock),
                                 wire::Body::Push, body.Union()));
   }
-  st.cache->record_own(st.clock, grad);
+  st.cache->record_own(st.clock, done.grad);
   messages::envelope_builder builder(256);
-  auto body = wire::CreateReport(builder.fbb(), st.clock, loss, took.count(),
-                                 batch.size(), st.cache->staleness_at(st.clock),
-                                 st.fetched ? blocked.count() : 0.0);
+  auto body = wire::CreateReport(
+      builder.fbb(), st.clock, done.loss, done.compute_seconds, done.samples,
+      done.staleness, done.blocked_seconds, done.delay_seconds);
   static const std::string coordinator = "coordinator/0";
   st.out->post(builder.finish(st.out->header(coordinator, st.clock),
                               wire::Body::Report, body.Union()));
   ++st.clock;
+}
+
+void advance(caf::event_based_actor* self, worker_state& st);
+
+// One iteration after its read: compute, wait out the emulated delay on a
+// timer (never blocking the thread), push, go on.
+void iterate(caf::event_based_actor* self, worker_state& st,
+             const actor_env& env) {
+  compute(st, env);
+  if (st.computed.delay_seconds > 0) {
+    self->delayed_send(
+        self,
+        std::chrono::duration_cast<caf::timespan>(
+            std::chrono::duration<double>(st.computed.delay_seconds)),
+        delayed_atom::value);
+    return;
+  }
+  push(st);
+  advance(self, st);
 }
 
 // Runs the next iteration if its read can be served from the cache (then
@@ -128,6 +180,9 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     st->cache = std::make_unique<worker_cache>(
         st->ranges, bounded ? topo.job.staleness : 0, own_scale);
     st->eager = topo.job.consistency == "essp";
+    st->rank = static_cast<std::size_t>(env.index);
+    st->stragglers = algorithms::make_straggler_model(topo.job.stragglers,
+                                                      workers, topo.job.seed);
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
@@ -174,8 +229,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           st->pull_seq[s] = 0;
           if (--st->replies_missing > 0)
             return;
-          compute_and_push(*st, env);
-          advance(self, *st);
+          iterate(self, *st, env);
           break;
         }
         case wire::Body::Control: {
@@ -197,7 +251,10 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
       },
       [self, st, env](tick_atom) {
         // The read of st->clock was served from the cache.
-        compute_and_push(*st, env);
+        iterate(self, *st, env);
+      },
+      [self, st](delayed_atom) {
+        push(*st);
         advance(self, *st);
       },
       [self, env](peer_down_atom, const std::string& peer) {

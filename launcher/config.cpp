@@ -1,5 +1,7 @@
 #include "launcher/config.hpp"
 
+#include "algorithms/stragglers.hpp"
+
 #include "messages/codec.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -1030,12 +1032,81 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
                   " or use fewer workers");
 }
 
+// job.stragglers: one rule or a list of rules (see docs/topology.md).
+void read_stragglers(reader& r, const YAML::Node& job,
+                     actors::topology& topo) {
+  auto node = job["stragglers"];
+  if (!node || node.IsNull())
+    return;
+  std::vector<YAML::Node> items;
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i)
+      items.push_back(node[i]);
+  } else if (node.IsMap()) {
+    items.push_back(node);
+  } else {
+    r.problem(node, "'stragglers' must be a rule or a list of rules",
+              "e.g. stragglers: [{model: constant, factor: 4, workers: [0]}]");
+    return;
+  }
+  bool ok = true;
+  for (const auto& item : items) {
+    if (!r.check_keys(item, "a straggler rule",
+                      {"model", "workers", "factor", "mu", "sigma", "scale",
+                       "alpha", "groups", "own_share", "period",
+                       "slow_iterations", "trace"},
+                      item.Mark())) {
+      ok = false;
+      continue;
+    }
+    algorithms::straggler_spec spec;
+    auto get = [&](const char* key, auto& out) {
+      auto v = item[key];
+      if (!v)
+        return;
+      try {
+        out = v.as<std::decay_t<decltype(out)>>();
+      } catch (const YAML::Exception&) {
+        r.problem(v,
+                  std::string("'") + key +
+                      "' of a straggler rule has the wrong type",
+                  "see the stragglers table in docs/topology.md");
+        ok = false;
+      }
+    };
+    get("model", spec.model);
+    get("workers", spec.workers);
+    get("factor", spec.factor);
+    get("mu", spec.mu);
+    get("sigma", spec.sigma);
+    get("scale", spec.scale);
+    get("alpha", spec.alpha);
+    get("groups", spec.groups);
+    get("own_share", spec.own_share);
+    get("period", spec.period);
+    get("slow_iterations", spec.slow_iterations);
+    get("trace", spec.trace);
+    if (!spec.trace.empty() && fs::path(spec.trace).is_relative())
+      spec.trace = (r.dir() / spec.trace).lexically_normal().string();
+    topo.job.stragglers.push_back(spec);
+  }
+  if (!ok)
+    return;
+  try {
+    algorithms::make_straggler_model(
+        topo.job.stragglers, std::max<std::size_t>(1, topo.count("worker")),
+        topo.job.seed);
+  } catch (const std::exception& e) {
+    r.problem(node, e.what(), "see the stragglers table in docs/topology.md");
+  }
+}
+
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
               actors::topology& topo) {
   if (!r.check_keys(job, "job",
                     {"algorithm", "hidden", "data", "consistency", "staleness",
                      "epochs", "iterations", "batch_size", "learning_rate",
-                     "seed"},
+                     "seed", "stragglers"},
                     at))
     return;
   auto& spec = topo.job;
@@ -1057,6 +1128,7 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
   r.positive_real(job, "learning_rate", spec.learning_rate, "0.1");
   r.whole(job, "seed", spec.seed, 0, any, "1");
   read_data(r, job, at, topo);
+  read_stragglers(r, job, topo);
 }
 
 // --- options ---------------------------------------------------------------
@@ -1120,13 +1192,9 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
       }
     }
   }
-  if (auto s = options["stragglers"]) {
-    if (s.IsScalar() && s.Scalar() == "none")
-      o.stragglers = "none";
-    else
-      r.problem(s, "straggler emulation is not available yet",
-                "remove 'stragglers' or write stragglers: none");
-  }
+  if (auto s = options["stragglers"])
+    r.problem(s, "'stragglers' belongs under 'job', not 'options'",
+              "move it into the job section");
 }
 
 } // namespace

@@ -299,8 +299,7 @@ TEST(Launcher, RelativePathsStartAtTheTopologyFile) {
   test::write_file(path, one_node("127.0.0.1", 47952, "data/train.libsvm") +
                              "options:\n  metrics_dir: runs/m\n"
                              "  keys:\n    public_key: keys/node.key\n"
-                             "    secret_key: keys/node.key_secret\n"
-                             "  stragglers: none\n");
+                             "    secret_key: keys/node.key_secret\n");
   auto topo = launcher::load_topology(path.string());
   auto base = fs::absolute(dir / "cfg");
   EXPECT_EQ(topo.job.data.train, (base / "data" / "train.libsvm").string());
@@ -309,7 +308,6 @@ TEST(Launcher, RelativePathsStartAtTheTopologyFile) {
   EXPECT_EQ(topo.options.keys.secret_key,
             (base / "keys/node.key_secret").string());
   EXPECT_EQ(topo.options.metrics_dir, "runs/m"); // outputs: working dir
-  EXPECT_EQ(topo.options.stragglers, "none");
 }
 
 TEST(Launcher, DefaultsApply) {
@@ -331,7 +329,7 @@ TEST(Launcher, DefaultsApply) {
   EXPECT_FLOAT_EQ(topo.job.learning_rate, 0.1f);
   EXPECT_EQ(topo.job.seed, 1u);
   EXPECT_EQ(topo.options.remote_command, "ssh -o BatchMode=yes {host}");
-  EXPECT_EQ(topo.options.stragglers, "none");
+  EXPECT_TRUE(topo.job.stragglers.empty());
   EXPECT_EQ(topo.options.log_dir, "");
 }
 
