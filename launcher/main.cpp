@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -41,6 +43,9 @@ bool load(const std::string& path, metronome::actors::topology& topo,
 } // namespace
 
 int main(int argc, char** argv) {
+  // Logs go to stderr; stdout carries results (progress, the final JSON).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("metronome"));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   CLI::App app{"metronome: an actor runtime for distributed machine learning"};
   app.require_subcommand(1);
 
