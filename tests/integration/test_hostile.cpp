@@ -7,6 +7,8 @@
 #include "messages/codec.hpp"
 
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <zmq_addon.hpp>
 
 using namespace metronome;
@@ -103,10 +105,14 @@ TEST(HostilePeer, NodeRefusesCraftedMessagesAndKeepsServing) {
     (void)zmq::recv_multipart(inbox, std::back_inserter(parts));
     if (parts.size() < 2)
       continue;
-    flatbuffers::Verifier v(parts[1].data<std::uint8_t>(), parts[1].size());
+    // Frames need not be aligned; copy as the transport does.
+    std::vector<std::uint64_t> aligned((parts[1].size() + 7) / 8);
+    std::memcpy(aligned.data(), parts[1].data(), parts[1].size());
+    flatbuffers::Verifier v(
+        reinterpret_cast<const std::uint8_t*>(aligned.data()), parts[1].size());
     if (!messages::wire::VerifyEnvelopeBuffer(v))
       continue;
-    auto* env = messages::wire::GetEnvelope(parts[1].data());
+    auto* env = messages::wire::GetEnvelope(aligned.data());
     answered = env->body_type() == messages::wire::Body::PullReply &&
                env->header()->seq() == 3;
     EXPECT_FALSE(env->body_type() == messages::wire::Body::PullReply &&
