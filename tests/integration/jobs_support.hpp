@@ -4,6 +4,8 @@
 
 #include "tests/support.hpp"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -90,6 +92,16 @@ inline std::string processes_mentioning(const std::string& needle) {
   auto r = run("pgrep -af -- '" + needle + "' | grep -v pgrep || true");
   return r.output;
 }
+
+/// A test that needs the Fashion-MNIST files; skipped, saying why, when the
+/// Debian package dataset-fashion-mnist is missing.
+class needs_fashion_mnist : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(fashion_mnist("train-images-idx3-ubyte.gz")))
+      GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+};
 
 /// The number after "key": in `output`, or -1.
 inline double json_number(const std::string& output, const std::string& key) {

@@ -55,14 +55,7 @@ void expect_bitwise_equal(const std::vector<float>& a,
   EXPECT_EQ(differing, 0u) << "of " << a.size() << " parameters";
 }
 
-class Jobs : public ::testing::Test {
-protected:
-  void SetUp() override {
-    if (!std::filesystem::exists(
-            test::fashion_mnist("train-images-idx3-ubyte.gz")))
-      GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-  }
-};
+class Jobs : public test::needs_fashion_mnist {};
 
 } // namespace
 

@@ -43,14 +43,7 @@ job_settings long_job() {
   return s;
 }
 
-class Launch : public ::testing::Test {
-protected:
-  void SetUp() override {
-    if (!std::filesystem::exists(
-            test::fashion_mnist("train-images-idx3-ubyte.gz")))
-      GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-  }
-};
+class Launch : public test::needs_fashion_mnist {};
 
 } // namespace
 
