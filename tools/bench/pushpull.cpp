@@ -213,7 +213,8 @@ void raw_server(zmq::context_t& ctx, const std::string& endpoint,
     size = std::min<std::size_t>(size, reply.size());
     router.send(parts[0], zmq::send_flags::sndmore);
     if (data[0] == 'Z')
-      router.send(zmq::message_t(reply.data(), size, nullptr, nullptr));
+      router.send(zmq::message_t(reply.data(), size, nullptr, nullptr),
+                  zmq::send_flags::none);
     else
       router.send(zmq::buffer(reply.data(), size));
   }
@@ -248,7 +249,8 @@ figures measure_raw(double seconds) {
     for (; seconds_between(start, now) < seconds; now = clock_type::now()) {
       if (phase == -1) {
         dealer.send(zmq::message_t(dense.data(), dense.size() * sizeof(float),
-                                   nullptr, nullptr));
+                                   nullptr, nullptr),
+                    zmq::send_flags::none);
         ask(dense_floats * sizeof(float), 'Z');
       } else if (phase == 0) {
         dealer.send(zmq::buffer(dense));
