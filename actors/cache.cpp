@@ -6,10 +6,12 @@
 namespace metronome::actors {
 
 worker_cache::worker_cache(std::vector<key_range> shards,
-                           std::int64_t staleness, float own_scale)
+                           std::int64_t staleness, float own_scale,
+                           bool applied_on_arrival)
     : shards_(std::move(shards))
     , staleness_(staleness)
     , own_scale_(own_scale)
+    , applied_on_arrival_(applied_on_arrival)
     , clocks_(shards_.size(), -1) {
   std::uint64_t keys = 0;
   for (const auto& r : shards_)
@@ -30,9 +32,11 @@ void worker_cache::store(std::size_t s, std::int64_t clock,
   std::memcpy(values_.data() + shards_[s].begin, values.data,
               values.size * sizeof(float));
   clocks_[s] = clock;
-  // Own updates every shard has applied are no longer needed.
+  // Own updates every shard has applied are no longer needed. A server
+  // that applies on arrival has them all: they were pushed before the read
+  // on the same connection.
   auto oldest = *std::min_element(clocks_.begin(), clocks_.end());
-  while (!own_.empty() && own_.front().clock < oldest)
+  while (!own_.empty() && (applied_on_arrival_ || own_.front().clock < oldest))
     own_.pop_front();
 }
 

@@ -24,8 +24,11 @@ public:
   /// (negative: unbounded), and `own_scale` how the server turns one
   /// worker's pushed values into a parameter change (-lr / workers for SGD,
   /// 1 for additive deltas).
+  /// With `applied_on_arrival` (async servers) a read already includes every
+  /// update this worker pushed before asking, so stored values replace its
+  /// own updates instead of being combined with them.
   worker_cache(std::vector<key_range> shards, std::int64_t staleness,
-               float own_scale);
+               float own_scale, bool applied_on_arrival = false);
 
   /// Whether shard `s` may serve a read at `clock` without a fetch.
   bool fresh(std::size_t s, std::int64_t clock) const;
@@ -60,6 +63,7 @@ private:
   std::vector<key_range> shards_;
   std::int64_t staleness_;
   float own_scale_;
+  bool applied_on_arrival_;
   std::vector<float> values_;
   std::vector<std::int64_t> clocks_;
   std::deque<own_update> own_;

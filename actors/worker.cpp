@@ -178,7 +178,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     bool bounded =
         topo.job.consistency == "ssp" || topo.job.consistency == "essp";
     st->cache = std::make_unique<worker_cache>(
-        st->ranges, bounded ? topo.job.staleness : 0, own_scale);
+        st->ranges, bounded ? topo.job.staleness : 0, own_scale,
+        topo.job.consistency == "async");
     st->eager = topo.job.consistency == "essp";
     st->rank = static_cast<std::size_t>(env.index);
     st->stragglers = algorithms::make_straggler_model(topo.job.stragglers,

@@ -167,3 +167,18 @@ TEST(WorkerCache, OwnUpdatesShowUntilTheServerHasThem) {
   cache.view(view);
   EXPECT_EQ(view, (std::vector<float>{9, 18}));
 }
+
+TEST(WorkerCache, AsyncReadsAlreadyContainTheReadersPushes) {
+  worker_cache cache({{0, 2}}, 0, -0.5f, /*applied_on_arrival=*/true);
+  std::vector<float> server = {10, 20};
+  cache.store(0, 0, {server.data(), 2});
+  cache.record_own(
+      5, std::make_shared<std::vector<float>>(std::vector<float>{2, 4}));
+  std::vector<float> view;
+  cache.view(view);
+  EXPECT_EQ(view, (std::vector<float>{9, 18})); // not yet re-read
+  std::vector<float> after = {9, 18};           // the server applied it
+  cache.store(0, 1, {after.data(), 2});         // min clock still behind
+  cache.view(view);
+  EXPECT_EQ(view, (std::vector<float>{9, 18})); // not applied twice
+}
