@@ -1,0 +1,431 @@
+#include "launcher/config_reader.hpp"
+
+#include "algorithms/stragglers.hpp"
+
+#include <zlib.h>
+
+#include <cstdio>
+
+namespace metronome::launcher::detail {
+
+namespace {
+
+// --- data ------------------------------------------------------------------
+
+struct idx_header {
+  std::string error; ///< empty when the header was read
+  std::uint32_t magic = 0;
+  std::uint32_t count = 0;
+  std::uint32_t rows = 0;
+  std::uint32_t cols = 0;
+};
+
+constexpr std::uint32_t idx_images_magic = 0x00000803;
+constexpr std::uint32_t idx_labels_magic = 0x00000801;
+
+// Reads the IDX header of `path`, gzip-compressed or not.
+idx_header read_idx_header(const std::string& path, bool images) {
+  idx_header h;
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    h.error = std::strerror(errno);
+    return h;
+  }
+  unsigned char b[16] = {};
+  int want = images ? 16 : 8;
+  int got = gzread(f, b, static_cast<unsigned>(want));
+  if (got < 0) {
+    int code = 0;
+    h.error = gzerror(f, &code);
+  }
+  gzclose(f);
+  if (got < 0)
+    return h;
+  auto be32 = [&](int at) {
+    return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) |
+           (std::uint32_t{b[at + 2]} << 8) | std::uint32_t{b[at + 3]};
+  };
+  h.magic = be32(0);
+  h.count = be32(4);
+  h.rows = be32(8);
+  h.cols = be32(12);
+  if (got < want)
+    h.error = "it ends after " + std::to_string(got) + " bytes, inside the " +
+              std::to_string(want) + "-byte IDX header";
+  return h;
+}
+
+std::string hex32(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", v);
+  return buf;
+}
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool parse_number(std::string_view s, double& out) {
+  if (!s.empty() && s.front() == '+')
+    s.remove_prefix(1);
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc() && end == s.data() + s.size() &&
+         std::isfinite(out);
+}
+
+// Why `line` is not a LIBSVM sample ("label index:value ..."), or "".
+std::string libsvm_problem(std::string_view line) {
+  std::vector<std::string_view> tokens;
+  for (std::size_t pos = 0; pos < line.size();) {
+    while (pos < line.size() && is_blank(line[pos]))
+      ++pos;
+    auto start = pos;
+    while (pos < line.size() && !is_blank(line[pos]))
+      ++pos;
+    if (pos > start)
+      tokens.push_back(line.substr(start, pos - start));
+  }
+  double label = 0;
+  if (!parse_number(tokens.front(), label) ||
+      (label != 1 && label != -1 && label != 0))
+    return "bad label '" + std::string(tokens.front()) +
+           "' (expected +1, 1, -1 or 0)";
+  for (std::size_t i = 1; i < tokens.size(); ++i) {
+    auto tok = tokens[i];
+    auto colon = std::min(tok.find(':'), tok.size());
+    std::uint64_t index = 0;
+    double value = 0;
+    auto [end, ec] = std::from_chars(tok.data(), tok.data() + colon, index);
+    if (colon == tok.size() || ec != std::errc() || end != tok.data() + colon ||
+        index == 0 || !parse_number(tok.substr(colon + 1), value))
+      return "bad feature '" + std::string(tok) +
+             "' (expected index:value with an index of 1 or more)";
+  }
+  return {};
+}
+
+struct libsvm_scan {
+  std::string error;       ///< first problem, with its line
+  std::size_t samples = 0; ///< counted up to the requested number
+  bool complete = false;   ///< the whole file was read
+};
+
+// Checks the first sample of a LIBSVM file and counts up to `enough`.
+libsvm_scan scan_libsvm(const std::string& path, std::size_t enough) {
+  libsvm_scan s;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  std::size_t line_no = 0;
+  while (s.samples < enough && std::getline(in, line)) {
+    ++line_no;
+    std::string_view text = line;
+    text = text.substr(0, text.find('#'));
+    if (std::all_of(text.begin(), text.end(), is_blank))
+      continue;
+    if (s.samples == 0) {
+      if (auto why = libsvm_problem(text); !why.empty()) {
+        s.error = "line " + std::to_string(line_no) + ": " + why;
+        return s;
+      }
+    }
+    ++s.samples;
+  }
+  s.complete = s.samples < enough;
+  if (s.samples == 0)
+    s.error = "it has no samples";
+  return s;
+}
+
+using data_paths = std::map<std::string, std::string*>;
+
+// Checks the IDX headers of the `readable` files; returns the number of
+// training samples when it is known.
+std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
+                                     const data_paths& fields,
+                                     const std::set<std::string>& readable) {
+  std::optional<std::size_t> samples;
+  std::map<std::string, idx_header> headers;
+  for (const std::string key :
+       {"train_images", "train_labels", "test_images", "test_labels"}) {
+    if (!readable.count(key))
+      continue;
+    bool images = key.find("images") != std::string::npos;
+    auto h = read_idx_header(*fields.at(key), images);
+    auto what = in_quotes(key) + ": " + in_quotes(*fields.at(key));
+    auto expected = images ? idx_images_magic : idx_labels_magic;
+    if (h.error.empty() && h.magic != expected) {
+      auto partner = images ? key.substr(0, key.find('_')) + "_labels"
+                            : key.substr(0, key.find('_')) + "_images";
+      r.problem(data[key],
+                what + " is not an IDX " + (images ? "images" : "labels") +
+                    " file (magic number " + hex32(h.magic) + ", expected " +
+                    hex32(expected) + ")",
+                h.magic == (images ? idx_labels_magic : idx_images_magic)
+                    ? "that is an IDX " +
+                          std::string(images ? "labels" : "images") +
+                          " file; did you swap " + key + " and " + partner + "?"
+                    : "give an IDX file such as " +
+                          std::string(images ? "train-images-idx3-ubyte.gz"
+                                             : "train-labels-idx1-ubyte.gz") +
+                          " (gzip-compressed or not)");
+      continue;
+    }
+    if (h.error.empty() &&
+        (h.count == 0 || (images && (h.rows == 0 || h.cols == 0))))
+      h.error = images ? "its header declares " + std::to_string(h.count) +
+                             " images of " + std::to_string(h.rows) + "x" +
+                             std::to_string(h.cols) + " pixels"
+                       : "its header declares 0 labels";
+    if (!h.error.empty()) {
+      r.problem(data[key], what + " has an unreadable IDX header: " + h.error,
+                "the file is truncated, corrupt or not an IDX file");
+      continue;
+    }
+    headers[key] = h;
+  }
+  for (const std::string set : {"train", "test"}) {
+    auto images = headers.find(set + "_images");
+    auto labels = headers.find(set + "_labels");
+    if (images == headers.end() || labels == headers.end())
+      continue;
+    if (images->second.count != labels->second.count) {
+      r.problem(data[set + "_labels"],
+                in_quotes(set + "_labels") + " has " +
+                    std::to_string(labels->second.count) + " labels but " +
+                    in_quotes(set + "_images") + " has " +
+                    std::to_string(images->second.count) + " images",
+                "pair each images file with its own labels file");
+      continue;
+    }
+    if (set == "train")
+      samples = images->second.count;
+  }
+  auto train = headers.find("train_images");
+  auto test = headers.find("test_images");
+  if (train != headers.end() && test != headers.end() &&
+      (train->second.rows != test->second.rows ||
+       train->second.cols != test->second.cols))
+    r.problem(data["test_images"],
+              "'test_images' holds " + std::to_string(test->second.rows) + "x" +
+                  std::to_string(test->second.cols) +
+                  " images but 'train_images' holds " +
+                  std::to_string(train->second.rows) + "x" +
+                  std::to_string(train->second.cols) + " images",
+              "train and test images must have the same size");
+  return samples;
+}
+
+// Checks the first sample of the `readable` LIBSVM files; returns the number
+// of training samples when there are fewer than `workers`.
+std::optional<std::size_t> check_libsvm(reader& r, const YAML::Node& data,
+                                        const data_paths& fields,
+                                        const std::set<std::string>& readable,
+                                        std::size_t workers) {
+  std::optional<std::size_t> samples;
+  for (const std::string key : {"train", "test"}) {
+    if (!readable.count(key))
+      continue;
+    auto scan =
+        scan_libsvm(*fields.at(key),
+                    key == "train" ? std::max<std::size_t>(1, workers) : 1);
+    if (!scan.error.empty()) {
+      r.problem(data[key],
+                in_quotes(key) + ": " + in_quotes(*fields.at(key)) +
+                    " is not a LIBSVM file: " + scan.error,
+                "each sample is a line 'label index:value ...' with label "
+                "+1, 1, -1 or 0 and feature indices from 1; '#' starts a "
+                "comment");
+      continue;
+    }
+    if (key == "train" && scan.complete)
+      samples = scan.samples;
+  }
+  return samples;
+}
+
+} // namespace
+
+void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
+               actors::topology& topo) {
+  auto& spec = topo.job;
+  auto& d = spec.data;
+  auto data = job["data"];
+  if (!data) {
+    r.problem(job_at, "job needs 'data'",
+              "add data: with format and the training and test files");
+    return;
+  }
+  const std::vector<std::string> idx_keys = {"train_images", "train_labels",
+                                             "test_images", "test_labels"};
+  const std::vector<std::string> libsvm_keys = {"train", "test"};
+  if (!r.check_keys(data, "job.data",
+                    {"format", "train_images", "train_labels", "test_images",
+                     "test_labels", "train", "test", "train_limit",
+                     "test_limit"},
+                    reader::key_mark(job, "data")))
+    return;
+  bool format_ok =
+      r.choice(data, "format", d.format, {"idx", "libsvm"}, "data format");
+  if (!data["format"])
+    format_ok = true;
+  const std::string fashion = "/usr/share/datasets/fashion-mnist/";
+  const std::map<std::string, std::string> example = {
+      {"train_images", fashion + "train-images-idx3-ubyte.gz"},
+      {"train_labels", fashion + "train-labels-idx1-ubyte.gz"},
+      {"test_images", fashion + "t10k-images-idx3-ubyte.gz"},
+      {"test_labels", fashion + "t10k-labels-idx1-ubyte.gz"},
+      {"train", "data/train.libsvm"},
+      {"test", "data/test.libsvm"}};
+  data_paths fields = {{"train_images", &d.train_images},
+                       {"train_labels", &d.train_labels},
+                       {"test_images", &d.test_images},
+                       {"test_labels", &d.test_labels},
+                       {"train", &d.train},
+                       {"test", &d.test}};
+  for (auto& [key, field] : fields) {
+    r.text(data, key, *field, example.at(key));
+    *field = r.resolve(*field);
+  }
+  bool train_limit_ok =
+      r.whole(data, "train_limit", d.train_limit, 0,
+              std::numeric_limits<std::size_t>::max(), "10000");
+  r.whole(data, "test_limit", d.test_limit, 0,
+          std::numeric_limits<std::size_t>::max(), "1000");
+  if (!format_ok)
+    return;
+
+  bool idx = d.format == "idx";
+  const auto& wanted = idx ? idx_keys : libsvm_keys;
+  const auto& other = idx ? libsvm_keys : idx_keys;
+  for (const auto& key : other)
+    if (data[key])
+      r.problem(data[key],
+                in_quotes(key) + " belongs to format " +
+                    (idx ? "libsvm" : "idx") + ", but the format is " +
+                    d.format,
+                idx ? "set format: libsvm, or give train_images, "
+                      "train_labels, test_images and test_labels"
+                    : "set format: idx, or give train and test");
+  if (spec.algorithm == "logreg" && idx)
+    r.problem(job["algorithm"] ? job["algorithm"].Mark() : job.Mark(),
+              "logreg is binary; it needs libsvm data",
+              "set data.format: libsvm with train and test files, or use "
+              "softmax or mlp for idx data");
+
+  // Files: present and readable.
+  std::set<std::string> readable;
+  for (const auto& key : wanted) {
+    const auto& path = *fields[key];
+    if (!data[key]) {
+      r.problem(reader::key_mark(job, "data"),
+                "job.data needs " + in_quotes(key) + " for format " + d.format,
+                "e.g. " + key + ": " + example.at(key));
+      continue;
+    }
+    if (path.empty())
+      continue;
+    auto why = unreadable(path);
+    if (why.empty()) {
+      readable.insert(key);
+      continue;
+    }
+    auto given = data[key].Scalar();
+    std::string hint = "check the path";
+    if (path.rfind(fashion, 0) == 0)
+      hint = "install the Debian package dataset-fashion-mnist";
+    else if (fs::path(given).is_relative())
+      hint = "relative paths start at the directory of the topology file, " +
+             r.dir().string();
+    r.problem(data[key],
+              "cannot read data file " + in_quotes(path) + ": " + why, hint);
+  }
+
+  auto workers = topo.count("worker");
+  std::string samples_key = idx ? "train_images" : "train";
+  auto samples = idx ? check_idx(r, data, fields, readable)
+                     : check_libsvm(r, data, fields, readable, workers);
+
+  bool limited = train_limit_ok && d.train_limit > 0 &&
+                 (!samples || d.train_limit < *samples);
+  if (limited)
+    samples = d.train_limit;
+  if (samples && workers > *samples && data[samples_key])
+    r.problem(limited ? data["train_limit"] : data[samples_key],
+              std::to_string(workers) + " workers but only " +
+                  std::to_string(*samples) + " training sample" +
+                  (*samples == 1 ? "" : "s") +
+                  (limited ? " (train_limit)" : ""),
+              "every worker needs at least one sample of its own; " +
+                  std::string(limited ? "raise train_limit" : "add data") +
+                  " or use fewer workers");
+}
+
+// job.stragglers: one rule or a list of rules (see docs/topology.md).
+void read_stragglers(reader& r, const YAML::Node& job, actors::topology& topo) {
+  auto node = job["stragglers"];
+  if (!node || node.IsNull())
+    return;
+  std::vector<YAML::Node> items;
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i)
+      items.push_back(node[i]);
+  } else if (node.IsMap()) {
+    items.push_back(node);
+  } else {
+    r.problem(node, "'stragglers' must be a rule or a list of rules",
+              "e.g. stragglers: [{model: constant, factor: 4, workers: [0]}]");
+    return;
+  }
+  bool ok = true;
+  for (const auto& item : items) {
+    if (!r.check_keys(item, "a straggler rule",
+                      {"model", "workers", "factor", "mu", "sigma", "scale",
+                       "alpha", "groups", "own_share", "period",
+                       "slow_iterations", "trace"},
+                      item.Mark())) {
+      ok = false;
+      continue;
+    }
+    algorithms::straggler_spec spec;
+    auto get = [&](const char* key, auto& out) {
+      auto v = item[key];
+      if (!v)
+        return;
+      try {
+        out = v.as<std::decay_t<decltype(out)>>();
+      } catch (const YAML::Exception&) {
+        r.problem(v,
+                  std::string("'") + key +
+                      "' of a straggler rule has the wrong type",
+                  "see the stragglers table in docs/topology.md");
+        ok = false;
+      }
+    };
+    get("model", spec.model);
+    get("workers", spec.workers);
+    get("factor", spec.factor);
+    get("mu", spec.mu);
+    get("sigma", spec.sigma);
+    get("scale", spec.scale);
+    get("alpha", spec.alpha);
+    get("groups", spec.groups);
+    get("own_share", spec.own_share);
+    get("period", spec.period);
+    get("slow_iterations", spec.slow_iterations);
+    get("trace", spec.trace);
+    if (!spec.trace.empty() && fs::path(spec.trace).is_relative())
+      spec.trace = (r.dir() / spec.trace).lexically_normal().string();
+    topo.job.stragglers.push_back(spec);
+  }
+  if (!ok)
+    return;
+  try {
+    algorithms::make_straggler_model(
+        topo.job.stragglers, std::max<std::size_t>(1, topo.count("worker")),
+        topo.job.seed);
+  } catch (const std::exception& e) {
+    r.problem(node, e.what(), "see the stragglers table in docs/topology.md");
+  }
+}
+
+} // namespace metronome::launcher::detail
