@@ -17,8 +17,7 @@ struct server_state {
   std::unique_ptr<sender> out;
   std::unique_ptr<table_shard> table;
   std::vector<messages::inbound_ptr> waiting_reads;
-  std::set<std::string> complained_;
-  std::uint64_t rejected = 0;
+  std::set<std::string> complained;
   // essp: readers that get every commit, and the last commit they got.
   std::set<std::string> subscribers;
   std::int64_t pushed = -1;
@@ -26,11 +25,11 @@ struct server_state {
 
 void complain(server_state& st, const actor_env& env,
               const messages::inbound& msg, const std::string& error) {
-  ++st.rejected;
   std::string who(msg.source());
-  if (st.complained_.insert(who).second)
-    spdlog::warn("{}: rejected {} from {}: {} (further ones are counted)",
-                 env.name, messages::kind_name(msg.kind()), who, error);
+  if (st.complained.insert(who).second)
+    spdlog::warn(
+        "{}: rejected {} from {}: {} (further ones from it are not logged)",
+        env.name, messages::kind_name(msg.kind()), who, error);
 }
 
 // Whether the reader of `msg` is a worker (the other readers evaluate).

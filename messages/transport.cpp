@@ -120,7 +120,6 @@ struct transport::peer {
   std::uint64_t in_flight_messages = 0;
   std::uint64_t in_flight_bytes = 0;
   clock_type::time_point last_heard;
-  clock_type::time_point last_sent;
   clock_type::time_point last_heartbeat;
   clock_type::time_point waiting_since = clock_type::now();
   clock_type::time_point next_waiting_report;
@@ -331,7 +330,6 @@ transport::send_result transport::try_send(peer& p, outbound& msg) {
     }
     ++counters_.frames_out;
     counters_.bytes_out += msg.wire_bytes();
-    p.last_sent = clock_type::now();
     return send_result::sent;
   } catch (const zmq::error_t& e) {
     ++counters_.send_errors;
