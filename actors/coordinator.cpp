@@ -117,7 +117,7 @@ void stop_all(coordinator_state& st, wire::Command cmd,
     st.out->control(name, cmd, reason);
 }
 
-void request_eval(coordinator_state& st, const topology& topo) {
+void request_eval(coordinator_state& st) {
   if (st.eval_missing > 0 || st.eval_queue.empty())
     return;
   auto clock = st.eval_queue.front();
@@ -190,8 +190,7 @@ void note_progress(coordinator_state& st, const iteration_reports& done) {
   std::fill(p.last_counts.begin(), p.last_counts.end(), 0);
 }
 
-void on_report(coordinator_state& st, const actor_env& env,
-               const messages::inbound& msg) {
+void on_report(coordinator_state& st, const messages::inbound& msg) {
   const auto* rep = msg.envelope().body_as_Report();
   std::string role;
   int rank = -1;
@@ -237,7 +236,7 @@ void on_report(coordinator_state& st, const actor_env& env,
     if (st.completed % st.schedule.batches_per_epoch == 0 ||
         st.completed == st.schedule.iterations) {
       st.eval_queue.push_back(st.completed);
-      request_eval(st, *env.topo);
+      request_eval(st);
     }
   }
 }
@@ -340,7 +339,7 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
     self->quit();
     return;
   }
-  request_eval(st, *env.topo);
+  request_eval(st);
 }
 
 void on_hello(coordinator_state& st, const messages::inbound& msg) {
@@ -411,7 +410,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           on_hello(*st, *msg);
           break;
         case wire::Body::Report:
-          on_report(*st, env, *msg);
+          on_report(*st, *msg);
           break;
         case wire::Body::PullReply:
           on_eval_reply(self, *st, env, *msg);
