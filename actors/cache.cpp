@@ -6,13 +6,12 @@
 namespace metronome::actors {
 
 worker_cache::worker_cache(std::vector<key_range> shards,
-                           std::int64_t staleness, float own_scale,
-                           bool applied_on_arrival)
+                           std::int64_t staleness, float own_scale)
     : shards_(std::move(shards))
     , staleness_(staleness)
     , own_scale_(own_scale)
-    , applied_on_arrival_(applied_on_arrival)
-    , clocks_(shards_.size(), -1) {
+    , clocks_(shards_.size(), -1)
+    , applied_(shards_.size(), 0) {
   std::uint64_t keys = 0;
   for (const auto& r : shards_)
     keys = std::max(keys, r.end);
@@ -26,17 +25,16 @@ bool worker_cache::fresh(std::size_t s, std::int64_t clock) const {
 }
 
 void worker_cache::store(std::size_t s, std::int64_t clock,
-                         messages::float_view values) {
-  if (clock < clocks_[s])
+                         std::int64_t applied, messages::float_view values) {
+  if (clock < clocks_[s] || applied < applied_[s])
     return;
   std::memcpy(values_.data() + shards_[s].begin, values.data,
               values.size * sizeof(float));
   clocks_[s] = clock;
-  // Own updates every shard has applied are no longer needed. A server
-  // that applies on arrival has them all: they were pushed before the read
-  // on the same connection.
-  auto oldest = *std::min_element(clocks_.begin(), clocks_.end());
-  while (!own_.empty() && (applied_on_arrival_ || own_.front().clock < oldest))
+  applied_[s] = applied;
+  // Own updates every shard has applied are no longer needed.
+  auto oldest = *std::min_element(applied_.begin(), applied_.end());
+  while (!own_.empty() && own_.front().clock < oldest)
     own_.pop_front();
 }
 
@@ -49,7 +47,7 @@ void worker_cache::view(std::vector<float>& out) const {
   out = values_;
   for (const auto& own : own_)
     for (std::size_t s = 0; s < shards_.size(); ++s) {
-      if (own.clock < clocks_[s])
+      if (own.clock < applied_[s])
         continue; // the shard's values include it
       for (auto k = shards_[s].begin; k < shards_[s].end; ++k)
         out[k] += own_scale_ * (*own.values)[k];

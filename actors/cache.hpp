@@ -15,27 +15,28 @@ namespace metronome::actors {
 /// each server shard with the clock they were read at, plus the worker's
 /// own updates the servers may not have applied yet.
 ///
-/// A shard's values at clock k include every update from clocks below k. A
-/// read at clock c may use them while k >= c - s; the worker's own updates
-/// from clocks >= k are added on top, so it always sees its own writes.
+/// A shard's values at clock k include every update from clocks below k,
+/// and the worker's own updates from clocks below a ("applied", >= k when
+/// the server applies updates on arrival). A read at clock c may use them
+/// while k >= c - s; the worker's own updates from clocks >= a are added on
+/// top, so it always sees its own writes, and none twice.
 class worker_cache {
 public:
   /// `shards` are the key ranges of the servers, `staleness` the bound s
   /// (negative: unbounded), and `own_scale` how the server turns one
   /// worker's pushed values into a parameter change (-lr / workers for SGD,
   /// 1 for additive deltas).
-  /// With `applied_on_arrival` (async servers) a read already includes every
-  /// update this worker pushed before asking, so stored values replace its
-  /// own updates instead of being combined with them.
   worker_cache(std::vector<key_range> shards, std::int64_t staleness,
-               float own_scale, bool applied_on_arrival = false);
+               float own_scale);
 
   /// Whether shard `s` may serve a read at `clock` without a fetch.
   bool fresh(std::size_t s, std::int64_t clock) const;
 
   /// Stores values read from shard `s`, which include every update from
-  /// clocks below `clock`; older values than those held are ignored.
-  void store(std::size_t s, std::int64_t clock, messages::float_view values);
+  /// clocks below `clock` and this worker's own updates from clocks below
+  /// `applied`; older values than those held are ignored.
+  void store(std::size_t s, std::int64_t clock, std::int64_t applied,
+             messages::float_view values);
 
   /// Records this worker's own update for `clock` (all keys, as pushed).
   void record_own(std::int64_t clock,
@@ -63,9 +64,9 @@ private:
   std::vector<key_range> shards_;
   std::int64_t staleness_;
   float own_scale_;
-  bool applied_on_arrival_;
   std::vector<float> values_;
   std::vector<std::int64_t> clocks_;
+  std::vector<std::int64_t> applied_;
   std::deque<own_update> own_;
 };
 

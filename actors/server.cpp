@@ -32,8 +32,20 @@ void complain(server_state& st, const actor_env& env,
         env.name, messages::kind_name(msg.kind()), who, error);
 }
 
-// Whether the reader of `msg` is a worker (the other readers evaluate).
-bool from_worker(const messages::inbound& msg);
+// Worker rank of a message's source, or -1 when it is not a worker (the
+// other readers evaluate).
+int worker_rank(const messages::inbound& msg) {
+  std::string role;
+  int index = -1;
+  if (!messages::parse_actor_name(msg.source(), role, index) ||
+      role != "worker")
+    return -1;
+  return index;
+}
+
+bool from_worker(const messages::inbound& msg) {
+  return worker_rank(msg) >= 0;
+}
 
 bool can_answer(const table_shard& table, const messages::inbound& req) {
   auto clock = req.header().clock();
@@ -64,7 +76,10 @@ void reply(server_state& st, const messages::inbound& req) {
         messages::float_block::of(snapshot, pull->offset() - keys.begin,
                                   pull->count()));
   }
-  auto body = wire::CreatePullReply(builder.fbb(), payload);
+  int rank = worker_rank(req);
+  auto applied = rank < 0 ? st.table->committed()
+                          : st.table->applied(static_cast<std::size_t>(rank));
+  auto body = wire::CreatePullReply(builder.fbb(), payload, applied);
   std::string destination(req.source());
   auto h = st.out->header(destination, st.table->committed(),
                           req.header().table_id());
@@ -100,7 +115,12 @@ void push_to_subscribers(server_state& st) {
     messages::envelope_builder builder;
     auto payload = builder.floats(
         keys.begin, messages::float_block::of(snapshot, 0, keys.size()));
-    auto body = wire::CreatePullReply(builder.fbb(), payload);
+    std::string role;
+    int rank = -1;
+    messages::parse_actor_name(reader, role, rank);
+    auto body = wire::CreatePullReply(
+        builder.fbb(), payload,
+        st.table->applied(static_cast<std::size_t>(rank)));
     auto h = st.out->header(reader, committed);
     h.seq = 0;
     st.out->post(builder.finish(h, wire::Body::PullReply, body.Union()));
@@ -116,20 +136,6 @@ void serve_waiting(server_state& st) {
   for (auto i = ready; i != waiting.end(); ++i)
     reply(st, **i);
   waiting.erase(ready, waiting.end());
-}
-
-// Worker rank of a message's source, or -1 when it is not a worker.
-int worker_rank(const messages::inbound& msg) {
-  std::string role;
-  int index = -1;
-  if (!messages::parse_actor_name(msg.source(), role, index) ||
-      role != "worker")
-    return -1;
-  return index;
-}
-
-bool from_worker(const messages::inbound& msg) {
-  return worker_rank(msg) >= 0;
 }
 
 } // namespace

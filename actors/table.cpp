@@ -21,9 +21,10 @@ namespace {
 // Clocks at or beyond this are refused, so clock + 1 never overflows.
 constexpr std::int64_t max_clock = std::int64_t{1} << 62;
 
-// ssp(s): updates of a clock are applied together in worker order (so the
-// result does not depend on arrival order), and a read at clock c waits for
-// the clocks below c - s. bsp is ssp(0).
+// ssp(s): a read at clock c waits for the clocks below c - s. bsp is
+// ssp(0): its updates of a clock are applied together in worker order, so
+// the result does not depend on arrival order. With s > 0 updates are
+// applied as they arrive: reads get fresher values than the bound needs.
 class ssp_policy : public consistency_policy {
 public:
   explicit ssp_policy(std::int64_t s)
@@ -31,7 +32,7 @@ public:
   std::string name() const override {
     return s_ == 0 ? "bsp" : "ssp(" + std::to_string(s_) + ")";
   }
-  bool aggregates() const override { return true; }
+  bool aggregates() const override { return s_ == 0; }
   std::int64_t staleness() const override { return s_; }
 
 private:
@@ -83,25 +84,35 @@ std::int64_t table_shard::min_clock() const {
   return *std::min_element(worker_clock_.begin(), worker_clock_.end());
 }
 
+std::int64_t table_shard::applied(std::size_t worker) const {
+  if (policy_->aggregates() || worker >= workers_)
+    return committed_;
+  return worker_clock_[worker];
+}
+
 std::string table_shard::check(std::size_t worker, std::int64_t clock) const {
   if (worker >= workers_)
     return "worker index " + std::to_string(worker) + " out of range (" +
            std::to_string(workers_) + " workers)";
   if (clock < 0 || clock >= max_clock)
     return "clock " + std::to_string(clock) + " out of range";
+  // A worker pushes clock c only after reading at c, which needs every
+  // update from clocks below c - s: nothing legitimate is further ahead.
+  if (policy_->staleness() >= 0 && clock > committed_ + policy_->staleness())
+    return "update for clock " + std::to_string(clock) + " while clock " +
+           std::to_string(committed_) + " is not committed yet";
   if (policy_->aggregates()) {
     if (clock < committed_)
       return "update for clock " + std::to_string(clock) +
              " arrived after that clock was committed";
-    // A worker pushes clock c only after reading at c, which needs every
-    // update from clocks below c - s: nothing legitimate is further ahead.
-    if (clock > committed_ + policy_->staleness())
-      return "update for clock " + std::to_string(clock) + " while clock " +
-             std::to_string(committed_) + " is not committed yet";
     auto i = pending_.find(clock);
     if (i != pending_.end() && i->second[worker].present)
       return "second update from worker " + std::to_string(worker) +
              " for clock " + std::to_string(clock);
+  } else if (clock < worker_clock_[worker]) {
+    return "update from worker " + std::to_string(worker) + " for clock " +
+           std::to_string(clock) + " after one for clock " +
+           std::to_string(worker_clock_[worker] - 1);
   }
   return {};
 }

@@ -34,7 +34,10 @@ public:
   virtual std::string name() const = 0;
 
   /// True when the updates of one clock are buffered and applied together,
-  /// in worker order, once every worker has sent its update for that clock.
+  /// in worker order, once every worker has sent its update for that clock
+  /// (bsp, so that it equals sequential SGD); false when each update is
+  /// applied as it arrives (ssp and essp with s > 0, async), so that reads
+  /// also see updates newer than the bound requires.
   virtual bool aggregates() const = 0;
 
   /// The staleness bound s: a read at clock c must see every update from
@@ -49,8 +52,8 @@ public:
 };
 
 /// Creates the policy named `name`: "bsp", "ssp" or "essp" with bound
-/// `staleness` (ssp with 0 is bsp), or "async". Throws std::invalid_argument
-/// naming the valid policies otherwise.
+/// `staleness` (ssp and essp with 0 are bsp), or "async". Throws
+/// std::invalid_argument naming the valid policies otherwise.
 std::unique_ptr<consistency_policy> make_policy(const std::string& name,
                                                 std::int64_t staleness = 0);
 
@@ -101,6 +104,9 @@ public:
 
   /// Every update from clocks below this has been applied.
   std::int64_t committed() const { return committed_; }
+  /// Every update of `worker` from clocks below this has been applied (the
+  /// values include the worker's own writes up to there).
+  std::int64_t applied(std::size_t worker) const;
   /// Clocks finished by the slowest worker.
   std::int64_t min_clock() const;
 

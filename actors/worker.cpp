@@ -178,8 +178,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     bool bounded =
         topo.job.consistency == "ssp" || topo.job.consistency == "essp";
     st->cache = std::make_unique<worker_cache>(
-        st->ranges, bounded ? topo.job.staleness : 0, own_scale,
-        topo.job.consistency == "async");
+        st->ranges, bounded ? topo.job.staleness : 0, own_scale);
     st->eager = topo.job.consistency == "essp";
     st->rank = static_cast<std::size_t>(env.index);
     st->stragglers = algorithms::make_straggler_model(topo.job.stragglers,
@@ -220,7 +219,9 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
             self->quit(caf::make_error(caf::sec::runtime_error, reason));
             return;
           }
-          st->cache->store(s, msg->header().clock(), values);
+          st->cache->store(s, msg->header().clock(),
+                           msg->envelope().body_as_PullReply()->applied(),
+                           values);
           // The answer to our request completes the read (the server
           // waited as long as the policy needs); a pushed commit completes
           // it only once the cache is fresh enough.

@@ -74,7 +74,7 @@ run_result simulate(std::uint64_t seed, std::size_t workers,
     for (std::size_t s = 0; s < shards.size(); ++s)
       if (!caches[w].fresh(s, c)) {
         auto snap = shards[s]->snapshot();
-        caches[w].store(s, shards[s]->committed(),
+        caches[w].store(s, shards[s]->committed(), shards[s]->applied(w),
                         {snap->data(), snap->size()});
       }
     caches[w].view(view);
@@ -150,7 +150,7 @@ TEST(BoundedStaleness, SspZeroIsBsp) {
 TEST(WorkerCache, OwnUpdatesShowUntilTheServerHasThem) {
   worker_cache cache({{0, 2}}, 2, -0.5f);
   std::vector<float> server = {10, 20};
-  cache.store(0, 3, {server.data(), 2});
+  cache.store(0, 3, 3, {server.data(), 2});
   cache.record_own(
       3, std::make_shared<std::vector<float>>(std::vector<float>{2, 4}));
   std::vector<float> view;
@@ -160,25 +160,31 @@ TEST(WorkerCache, OwnUpdatesShowUntilTheServerHasThem) {
   EXPECT_FALSE(cache.fresh(0, 6));
   EXPECT_EQ(cache.staleness_at(5), 2);
   std::vector<float> newer = {9, 18};
-  cache.store(0, 4, {newer.data(), 2}); // now includes clock 3
+  cache.store(0, 4, 4, {newer.data(), 2}); // now includes clock 3
   cache.view(view);
   EXPECT_EQ(view, (std::vector<float>{9, 18}));
-  cache.store(0, 2, {server.data(), 2}); // older values are ignored
+  cache.store(0, 2, 2, {server.data(), 2}); // older values are ignored
   cache.view(view);
   EXPECT_EQ(view, (std::vector<float>{9, 18}));
 }
 
-TEST(WorkerCache, AsyncReadsAlreadyContainTheReadersPushes) {
-  worker_cache cache({{0, 2}}, 0, -0.5f, /*applied_on_arrival=*/true);
+TEST(WorkerCache, ValuesAppliedOnArrivalHoldTheReadersPushes) {
+  worker_cache cache({{0, 2}, {2, 3}}, 0, -0.5f);
   std::vector<float> server = {10, 20};
-  cache.store(0, 0, {server.data(), 2});
+  std::vector<float> third = {30};
+  cache.store(0, 0, 5, {server.data(), 2});
+  cache.store(1, 0, 5, {third.data(), 1});
   cache.record_own(
-      5, std::make_shared<std::vector<float>>(std::vector<float>{2, 4}));
+      5, std::make_shared<std::vector<float>>(std::vector<float>{2, 4, 6}));
   std::vector<float> view;
   cache.view(view);
-  EXPECT_EQ(view, (std::vector<float>{9, 18})); // not yet re-read
-  std::vector<float> after = {9, 18};           // the server applied it
-  cache.store(0, 1, {after.data(), 2});         // min clock still behind
+  EXPECT_EQ(view, (std::vector<float>{9, 18, 27})); // not yet re-read
+  std::vector<float> after = {9, 18};      // the first server applied it
+  cache.store(0, 1, 6, {after.data(), 2}); // min clock still behind
   cache.view(view);
-  EXPECT_EQ(view, (std::vector<float>{9, 18})); // not applied twice
+  EXPECT_EQ(view, (std::vector<float>{9, 18, 27})); // none applied twice
+  std::vector<float> stale = {1, 1};
+  cache.store(0, 1, 5, {stale.data(), 2}); // holds fewer of our updates
+  cache.view(view);
+  EXPECT_EQ(view, (std::vector<float>{9, 18, 27}));
 }

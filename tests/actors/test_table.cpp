@@ -207,3 +207,32 @@ TEST(TableShard, HostileClocksAreRejected) {
   EXPECT_EQ(values_of(t), (std::vector<float>{0}));
   EXPECT_EQ(values_of(a), (std::vector<float>{0}));
 }
+
+TEST(TableShard, BoundedStalenessAppliesOnArrival) {
+  table_shard t({0, 1}, 2, update_rule::add, 1.f, actors::make_policy("ssp", 2),
+                {0});
+  EXPECT_EQ(t.push(0, 0, 0, block({1})), "");
+  EXPECT_EQ(t.push(0, 1, 0, block({1})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{2})); // before worker 1 pushed
+  EXPECT_EQ(t.committed(), 0);
+  EXPECT_EQ(t.applied(0), 2);
+  EXPECT_EQ(t.applied(1), 0);
+  EXPECT_NE(t.push(0, 3, 0, block({1})).find("not committed yet"),
+            std::string::npos);
+  EXPECT_NE(t.push(0, 1, 0, block({1})).find("after one for clock 1"),
+            std::string::npos);
+  EXPECT_EQ(t.clock(1, 0), "");
+  EXPECT_EQ(t.committed(), 1);
+  EXPECT_EQ(values_of(t), (std::vector<float>{2}));
+}
+
+TEST(TableShard, BspAppliesOnlyWholeClocks) {
+  table_shard t({0, 1}, 2, update_rule::add, 1.f, actors::make_policy("ssp", 0),
+                {0});
+  EXPECT_EQ(t.push(0, 0, 0, block({1})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{0}));
+  EXPECT_EQ(t.applied(0), 0);
+  EXPECT_EQ(t.push(1, 0, 0, block({1})), "");
+  EXPECT_EQ(values_of(t), (std::vector<float>{2}));
+  EXPECT_EQ(t.applied(0), 1);
+}
