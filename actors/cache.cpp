@@ -2,16 +2,19 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace metronome::actors {
 
 worker_cache::worker_cache(std::vector<key_range> shards,
-                           std::int64_t staleness, float own_scale)
+                           std::vector<std::int64_t> staleness, float own_scale)
     : shards_(std::move(shards))
-    , staleness_(staleness)
+    , staleness_(std::move(staleness))
     , own_scale_(own_scale)
     , clocks_(shards_.size(), -1)
     , applied_(shards_.size(), 0) {
+  if (staleness_.size() != shards_.size())
+    throw std::invalid_argument("worker_cache: one staleness bound per shard");
   std::uint64_t keys = 0;
   for (const auto& r : shards_)
     keys = std::max(keys, r.end);
@@ -21,7 +24,7 @@ worker_cache::worker_cache(std::vector<key_range> shards,
 bool worker_cache::fresh(std::size_t s, std::int64_t clock) const {
   if (clocks_[s] < 0)
     return false;
-  return staleness_ < 0 || clocks_[s] >= clock - staleness_;
+  return staleness_[s] < 0 || clocks_[s] >= clock - staleness_[s];
 }
 
 void worker_cache::store(std::size_t s, std::int64_t clock,

@@ -22,12 +22,19 @@ namespace metronome::actors {
 /// top, so it always sees its own writes, and none twice.
 class worker_cache {
 public:
-  /// `shards` are the key ranges of the servers, `staleness` the bound s
-  /// (negative: unbounded), and `own_scale` how the server turns one
+  /// `shards` are the key ranges read from servers, `staleness` the bound s
+  /// of each (negative: unbounded), and `own_scale` how the server turns one
   /// worker's pushed values into a parameter change (-lr / workers for SGD,
   /// 1 for additive deltas).
+  worker_cache(std::vector<key_range> shards,
+               std::vector<std::int64_t> staleness, float own_scale);
+
+  /// A cache whose shards all have the bound `staleness`.
   worker_cache(std::vector<key_range> shards, std::int64_t staleness,
-               float own_scale);
+               float own_scale)
+      : worker_cache(shards,
+                     std::vector<std::int64_t>(shards.size(), staleness),
+                     own_scale) {}
 
   /// Whether shard `s` may serve a read at `clock` without a fetch.
   bool fresh(std::size_t s, std::int64_t clock) const;
@@ -62,7 +69,7 @@ private:
   };
 
   std::vector<key_range> shards_;
-  std::int64_t staleness_;
+  std::vector<std::int64_t> staleness_;
   float own_scale_;
   std::vector<float> values_;
   std::vector<std::int64_t> clocks_;

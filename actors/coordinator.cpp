@@ -84,6 +84,8 @@ struct coordinator_state {
   std::set<std::string> present;
   std::vector<std::string> workers;
   std::vector<std::string> servers;
+  std::vector<table_layout> tables;
+  std::vector<partition> parts;
   bool started = false;
   bool finished = false;
   steady_clock::time_point start_time;
@@ -121,13 +123,15 @@ void request_eval(coordinator_state& st) {
   if (st.eval_missing > 0 || st.eval_queue.empty())
     return;
   auto clock = st.eval_queue.front();
-  st.eval_missing = st.servers.size();
-  for (std::size_t s = 0; s < st.servers.size(); ++s) {
-    auto keys = shard_keys(st.eval_params.size(), st.servers.size(), s);
+  st.eval_missing = st.parts.size();
+  for (std::size_t p = 0; p < st.parts.size(); ++p) {
+    const auto& part = st.parts[p];
     messages::envelope_builder builder(256);
-    auto body = wire::CreatePullRequest(builder.fbb(), keys.begin, keys.size());
-    auto h = st.out->header(st.servers[s], static_cast<std::int64_t>(clock));
-    st.eval_seq[s] = h.seq;
+    auto body = wire::CreatePullRequest(builder.fbb(), part.keys.begin,
+                                        part.keys.size());
+    auto h = st.out->header(st.servers[part.server],
+                            static_cast<std::int64_t>(clock), part.table);
+    st.eval_seq[p] = h.seq;
     st.out->post(builder.finish(h, wire::Body::PullRequest, body.Union()));
   }
 }
@@ -272,6 +276,16 @@ void write_summary(const coordinator_state& st, const actor_env& env,
     spdlog::error("cannot write {}/summary.json", dir);
 }
 
+std::string tables_json(const std::vector<table_layout>& tables) {
+  std::string out;
+  for (const auto& t : tables)
+    out += fmt::format("{}{{\"name\":\"{}\",\"keys\":{},\"consistency\":"
+                       "\"{}\",\"staleness\":{}}}",
+                       out.empty() ? "" : ",", t.name, t.keys.size(),
+                       t.consistency, t.staleness);
+  return out;
+}
+
 void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                    const actor_env& env, const messages::inbound& msg) {
   auto seq = msg.header().seq();
@@ -282,9 +296,10 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
     return;
   const auto* f = msg.envelope().body_as_PullReply()->payload();
   auto values = msg.values(*f);
-  auto keys = shard_keys(st.eval_params.size(), st.servers.size(), s);
-  if (msg.source() != st.servers[s] || f->offset() != keys.begin ||
-      values.size != keys.size()) {
+  auto keys = st.parts[s].keys;
+  if (msg.source() != st.servers[st.parts[s].server] ||
+      msg.header().table_id() != st.parts[s].table ||
+      f->offset() != keys.begin || values.size != keys.size()) {
     auto reason = fmt::format("{} answered the evaluation read with keys "
                               "[{}, +{}) instead of [{}, {})",
                               msg.source(), f->offset(), values.size,
@@ -325,11 +340,12 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                "\"workers\":{},\"servers\":{},\"consistency\":\"{}\","
                "\"staleness\":{},\"algorithm\":\"{}\","
                "\"staleness_mean\":{:.4f},\"staleness_variance\":{:.4f},"
-               "\"staleness_max\":{},\"blocked_s\":{:.3f}}}\n",
+               "\"staleness_max\":{},\"blocked_s\":{:.3f},\"tables\":[{}]}}\n",
                eval.accuracy, eval.loss, clock, wall,
                st.samples / std::max(wall, 1e-9), st.workers.size(),
                st.servers.size(), job.consistency, job.staleness, job.algorithm,
-               all.mean, all.variance(), all.max, all.blocked_seconds);
+               all.mean, all.variance(), all.max, all.blocked_seconds,
+               tables_json(st.tables));
     write_summary(st, env, eval, wall);
     std::fflush(stdout);
     st.finished = true;
@@ -377,13 +393,15 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     st->workers.push_back("worker/" + std::to_string(i));
   for (std::size_t i = 0; i < topo.count("server"); ++i)
     st->servers.push_back("server/" + std::to_string(i));
-  st->eval_seq.resize(st->servers.size());
   try {
     auto train = job_data(topo.job.data, false);
     st->schedule = schedule_of(topo, train->num_samples());
     st->test = job_data(topo.job.data, true);
     st->model = job_model(topo.job, *train);
     st->eval_params.resize(st->model->num_parameters());
+    st->tables = job_tables(topo.job, st->model.get(), st->eval_params.size());
+    st->parts = partitions(st->tables, st->servers.size());
+    st->eval_seq.resize(st->parts.size());
     if (!topo.options.metrics_dir.empty()) {
       std::filesystem::create_directories(topo.options.metrics_dir);
       auto path =

@@ -96,6 +96,27 @@ std::unique_ptr<algorithms::model> job_model(const job_spec& job,
   return algorithms::make_model(job.algorithm, d, job.hidden);
 }
 
+std::vector<table_layout> job_tables(const job_spec& job,
+                                     const algorithms::model* model,
+                                     std::uint64_t keys) {
+  if (job.tables.empty() || model == nullptr)
+    return {{"all", {0, keys}, job.consistency, job.staleness}};
+  std::vector<table_layout> out;
+  for (const auto& block : model->blocks()) {
+    table_layout t{block.name,
+                   {block.offset, block.offset + block.size},
+                   job.consistency,
+                   job.staleness};
+    for (const auto& spec : job.tables)
+      if (spec.name == block.name) {
+        t.consistency = spec.consistency;
+        t.staleness = spec.staleness;
+      }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 job_schedule schedule_of(const topology& topo, std::size_t samples) {
   auto workers = std::max<std::size_t>(1, topo.count("worker"));
   auto smallest = algorithms::data_shard(samples, workers, workers - 1);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/node.hpp"
+#include "actors/table.hpp"
 
 #include <caf/all.hpp>
 
@@ -68,6 +69,12 @@ std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
 /// The job's model for data set `d`.
 std::unique_ptr<algorithms::model> job_model(const job_spec& job,
                                              const algorithms::dataset& d);
+
+/// The tables of the job whose parameter vector `keys` keys long `model`
+/// (nullptr for a plain key store) describes: see job_spec::tables.
+std::vector<table_layout> job_tables(const job_spec& job,
+                                     const algorithms::model* model,
+                                     std::uint64_t keys);
 
 /// Mini-batches per epoch (of the smallest worker shard) and the total
 /// number of iterations every worker runs.

@@ -3,6 +3,7 @@
 
 #include "algorithms/models.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -13,14 +14,19 @@ namespace wire = messages::wire;
 
 namespace {
 
-struct server_state {
-  std::unique_ptr<sender> out;
-  std::unique_ptr<table_shard> table;
-  std::vector<messages::inbound_ptr> waiting_reads;
-  std::set<std::string> complained;
+// What this server holds of one table of the job.
+struct served_table {
+  std::unique_ptr<table_shard> shard;
   // essp: readers that get every commit, and the last commit they got.
   std::set<std::string> subscribers;
   std::int64_t pushed = -1;
+};
+
+struct server_state {
+  std::unique_ptr<sender> out;
+  std::vector<served_table> tables; // by table id
+  std::vector<messages::inbound_ptr> waiting_reads;
+  std::set<std::string> complained;
 };
 
 void complain(server_state& st, const actor_env& env,
@@ -47,7 +53,15 @@ bool from_worker(const messages::inbound& msg) {
   return worker_rank(msg) >= 0;
 }
 
-bool can_answer(const table_shard& table, const messages::inbound& req) {
+// The table a message is about; nullptr for an id the job does not have.
+served_table* table_of(server_state& st, const messages::inbound& msg) {
+  auto id = msg.header().table_id();
+  return id < st.tables.size() && st.tables[id].shard ? &st.tables[id]
+                                                      : nullptr;
+}
+
+bool can_answer(server_state& st, const messages::inbound& req) {
+  const auto& table = *table_of(st, req)->shard;
   auto clock = req.header().clock();
   return from_worker(req) ? table.can_read(clock) : table.settled(clock);
 }
@@ -55,12 +69,13 @@ bool can_answer(const table_shard& table, const messages::inbound& req) {
 // Answers a verified pull request from the current table contents.
 void reply(server_state& st, const messages::inbound& req) {
   const auto* pull = req.envelope().body_as_PullRequest();
-  auto keys = st.table->keys();
+  auto& table = *table_of(st, req)->shard;
+  auto keys = table.keys();
   // An evaluation at a marked clock sees the values of exactly that clock.
   auto snapshot =
-      from_worker(req) ? nullptr : st.table->snapshot_at(req.header().clock());
+      from_worker(req) ? nullptr : table.snapshot_at(req.header().clock());
   if (!snapshot)
-    snapshot = st.table->snapshot();
+    snapshot = table.snapshot();
   messages::envelope_builder builder;
   flatbuffers::Offset<wire::Floats> payload;
   if (pull->keys() != nullptr && pull->keys()->size() > 0) {
@@ -77,12 +92,12 @@ void reply(server_state& st, const messages::inbound& req) {
                                   pull->count()));
   }
   int rank = worker_rank(req);
-  auto applied = rank < 0 ? st.table->committed()
-                          : st.table->applied(static_cast<std::size_t>(rank));
+  auto applied = rank < 0 ? table.committed()
+                          : table.applied(static_cast<std::size_t>(rank));
   auto body = wire::CreatePullReply(builder.fbb(), payload, applied);
   std::string destination(req.source());
-  auto h = st.out->header(destination, st.table->committed(),
-                          req.header().table_id());
+  auto h =
+      st.out->header(destination, table.committed(), req.header().table_id());
   h.seq = req.header().seq();
   st.out->post(builder.finish(h, wire::Body::PullReply, body.Union()));
 }
@@ -103,36 +118,41 @@ std::string check_pull(const table_shard& table, const messages::inbound& msg) {
   return {};
 }
 
-// essp: sends the whole shard to every subscriber once per new commit.
+// essp: sends the whole shard of each table to its subscribers once per
+// new commit.
 void push_to_subscribers(server_state& st) {
-  auto committed = st.table->committed();
-  if (st.subscribers.empty() || committed <= st.pushed)
-    return;
-  st.pushed = committed;
-  auto keys = st.table->keys();
-  auto snapshot = st.table->snapshot();
-  for (const auto& reader : st.subscribers) {
-    messages::envelope_builder builder;
-    auto payload = builder.floats(
-        keys.begin, messages::float_block::of(snapshot, 0, keys.size()));
-    std::string role;
-    int rank = -1;
-    messages::parse_actor_name(reader, role, rank);
-    auto body = wire::CreatePullReply(
-        builder.fbb(), payload,
-        st.table->applied(static_cast<std::size_t>(rank)));
-    auto h = st.out->header(reader, committed);
-    h.seq = 0;
-    st.out->post(builder.finish(h, wire::Body::PullReply, body.Union()));
+  for (std::uint32_t id = 0; id < st.tables.size(); ++id) {
+    auto& t = st.tables[id];
+    if (!t.shard)
+      continue;
+    auto committed = t.shard->committed();
+    if (t.subscribers.empty() || committed <= t.pushed)
+      continue;
+    t.pushed = committed;
+    auto keys = t.shard->keys();
+    auto snapshot = t.shard->snapshot();
+    for (const auto& reader : t.subscribers) {
+      messages::envelope_builder builder;
+      auto payload = builder.floats(
+          keys.begin, messages::float_block::of(snapshot, 0, keys.size()));
+      std::string role;
+      int rank = -1;
+      messages::parse_actor_name(reader, role, rank);
+      auto body = wire::CreatePullReply(
+          builder.fbb(), payload,
+          t.shard->applied(static_cast<std::size_t>(rank)));
+      auto h = st.out->header(reader, committed, id);
+      h.seq = 0;
+      st.out->post(builder.finish(h, wire::Body::PullReply, body.Union()));
+    }
   }
 }
 
 void serve_waiting(server_state& st) {
   auto& waiting = st.waiting_reads;
-  auto ready = std::stable_partition(waiting.begin(), waiting.end(),
-                                     [&](const messages::inbound_ptr& m) {
-                                       return !can_answer(*st.table, *m);
-                                     });
+  auto ready = std::stable_partition(
+      waiting.begin(), waiting.end(),
+      [&](const messages::inbound_ptr& m) { return !can_answer(st, *m); });
   for (auto i = ready; i != waiting.end(); ++i)
     reply(st, **i);
   waiting.erase(ready, waiting.end());
@@ -149,29 +169,37 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
   st->out = std::make_unique<sender>(env);
   try {
     std::vector<float> init;
+    std::unique_ptr<algorithms::model> model;
     auto rule = update_rule::sgd;
     if (topo.job.algorithm == "none") {
       init.resize(topo.job.keys);
       rule = update_rule::add;
     } else {
-      auto data = job_data(topo.job.data, false);
-      auto model = job_model(topo.job, *data);
+      model = job_model(topo.job, *job_data(topo.job.data, false));
       init.resize(model->num_parameters());
       model->initialize(init.data(), topo.job.seed);
     }
-    auto keys = shard_keys(init.size(), shards, env.index);
-    std::vector<float> mine(init.begin() + keys.begin, init.begin() + keys.end);
-    st->table = std::make_unique<table_shard>(
-        keys, std::max<std::size_t>(1, workers), rule, topo.job.learning_rate,
-        make_policy(topo.job.consistency, topo.job.staleness), std::move(mine));
-    if (topo.job.algorithm != "none") {
-      // The coordinator evaluates at the end of every epoch and of the job.
-      auto sched =
-          schedule_of(topo, job_data(topo.job.data, false)->num_samples());
-      for (auto c = sched.batches_per_epoch; c < sched.iterations;
-           c += sched.batches_per_epoch)
-        st->table->mark(static_cast<std::int64_t>(c));
-      st->table->mark(static_cast<std::int64_t>(sched.iterations));
+    auto tables = job_tables(topo.job, model.get(), init.size());
+    st->tables.resize(tables.size());
+    for (const auto& part : partitions(tables, shards)) {
+      if (part.server != static_cast<std::size_t>(env.index))
+        continue;
+      const auto& t = tables[part.table];
+      auto shard = std::make_unique<table_shard>(
+          part.keys, std::max<std::size_t>(1, workers), rule,
+          topo.job.learning_rate, make_policy(t.consistency, t.staleness),
+          std::vector<float>(init.begin() + part.keys.begin,
+                             init.begin() + part.keys.end));
+      if (model) {
+        // The coordinator evaluates at the end of every epoch and of the job.
+        auto sched =
+            schedule_of(topo, job_data(topo.job.data, false)->num_samples());
+        for (auto c = sched.batches_per_epoch; c < sched.iterations;
+             c += sched.batches_per_epoch)
+          shard->mark(static_cast<std::int64_t>(c));
+        shard->mark(static_cast<std::int64_t>(sched.iterations));
+      }
+      st->tables[part.table].shard = std::move(shard);
     }
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
@@ -179,6 +207,16 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
         msg->handled();
+        auto* table = table_of(*st, *msg);
+        bool about_table = msg->kind() == wire::Body::Push ||
+                           msg->kind() == wire::Body::Clock ||
+                           msg->kind() == wire::Body::PullRequest;
+        if (about_table && table == nullptr) {
+          complain(*st, env, *msg,
+                   fmt::format("no table {} on this server",
+                               msg->header().table_id()));
+          return;
+        }
         switch (msg->kind()) {
         case wire::Body::Push: {
           int rank = worker_rank(*msg);
@@ -189,12 +227,12 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           if (rank < 0) {
             error = "pushes are only accepted from workers";
           } else if (f->keys() != nullptr && f->keys()->size() > 0) {
-            error = st->table->push_sparse(
+            error = table->shard->push_sparse(
                 rank, msg->header().clock(),
                 {f->keys()->begin(), f->keys()->end()}, block);
           } else {
-            error = st->table->push(rank, msg->header().clock(), f->offset(),
-                                    block);
+            error = table->shard->push(rank, msg->header().clock(), f->offset(),
+                                       block);
           }
           if (!error.empty())
             complain(*st, env, *msg, error);
@@ -204,8 +242,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         }
         case wire::Body::Clock: {
           int rank = worker_rank(*msg);
-          auto error = rank < 0 ? std::string("clock from a non-worker")
-                                : st->table->clock(rank, msg->header().clock());
+          auto error = rank < 0
+                           ? std::string("clock from a non-worker")
+                           : table->shard->clock(rank, msg->header().clock());
           if (!error.empty())
             complain(*st, env, *msg, error);
           serve_waiting(*st);
@@ -213,15 +252,15 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           break;
         }
         case wire::Body::PullRequest: {
-          auto error = check_pull(*st->table, *msg);
+          auto error = check_pull(*table->shard, *msg);
           if (!error.empty()) {
             complain(*st, env, *msg, error);
             break;
           }
           if (msg->envelope().body_as_PullRequest()->subscribe() &&
               from_worker(*msg))
-            st->subscribers.emplace(msg->source());
-          if (can_answer(*st->table, *msg)) {
+            table->subscribers.emplace(msg->source());
+          if (can_answer(*st, *msg)) {
             reply(*st, *msg);
           } else {
             st->waiting_reads.push_back(msg);

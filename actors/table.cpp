@@ -16,6 +16,21 @@ key_range shard_keys(std::uint64_t keys, std::size_t shards,
   return {begin, begin + base + (shard < extra ? 1 : 0)};
 }
 
+std::vector<partition> partitions(const std::vector<table_layout>& tables,
+                                  std::size_t servers) {
+  std::vector<partition> out;
+  for (std::uint32_t t = 0; t < tables.size(); ++t)
+    for (std::size_t s = 0; s < servers; ++s) {
+      auto k = shard_keys(tables[t].keys.size(), servers, s);
+      if (k.size() > 0)
+        out.push_back(
+            {t,
+             s,
+             {tables[t].keys.begin + k.begin, tables[t].keys.begin + k.end}});
+    }
+  return out;
+}
+
 namespace {
 
 // Clocks at or beyond this are refused, so clock + 1 never overflows.

@@ -26,6 +26,28 @@ struct key_range {
 /// contiguous ranges, the first `keys % shards` shards one key larger.
 key_range shard_keys(std::uint64_t keys, std::size_t shards, std::size_t shard);
 
+/// One table of a running job: a named key range of the parameter vector
+/// with its own consistency model.
+struct table_layout {
+  std::string name;
+  key_range keys;
+  std::string consistency = "bsp";
+  std::int64_t staleness = 0;
+};
+
+/// What one server holds of one table.
+struct partition {
+  std::uint32_t table = 0;
+  std::size_t server = 0;
+  key_range keys;
+};
+
+/// Every non-empty (table, server) partition, table by table: each table's
+/// keys are split over the servers as shard_keys() splits a whole key space
+/// (a table with fewer keys than servers leaves some servers without it).
+std::vector<partition> partitions(const std::vector<table_layout>& tables,
+                                  std::size_t servers);
+
 /// Decides, on the server, when updates are applied and reads are served.
 class consistency_policy {
 public:

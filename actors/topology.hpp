@@ -33,6 +33,14 @@ struct data_spec {
   std::size_t test_limit = 0;
 };
 
+/// Consistency settings of one table of a job: a parameter block of the
+/// model ("hidden", "output", "weights", "bias") kept as a table of its own.
+struct table_spec {
+  std::string name;
+  std::string consistency = "bsp"; ///< bsp | ssp | essp | async
+  std::int64_t staleness = 0;
+};
+
 /// The machine-learning job a cluster runs.
 struct job_spec {
   /// softmax | mlp | logreg. Benchmarks (not topology files) also use
@@ -42,10 +50,14 @@ struct job_spec {
   std::uint64_t keys = 0;
   std::size_t hidden = 128;
   data_spec data;
-  std::string consistency = "bsp"; ///< bsp | ssp | async
-  /// The bound s of ssp: a read at clock c sees every update from clocks
-  /// <= c - s - 1.
+  std::string consistency = "bsp"; ///< bsp | ssp | essp | async
+  /// The bound s of ssp and essp: a read at clock c sees every update from
+  /// clocks <= c - s - 1.
   std::int64_t staleness = 0;
+  /// Tables with settings of their own. Empty: the parameters are one
+  /// table, "all", under `consistency`. Otherwise every parameter block of
+  /// the model is a table, under its entry here or else `consistency`.
+  std::vector<table_spec> tables;
   std::size_t epochs = 1;
   /// Total iterations per worker; 0 means epochs * batches per epoch.
   std::uint64_t iterations = 0;

@@ -36,8 +36,9 @@ struct worker_state {
   std::shared_ptr<const algorithms::dataset> data;
   std::unique_ptr<algorithms::model> model;
   algorithms::shard_range shard;
-  std::vector<std::string> servers;
-  std::vector<key_range> ranges;
+  std::vector<std::string> servers; // by server index
+  std::vector<partition> parts;     // what is read from where
+  std::vector<bool> eager;          // essp: servers push every commit
   std::unique_ptr<worker_cache> cache;
   std::unique_ptr<algorithms::straggler_model> stragglers;
   std::size_t rank = 0;
@@ -49,7 +50,6 @@ struct worker_state {
   std::size_t replies_missing = 0;
   std::chrono::steady_clock::time_point read_start;
   bool fetched = false; // the current read waits for servers
-  bool eager = false;   // essp: servers push every commit to us
   bool started = false;
 };
 
@@ -58,15 +58,16 @@ struct worker_state {
 bool begin_read(worker_state& st) {
   st.read_start = std::chrono::steady_clock::now();
   st.replies_missing = 0;
-  for (std::size_t s = 0; s < st.servers.size(); ++s) {
-    st.pull_seq[s] = 0;
-    if (st.cache->fresh(s, st.clock))
+  for (std::size_t p = 0; p < st.parts.size(); ++p) {
+    st.pull_seq[p] = 0;
+    if (st.cache->fresh(p, st.clock))
       continue;
+    const auto& part = st.parts[p];
     messages::envelope_builder builder(256);
-    auto body = wire::CreatePullRequest(builder.fbb(), st.ranges[s].begin,
-                                        st.ranges[s].size(), 0, st.eager);
-    auto h = st.out->header(st.servers[s], st.clock);
-    st.pull_seq[s] = h.seq;
+    auto body = wire::CreatePullRequest(builder.fbb(), part.keys.begin,
+                                        part.keys.size(), 0, st.eager[p]);
+    auto h = st.out->header(st.servers[part.server], st.clock, part.table);
+    st.pull_seq[p] = h.seq;
     ++st.replies_missing;
     st.out->post(builder.finish(h, wire::Body::PullRequest, body.Union()));
   }
@@ -100,15 +101,15 @@ void compute(worker_state& st, const actor_env& env) {
 // Pushes the computed gradient, reports the iteration and moves the clock.
 void push(worker_state& st) {
   const auto& done = st.computed;
-  for (std::size_t s = 0; s < st.servers.size(); ++s) {
+  for (const auto& part : st.parts) {
     messages::envelope_builder builder(256);
-    auto payload =
-        builder.floats(st.ranges[s].begin,
-                       messages::float_block::of(done.grad, st.ranges[s].begin,
-                                                 st.ranges[s].size()));
+    auto payload = builder.floats(
+        part.keys.begin, messages::float_block::of(done.grad, part.keys.begin,
+                                                   part.keys.size()));
     auto body = wire::CreatePush(builder.fbb(), payload);
-    st.out->post(builder.finish(st.out->header(st.servers[s], st.clock),
-                                wire::Body::Push, body.Union()));
+    st.out->post(builder.finish(
+        st.out->header(st.servers[part.server], st.clock, part.table),
+        wire::Body::Push, body.Union()));
   }
   st.cache->record_own(st.clock, done.grad);
   messages::envelope_builder builder(256);
@@ -166,20 +167,26 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     st->iterations = schedule_of(topo, st->data->num_samples()).iterations;
     st->params.resize(st->model->num_parameters());
     auto shards = topo.count("server");
-    for (std::size_t s = 0; s < shards; ++s) {
+    for (std::size_t s = 0; s < shards; ++s)
       st->servers.push_back("server/" + std::to_string(s));
-      st->ranges.push_back(shard_keys(st->params.size(), shards, s));
+    auto tables = job_tables(topo.job, st->model.get(), st->params.size());
+    st->parts = partitions(tables, shards);
+    st->pull_seq.resize(st->parts.size());
+    std::vector<key_range> ranges;
+    // Under bsp and async a worker reads every iteration (async measures
+    // the staleness of what it gets instead of bounding it).
+    std::vector<std::int64_t> bounds;
+    for (const auto& part : st->parts) {
+      const auto& t = tables[part.table];
+      ranges.push_back(part.keys);
+      bool bounded = t.consistency == "ssp" || t.consistency == "essp";
+      bounds.push_back(bounded ? t.staleness : 0);
+      st->eager.push_back(t.consistency == "essp");
     }
-    st->pull_seq.resize(shards);
     // The servers apply -lr / workers times each worker's gradient.
     float own_scale = -topo.job.learning_rate / static_cast<float>(workers);
-    // Under async a worker still reads every iteration: the staleness of
-    // what it gets is measured, not bounded.
-    bool bounded =
-        topo.job.consistency == "ssp" || topo.job.consistency == "essp";
-    st->cache = std::make_unique<worker_cache>(
-        st->ranges, bounded ? topo.job.staleness : 0, own_scale);
-    st->eager = topo.job.consistency == "essp";
+    st->cache = std::make_unique<worker_cache>(std::move(ranges),
+                                               std::move(bounds), own_scale);
     st->rank = static_cast<std::size_t>(env.index);
     st->stragglers = algorithms::make_straggler_model(topo.job.stragglers,
                                                       workers, topo.job.seed);
@@ -192,43 +199,49 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         switch (msg->kind()) {
         case wire::Body::PullReply: {
           auto seq = msg->header().seq();
-          std::size_t s = 0;
-          if (seq == 0 && st->eager) {
-            // A commit pushed by a server: refresh the cache, and finish the
-            // read that waits for it, if any.
-            while (s < st->servers.size() && st->servers[s] != msg->source())
-              ++s;
-            if (s == st->servers.size())
+          std::size_t p = 0;
+          if (seq == 0) {
+            // A commit pushed by a server (essp): refresh the cache, and
+            // finish the read that waits for it, if any.
+            while (p < st->parts.size() &&
+                   !(st->eager[p] &&
+                     st->parts[p].table == msg->header().table_id() &&
+                     st->servers[st->parts[p].server] == msg->source()))
+              ++p;
+            if (p == st->parts.size())
               return;
           } else {
-            while (s < st->pull_seq.size() && st->pull_seq[s] != seq)
-              ++s;
-            if (s == st->pull_seq.size() || st->replies_missing == 0)
+            while (p < st->pull_seq.size() && st->pull_seq[p] != seq)
+              ++p;
+            if (p == st->pull_seq.size() || st->replies_missing == 0)
               return; // a reply to a request we no longer wait for
           }
+          const auto& part = st->parts[p];
           const auto* f = msg->envelope().body_as_PullReply()->payload();
           auto values = msg->values(*f);
-          if (msg->source() != st->servers[s] ||
-              f->offset() != st->ranges[s].begin ||
-              values.size != st->ranges[s].size()) {
+          if (msg->source() != st->servers[part.server] ||
+              msg->header().table_id() != part.table ||
+              f->offset() != part.keys.begin ||
+              values.size != part.keys.size()) {
             auto reason = fmt::format(
-                "{} answered a pull with keys [{}, +{}) instead of [{}, {})",
-                msg->source(), f->offset(), values.size, st->ranges[s].begin,
-                st->ranges[s].end);
+                "{} answered a pull of table {} with keys [{}, +{}) instead "
+                "of [{}, {})",
+                msg->source(), part.table, f->offset(), values.size,
+                part.keys.begin, part.keys.end);
             spdlog::error("{}: {}", env.name, reason);
             self->quit(caf::make_error(caf::sec::runtime_error, reason));
             return;
           }
-          st->cache->store(s, msg->header().clock(),
+          st->cache->store(p, msg->header().clock(),
                            msg->envelope().body_as_PullReply()->applied(),
                            values);
           // The answer to our request completes the read (the server
           // waited as long as the policy needs); a pushed commit completes
           // it only once the cache is fresh enough.
-          if (st->pull_seq[s] == 0 ||
-              (seq == 0 && !st->cache->fresh(s, st->clock)))
+          if (st->pull_seq[p] == 0 ||
+              (seq == 0 && !st->cache->fresh(p, st->clock)))
             return;
-          st->pull_seq[s] = 0;
+          st->pull_seq[p] = 0;
           if (--st->replies_missing > 0)
             return;
           iterate(self, *st, env);

@@ -241,6 +241,12 @@ public:
     return static_cast<std::size_t>(classes_) * (features_ + 1);
   }
 
+  std::vector<parameter_block> blocks() const override {
+    auto nw = static_cast<std::size_t>(classes_) * features_;
+    return {{"weights", 0, nw},
+            {"bias", nw, static_cast<std::size_t>(classes_)}};
+  }
+
   void initialize(float* w, std::uint64_t seed) const override {
     std::mt19937_64 gen(splitmix64(seed));
     std::size_t nw = static_cast<std::size_t>(classes_) * features_;
@@ -286,6 +292,12 @@ public:
   std::size_t num_parameters() const override {
     auto c = static_cast<std::size_t>(classes_);
     return hidden_ * (features_ + 1) + c * (hidden_ + 1);
+  }
+
+  std::vector<parameter_block> blocks() const override {
+    auto n1 = hidden_ * (features_ + 1);
+    return {{"hidden", 0, n1},
+            {"output", n1, static_cast<std::size_t>(classes_) * (hidden_ + 1)}};
   }
 
   void initialize(float* w, std::uint64_t seed) const override {
@@ -348,6 +360,10 @@ public:
 
   std::size_t num_parameters() const override { return features_ + 1; }
 
+  std::vector<parameter_block> blocks() const override {
+    return {{"weights", 0, features_}, {"bias", features_, 1}};
+  }
+
   void initialize(float* w, std::uint64_t seed) const override {
     std::mt19937_64 gen(splitmix64(seed));
     fill_normal(w, features_, 0.01, gen);
@@ -393,6 +409,14 @@ std::unique_ptr<model> make_mlp(std::size_t num_features, std::size_t hidden,
 
 std::unique_ptr<model> make_logistic_regression(std::size_t num_features) {
   return std::make_unique<logistic_regression>(num_features);
+}
+
+std::vector<std::string> block_names(const std::string& algorithm) {
+  if (algorithm == "mlp")
+    return {"hidden", "output"};
+  if (algorithm == "softmax" || algorithm == "logreg")
+    return {"weights", "bias"};
+  return {};
 }
 
 std::unique_ptr<model> make_model(const std::string& name, const dataset& d,

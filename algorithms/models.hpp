@@ -16,6 +16,14 @@ struct evaluation {
   double accuracy = 0;
 };
 
+/// A named contiguous part of a model's parameter vector (a layer's
+/// weights, a bias), which a job may keep in a table of its own.
+struct parameter_block {
+  std::string name;
+  std::size_t offset = 0;
+  std::size_t size = 0;
+};
+
 /// A differentiable model whose parameters are one flat float vector.
 ///
 /// Implementations are stateless and thread-safe: the parameters and the
@@ -28,6 +36,10 @@ public:
   virtual std::string name() const = 0;
 
   virtual std::size_t num_parameters() const = 0;
+
+  /// The parameter vector split into its blocks, in order, covering it
+  /// whole; their names are block_names(name()).
+  virtual std::vector<parameter_block> blocks() const = 0;
 
   /// Writes a deterministic random initialisation for `seed` into `w`.
   virtual void initialize(float* w, std::uint64_t seed) const = 0;
@@ -52,6 +64,11 @@ std::unique_ptr<model> make_mlp(std::size_t num_features, std::size_t hidden,
 
 /// Binary logistic regression on sparse (or dense) features, log loss.
 std::unique_ptr<model> make_logistic_regression(std::size_t num_features);
+
+/// Names of the parameter blocks of the model called `algorithm` ("mlp":
+/// hidden, output; "softmax" and "logreg": weights, bias); empty for an
+/// unknown name.
+std::vector<std::string> block_names(const std::string& algorithm);
 
 /// Creates the model named `name` ("softmax", "mlp", "logreg") for `d`;
 /// throws std::invalid_argument for an unknown name.

@@ -2,6 +2,8 @@
 
 #include "launcher/config_reader.hpp"
 
+#include "algorithms/models.hpp"
+
 #include "messages/codec.hpp"
 
 namespace metronome::launcher {
@@ -177,26 +179,56 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
   check_role_counts(r, nodes_at, actors);
 }
 
+// The consistency model and staleness bound written in `map` (the job or
+// one of its tables).
+void read_consistency(reader& r, const YAML::Node& map, std::string& model,
+                      std::int64_t& staleness) {
+  r.choice(map, "consistency", model, {"bsp", "ssp", "essp", "async"},
+           "consistency model", {{"asp", "did you mean 'async'?"}});
+  if (r.whole(map, "staleness", staleness, 0, 1000000, "3") && model != "ssp" &&
+      model != "essp")
+    r.problem(map["staleness"],
+              "'staleness' applies only to consistency ssp or essp",
+              "set 'consistency: ssp' or remove 'staleness'");
+}
+
+// job.tables: consistency per parameter block of the model.
+void read_tables(reader& r, const YAML::Node& job, actors::topology& topo) {
+  auto node = job["tables"];
+  if (!node || node.IsNull())
+    return;
+  auto names = algorithms::block_names(topo.job.algorithm);
+  if (!r.check_keys(node, "job.tables", names, reader::key_mark(job, "tables")))
+    return;
+  for (const auto& name : names) {
+    auto table = node[name];
+    if (!table)
+      continue;
+    if (!r.check_keys(table, "table " + in_quotes(name),
+                      {"consistency", "staleness"},
+                      reader::key_mark(node, name)))
+      continue;
+    actors::table_spec spec{name, topo.job.consistency, topo.job.staleness};
+    if (table["consistency"])
+      spec.staleness = 0; // a table's own model does not take the job's s
+    read_consistency(r, table, spec.consistency, spec.staleness);
+    topo.job.tables.push_back(spec);
+  }
+}
+
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
               actors::topology& topo) {
   if (!r.check_keys(job, "job",
                     {"algorithm", "hidden", "data", "consistency", "staleness",
                      "epochs", "iterations", "batch_size", "learning_rate",
-                     "seed", "stragglers"},
+                     "seed", "stragglers", "tables"},
                     at))
     return;
   auto& spec = topo.job;
   const auto any = std::numeric_limits<std::uint64_t>::max();
   r.choice(job, "algorithm", spec.algorithm, {"softmax", "mlp", "logreg"},
            "algorithm");
-  r.choice(job, "consistency", spec.consistency,
-           {"bsp", "ssp", "essp", "async"}, "consistency model",
-           {{"asp", "did you mean 'async'?"}});
-  if (r.whole(job, "staleness", spec.staleness, 0, 1000000, "3") &&
-      spec.consistency != "ssp" && spec.consistency != "essp")
-    r.problem(job["staleness"],
-              "'staleness' applies only to consistency ssp or essp",
-              "set 'consistency: ssp' or remove 'staleness'");
+  read_consistency(r, job, spec.consistency, spec.staleness);
   r.whole(job, "hidden", spec.hidden, 1, any, "128");
   r.whole(job, "epochs", spec.epochs, 1, any, "10");
   r.whole(job, "iterations", spec.iterations, 0, any, "1000");
@@ -205,6 +237,7 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
   r.whole(job, "seed", spec.seed, 0, any, "1");
   read_data(r, job, at, topo);
   read_stragglers(r, job, topo);
+  read_tables(r, job, topo);
 }
 
 // --- options ---------------------------------------------------------------

@@ -188,3 +188,36 @@ TEST(WorkerCache, ValuesAppliedOnArrivalHoldTheReadersPushes) {
   cache.view(view);
   EXPECT_EQ(view, (std::vector<float>{9, 18, 27}));
 }
+
+TEST(WorkerCache, EachShardHasItsOwnBound) {
+  worker_cache cache({{0, 1}, {1, 2}}, {0, 3}, 1.f);
+  std::vector<float> v = {1};
+  cache.store(0, 4, 4, {v.data(), 1});
+  cache.store(1, 4, 4, {v.data(), 1});
+  EXPECT_TRUE(cache.fresh(0, 4));
+  EXPECT_FALSE(cache.fresh(0, 5)); // bsp: every clock is read anew
+  EXPECT_TRUE(cache.fresh(1, 7));  // ssp(3)
+  EXPECT_FALSE(cache.fresh(1, 8));
+  EXPECT_EQ(cache.staleness_at(7), 3);
+  EXPECT_THROW(worker_cache({{0, 1}}, std::vector<std::int64_t>{0, 1}, 1.f),
+               std::invalid_argument);
+}
+
+TEST(Partitions, SplitEveryTableOverTheServers) {
+  std::vector<actors::table_layout> tables = {{"hidden", {0, 10}, "ssp", 2},
+                                              {"output", {10, 13}, "bsp", 0},
+                                              {"bias", {13, 14}, "bsp", 0}};
+  auto parts = actors::partitions(tables, 2);
+  ASSERT_EQ(parts.size(), 5u); // the one-key table lives on server 0 only
+  std::uint64_t next = 0;
+  for (const auto& p : parts) {
+    EXPECT_EQ(p.keys.begin, next);
+    EXPECT_LT(p.keys.begin, p.keys.end);
+    EXPECT_GE(p.keys.begin, tables[p.table].keys.begin);
+    EXPECT_LE(p.keys.end, tables[p.table].keys.end);
+    next = p.keys.end;
+  }
+  EXPECT_EQ(next, 14u);
+  EXPECT_EQ(parts[4].table, 2u);
+  EXPECT_EQ(parts[4].server, 0u);
+}

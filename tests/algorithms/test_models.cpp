@@ -39,6 +39,7 @@ public:
       : m_(std::move(m)) {}
   std::string name() const override { return m_->name(); }
   std::size_t num_parameters() const override { return m_->num_parameters(); }
+  std::vector<parameter_block> blocks() const override { return m_->blocks(); }
   void initialize(float* w, std::uint64_t seed) const override {
     m_->initialize(w, seed);
   }
@@ -339,6 +340,35 @@ TEST(Models, MakeModel) {
     EXPECT_THAT(e.what(), HasSubstr("softmax, mlp, logreg"));
   }
   EXPECT_THROW(make_model("logreg", d), std::invalid_argument);
+}
+
+TEST(Models, BlocksCoverTheParametersInOrder) {
+  dataset d = test::random_dense(5, 10, 3, 1);
+  dataset b = test::random_dense(5, 10, 2, 1);
+  for (const auto& m : {make_model("softmax", d), make_model("mlp", d, 4),
+                        make_model("logreg", b)}) {
+    auto blocks = m->blocks();
+    auto names = block_names(m->name());
+    ASSERT_EQ(blocks.size(), names.size()) << m->name();
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      EXPECT_EQ(blocks[i].name, names[i]);
+      EXPECT_EQ(blocks[i].offset, next) << m->name() << " " << names[i];
+      next += blocks[i].size;
+    }
+    EXPECT_EQ(next, m->num_parameters()) << m->name();
+    // Biases start at zero and end every block: the blocks sit where the
+    // model keeps its layers.
+    std::vector<float> w(m->num_parameters());
+    m->initialize(w.data(), 3);
+    const auto& last = blocks.back();
+    std::size_t bias = m->name() == "logreg" ? 1 : 3;
+    for (std::size_t k = last.offset + last.size - bias;
+         k < last.offset + last.size; ++k)
+      EXPECT_EQ(w[k], 0.0f) << m->name() << " key " << k;
+    EXPECT_NE(w[last.offset + last.size - bias - 1], 0.0f) << m->name();
+  }
+  EXPECT_TRUE(block_names("svm").empty());
 }
 
 TEST(Models, RejectsBadInput) {

@@ -27,6 +27,8 @@ struct job_settings {
   double lr = 0.1;
   std::size_t hidden = 16;
   bool one_node_per_actor = true;
+  /// More lines of the job section, indented by two spaces.
+  std::string job_extra;
 };
 
 // The job and options part of a topology for `s`, writing into `dir`.
@@ -70,8 +72,8 @@ inline std::string job_yaml(const job_settings& s, const temp_dir& dir) {
          "\n    test_labels: " + fashion_mnist("t10k-labels-idx1-ubyte.gz") +
          "\n    train_limit: " + std::to_string(s.train_limit) +
          "\n    test_limit: " + std::to_string(s.test_limit) +
-         "\n  consistency: " + s.consistency +
-         "\n  epochs: " + std::to_string(s.epochs) +
+         "\n  consistency: " + s.consistency + "\n" + s.job_extra +
+         "  epochs: " + std::to_string(s.epochs) +
          "\n  iterations: " + std::to_string(s.iterations) +
          "\n  batch_size: " + std::to_string(s.batch) +
          "\n  learning_rate: " + std::to_string(s.lr) +

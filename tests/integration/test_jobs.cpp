@@ -186,6 +186,51 @@ TEST_F(Jobs, SspAndEsspStayWithinTheirBoundAndRecordStaleness) {
   }
 }
 
+// Each layer in a table of its own, both bsp: every key must still get
+// exactly the updates sequential SGD gives it.
+TEST_F(Jobs, OneTablePerLayerUnderBspEqualsSequentialSgd) {
+  temp_dir dir;
+  job_settings s;
+  s.algorithm = "mlp";
+  s.iterations = 20;
+  s.servers = 3;
+  s.job_extra = "  tables:\n    hidden: {consistency: bsp}\n";
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"tables\":[{\"name\":\"hidden\""),
+            std::string::npos)
+      << r.output;
+  expect_bitwise_equal(read_floats(dir / "params.bin"),
+                       sequential_reference(s));
+}
+
+TEST_F(Jobs, TablesKeepTheirOwnConsistencyModels) {
+  temp_dir dir;
+  job_settings s;
+  s.algorithm = "mlp";
+  s.workers = 4;
+  s.train_limit = 12000;
+  s.batch = 32;
+  s.job_extra = "  tables:\n"
+                "    hidden: {consistency: essp, staleness: 2}\n"
+                "    output: {consistency: async}\n"
+                "  stragglers: [{model: constant, factor: 3, workers: [0]}]\n";
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto r = test::run(test::binary() + " launch --no-progress " +
+                     (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_GE(final_accuracy(r.output), 0.6) << r.output;
+  EXPECT_NE(r.output.find("{\"name\":\"hidden\",\"keys\":12560,"
+                          "\"consistency\":\"essp\",\"staleness\":2}"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("{\"name\":\"output\",\"keys\":170,"
+                          "\"consistency\":\"async\",\"staleness\":0}"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST_F(Jobs, MultiProcessJobReachesAccuracyAndLeavesNoProcess) {
   temp_dir dir;
   job_settings s;
