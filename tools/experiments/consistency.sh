@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# Compares consistency models on one straggler scenario: 8 workers (one of
-# them 4x slower), 2 server shards, Fashion-MNIST MLP, all in one process.
+# Compares consistency models on one straggler scenario: 8 workers, 2 server
+# shards, Fashion-MNIST MLP, all in one process. SCENARIO=persistent (the
+# default): worker 0 is 4x slower throughout. SCENARIO=transient: every
+# worker draws a log-normal extra delay each iteration, so who is slow
+# changes all the time. SCENARIO=jitter: small log-normal delays only, so
+# workers stay close together. MODELS="ssp:3 essp:3" runs only those.
 # For each model it reports wall time to a target training loss (mean of
 # the last 20 iterations), final test accuracy and read staleness.
 #
-# usage: tools/experiments/consistency.sh [BINARY] [OUT_DIR]
+# usage: [SCENARIO=...] tools/experiments/consistency.sh [BINARY] [OUT_DIR]
 set -euo pipefail
 bin=${1:-build/bin/metronome}
 out=${2:-runs/consistency}
 target_loss=${TARGET_LOSS:-0.45}
 epochs=${EPOCHS:-3}
+scenario=${SCENARIO:-persistent}
+case $scenario in
+persistent) stragglers="[{model: constant, factor: 4, workers: [0]}]" ;;
+transient) stragglers="[{model: lognormal, mu: -6.5, sigma: 1.2}]" ;;
+jitter) stragglers="[{model: lognormal, mu: -7, sigma: 0.3}]" ;;
+*)
+  echo "unknown SCENARIO '$scenario' (persistent, transient, jitter)" >&2
+  exit 2
+  ;;
+esac
 mkdir -p "$out"
 
 topology() { # $1 = consistency, $2 = staleness (or empty), $3 = dir
@@ -43,17 +57,14 @@ ${2:+  staleness: $2}
   batch_size: 16
   learning_rate: 0.2
   seed: 1
-  stragglers:
-    - model: constant
-      factor: 4
-      workers: [0]
+  stragglers: $stragglers
 options:
   metrics_dir: $3
 YAML
 }
 
 printf '%-8s %10s %14s %10s %10s %10s\n' model wall_s to_target_s accuracy stale_mean stale_var
-for spec in bsp: ssp:1 ssp:3 essp:3 async:; do
+for spec in ${MODELS:-bsp: ssp:1 ssp:3 essp:3 async:}; do
   model=${spec%%:*}
   s=${spec#*:}
   name=$model${s:+$s}
