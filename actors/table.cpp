@@ -61,6 +61,16 @@ public:
   std::int64_t staleness() const override { return -1; }
 };
 
+// Synchronous SGD with a cutoff: a clock (a version of the parameters) is
+// made of the updates of the workers a leader accepted for it.
+class cutoff_policy : public consistency_policy {
+public:
+  std::string name() const override { return "cutoff"; }
+  bool aggregates() const override { return true; }
+  std::int64_t staleness() const override { return 0; }
+  bool cuts_off() const override { return true; }
+};
+
 } // namespace
 
 std::unique_ptr<consistency_policy> make_policy(const std::string& name,
@@ -75,8 +85,10 @@ std::unique_ptr<consistency_policy> make_policy(const std::string& name,
   }
   if (name == "async")
     return std::make_unique<async_policy>();
+  if (name == "cutoff")
+    return std::make_unique<cutoff_policy>();
   throw std::invalid_argument("unknown consistency model '" + name +
-                              "' (valid: bsp, ssp, essp, async)");
+                              "' (valid: bsp, ssp, essp, async, cutoff)");
 }
 
 table_shard::table_shard(key_range keys, std::size_t workers, update_rule rule,
@@ -117,6 +129,8 @@ std::string table_shard::check(std::size_t worker, std::int64_t clock) const {
     return "update for clock " + std::to_string(clock) + " while clock " +
            std::to_string(committed_) + " is not committed yet";
   if (policy_->aggregates()) {
+    if (clock < committed_ && policy_->cuts_off())
+      return {}; // late: record() drops it
     if (clock < committed_)
       return "update for clock " + std::to_string(clock) +
              " arrived after that clock was committed";
@@ -185,8 +199,61 @@ std::string table_shard::clock(std::size_t worker, std::int64_t clock) {
   return {};
 }
 
+bool table_shard::is_late(std::size_t worker, std::int64_t clock) const {
+  if (!policy_->cuts_off())
+    return false;
+  if (clock < committed_)
+    return true;
+  auto i = accepted_.find(clock);
+  return i != accepted_.end() && std::find(i->second.begin(), i->second.end(),
+                                           worker) == i->second.end();
+}
+
+std::string table_shard::accept(std::int64_t clock,
+                                std::vector<std::size_t> workers) {
+  if (!policy_->cuts_off())
+    return "accept needs the cutoff policy";
+  if (clock != committed_)
+    return "cutoff for clock " + std::to_string(clock) + " while clock " +
+           std::to_string(committed_) + " is the one being decided";
+  if (accepted_.count(clock))
+    return "second cutoff for clock " + std::to_string(clock);
+  for (auto w : workers)
+    if (w >= workers_ || std::count(workers.begin(), workers.end(), w) != 1)
+      return "cutoff for clock " + std::to_string(clock) + " names worker " +
+             std::to_string(w) + " twice or out of range";
+  auto& slot = pending_[clock];
+  slot.resize(workers_);
+  for (std::size_t w = 0; w < workers_; ++w)
+    if (slot[w].present &&
+        std::find(workers.begin(), workers.end(), w) == workers.end()) {
+      slot[w] = update{};
+      ++late_;
+    }
+  accepted_[clock] = std::move(workers);
+  commit_ready();
+  return {};
+}
+
+void table_shard::forget(std::size_t worker) {
+  auto i = accepted_.find(committed_);
+  if (i == accepted_.end())
+    return;
+  auto& slot = pending_[committed_];
+  slot.resize(workers_);
+  if (worker < workers_ && !slot[worker].present) {
+    auto& set = i->second;
+    set.erase(std::remove(set.begin(), set.end(), worker), set.end());
+    commit_ready();
+  }
+}
+
 void table_shard::record(std::size_t worker, std::int64_t clock, update u) {
   u.present = true;
+  if (is_late(worker, clock)) {
+    ++late_;
+    return;
+  }
   if (policy_->aggregates()) {
     auto& slot = pending_[clock];
     slot.resize(workers_);
@@ -250,9 +317,21 @@ void table_shard::commit_ready() {
     if (i == pending_.end())
       return;
     auto& slot = i->second;
-    if (std::any_of(slot.begin(), slot.end(),
-                    [](const update& u) { return !u.present; }))
+    slot.resize(workers_);
+    std::size_t count = workers_;
+    if (policy_->cuts_off()) {
+      auto a = accepted_.find(committed_);
+      if (a == accepted_.end() ||
+          std::any_of(a->second.begin(), a->second.end(),
+                      [&](std::size_t w) { return !slot[w].present; }))
+        return;
+      if (scaling_ == step_scaling::fixed)
+        count = std::max<std::size_t>(1, a->second.size());
+      accepted_.erase(a);
+    } else if (std::any_of(slot.begin(), slot.end(),
+                           [](const update& u) { return !u.present; })) {
       return;
+    }
     // Sum in worker order so the result does not depend on arrival order.
     bool initialized = false;
     sum_.resize(keys_.size());
@@ -283,7 +362,7 @@ void table_shard::commit_ready() {
       total.offset = keys_.begin;
       total.values.data = sum_.data();
       total.values.size = sum_.size();
-      apply(total, workers_);
+      apply(total, count);
     }
     pending_.erase(i);
     ++committed_;

@@ -66,6 +66,11 @@ public:
   /// clocks <= c - s - 1; negative when unbounded.
   virtual std::int64_t staleness() const = 0;
 
+  /// True for synchronous SGD with a cutoff: the updates of a clock are
+  /// applied once those of the workers accepted for it (table_shard::accept)
+  /// are in; the others are dropped.
+  virtual bool cuts_off() const { return false; }
+
   /// Whether a read by a reader at `reader_clock` may be answered when every
   /// update from clocks < `committed` is applied.
   bool can_read(std::int64_t reader_clock, std::int64_t committed) const {
@@ -74,7 +79,7 @@ public:
 };
 
 /// Creates the policy named `name`: "bsp", "ssp" or "essp" with bound
-/// `staleness` (ssp and essp with 0 are bsp), or "async". Throws
+/// `staleness` (ssp and essp with 0 are bsp), "async" or "cutoff". Throws
 /// std::invalid_argument naming the valid policies otherwise.
 std::unique_ptr<consistency_policy> make_policy(const std::string& name,
                                                 std::int64_t staleness = 0);
@@ -83,6 +88,13 @@ std::unique_ptr<consistency_policy> make_policy(const std::string& name,
 enum class update_rule {
   add, ///< w += delta
   sgd, ///< w -= lr * mean of the gradients of one clock
+};
+
+/// Under a cutoff, what the SGD step of a clock divides the sum of its c
+/// accepted gradients by.
+enum class step_scaling {
+  fixed,  ///< c: the mean gradient, whatever c is
+  linear, ///< the number of workers: the step grows linearly with c
 };
 
 /// One server's shard of a dense parameter table and its clock state.
@@ -104,6 +116,22 @@ public:
 
   /// Records that `worker` finished `clock` without an update for this shard.
   std::string clock(std::size_t worker, std::int64_t clock);
+
+  /// Cutoff policy: fixes the workers whose updates make clock `clock`, the
+  /// one not committed yet; updates of other workers for it are dropped.
+  /// Returns an error message, or an empty string on success.
+  std::string accept(std::int64_t clock, std::vector<std::size_t> workers);
+
+  /// Cutoff policy: `worker` is dead, so the current clock no longer waits
+  /// for its update.
+  void forget(std::size_t worker);
+
+  /// Cutoff policy: how a step scales with the number of accepted updates.
+  void set_step_scaling(step_scaling s) { scaling_ = s; }
+
+  /// Cutoff policy: updates dropped because they came after their clock's
+  /// cutoff.
+  std::uint64_t late_updates() const { return late_; }
 
   bool can_read(std::int64_t reader_clock) const {
     return policy_->can_read(reader_clock, committed_);
@@ -148,6 +176,8 @@ private:
   };
 
   std::string check(std::size_t worker, std::int64_t clock) const;
+  // Cutoff policy: whether an update of `worker` for `clock` is too late.
+  bool is_late(std::size_t worker, std::int64_t clock) const;
   // Buffers `u` for aggregation or applies it, per the policy.
   void record(std::size_t worker, std::int64_t clock, update u);
   void note_clock(std::size_t worker, std::int64_t clock);
@@ -165,6 +195,9 @@ private:
   std::vector<std::int64_t> worker_clock_;
   std::int64_t committed_ = 0;
   std::map<std::int64_t, std::vector<update>> pending_;
+  std::map<std::int64_t, std::vector<std::size_t>> accepted_; // cutoff
+  step_scaling scaling_ = step_scaling::fixed;
+  std::uint64_t late_ = 0;
   std::map<std::int64_t, std::shared_ptr<const std::vector<float>>> marks_;
   std::vector<float> sum_;
 };

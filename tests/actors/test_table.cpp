@@ -236,3 +236,87 @@ TEST(TableShard, BspAppliesOnlyWholeClocks) {
   EXPECT_EQ(values_of(t), (std::vector<float>{2}));
   EXPECT_EQ(t.applied(0), 1);
 }
+
+namespace {
+
+table_shard cutoff_table(std::size_t workers) {
+  return table_shard({0, 2}, workers, update_rule::sgd, 0.5f,
+                     actors::make_policy("cutoff"), {1, 1});
+}
+
+} // namespace
+
+TEST(CutoffTable, AppliesExactlyTheAcceptedGradients) {
+  for (auto scaling :
+       {actors::step_scaling::fixed, actors::step_scaling::linear}) {
+    auto t = cutoff_table(4);
+    t.set_step_scaling(scaling);
+    EXPECT_EQ(t.push(1, 0, 0, block({100, 100})), ""); // arrives, not chosen
+    EXPECT_EQ(t.push(2, 0, 0, block({2, 4})), "");
+    EXPECT_EQ(t.accept(0, {2, 0}), "");
+    EXPECT_EQ(t.late_updates(), 1u); // worker 1 was cut off
+    EXPECT_EQ(t.committed(), 0);     // worker 0 is not in yet
+    EXPECT_EQ(t.push(3, 0, 0, block({100, 100})), "");
+    EXPECT_EQ(t.late_updates(), 2u);
+    EXPECT_EQ(t.push(0, 0, 0, block({6, 8})), "");
+    EXPECT_EQ(t.committed(), 1);
+    // sum (8, 12) over 2 accepted (fixed) or 4 workers (linear), lr 0.5
+    if (scaling == actors::step_scaling::fixed)
+      EXPECT_EQ(values_of(t), (std::vector<float>{-1, -2}));
+    else
+      EXPECT_EQ(values_of(t), (std::vector<float>{0, -0.5}));
+    // A straggler's gradient for the applied version is never applied.
+    EXPECT_EQ(t.push(1, 0, 0, block({100, 100})), "");
+    EXPECT_EQ(t.late_updates(), 3u);
+    EXPECT_EQ(t.committed(), 1);
+  }
+}
+
+TEST(CutoffTable, AcceptingEveryWorkerEqualsBsp) {
+  auto cut = cutoff_table(3);
+  table_shard bsp({0, 2}, 3, update_rule::sgd, 0.5f, actors::make_policy("bsp"),
+                  {1, 1});
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (std::int64_t c = 0; c < 20; ++c) {
+    std::vector<std::size_t> order = {2, 0, 1};
+    std::shuffle(order.begin(), order.end(), rng);
+    for (auto w : order) {
+      auto g = block({u(rng), u(rng)});
+      EXPECT_EQ(cut.push(w, c, 0, g), "");
+      EXPECT_EQ(bsp.push(w, c, 0, g), "");
+    }
+    EXPECT_EQ(cut.accept(c, order), "");
+  }
+  EXPECT_EQ(cut.committed(), 20);
+  EXPECT_EQ(values_of(cut), values_of(bsp));
+}
+
+TEST(CutoffTable, ADeadAcceptedWorkerIsNotWaitedFor) {
+  auto t = cutoff_table(3);
+  EXPECT_EQ(t.push(0, 0, 0, block({2, 2})), "");
+  EXPECT_EQ(t.accept(0, {0, 1}), "");
+  EXPECT_EQ(t.committed(), 0);
+  t.forget(1);
+  EXPECT_EQ(t.committed(), 1);
+  EXPECT_EQ(values_of(t), (std::vector<float>{0, 0}));
+  EXPECT_EQ(t.accept(1, {}), ""); // every accepted worker died: no step
+  EXPECT_EQ(t.committed(), 2);
+  EXPECT_EQ(values_of(t), (std::vector<float>{0, 0}));
+}
+
+TEST(CutoffTable, RejectsBadDecisionsAndFuturePushes) {
+  auto t = cutoff_table(2);
+  EXPECT_NE(t.accept(1, {0}).find("clock 0 is the one being decided"),
+            std::string::npos);
+  EXPECT_NE(t.accept(0, {0, 0}).find("twice or out of range"),
+            std::string::npos);
+  EXPECT_NE(t.accept(0, {2}).find("twice or out of range"), std::string::npos);
+  EXPECT_NE(t.push(0, 1, 0, block({1, 1})).find("not committed yet"),
+            std::string::npos);
+  EXPECT_EQ(t.accept(0, {1}), "");
+  EXPECT_NE(t.accept(0, {1}).find("second cutoff"), std::string::npos);
+  table_shard bsp({0, 1}, 1, update_rule::add, 1.f, actors::make_policy("bsp"),
+                  {0});
+  EXPECT_NE(bsp.accept(0, {0}), "");
+}

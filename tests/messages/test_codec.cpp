@@ -264,6 +264,33 @@ TEST(CodecRoundTrip, Report) {
   EXPECT_EQ(r->samples(), 60000u);
 }
 
+TEST(CodecRoundTrip, Cutoff) {
+  envelope_builder b;
+  std::vector<std::uint32_t> accepted{3, 1};
+  std::vector<double> runtimes{0.5, 0.25, 0.5, 0.125};
+  std::vector<std::uint8_t> censored{1, 0, 1, 0};
+  std::vector<double> curve{8, 8, 4, 2};
+  auto body = wire::CreateCutoffDirect(b.fbb(), &accepted, 0.25, &runtimes,
+                                       &censored, 2e-5, true, 7, &curve);
+  auto m = round_trip(b.finish(test_header(), wire::Body::Cutoff, body.Union()),
+                      wire::Body::Cutoff);
+  ASSERT_NE(m, nullptr);
+  const auto* c = m->envelope().body_as_Cutoff();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(
+      std::vector<std::uint32_t>(c->accepted()->begin(), c->accepted()->end()),
+      accepted);
+  EXPECT_EQ(std::vector<double>(c->runtimes()->begin(), c->runtimes()->end()),
+            runtimes);
+  EXPECT_EQ(
+      std::vector<std::uint8_t>(c->censored()->begin(), c->censored()->end()),
+      censored);
+  EXPECT_EQ(c->cutoff_seconds(), 0.25);
+  EXPECT_TRUE(c->decision_late());
+  EXPECT_EQ(c->late_gradients(), 7u);
+  EXPECT_EQ(c->expected_throughput()->size(), 4u);
+}
+
 TEST(CodecRoundTrip, EmptyHeaderStrings) {
   auto out = make_clock(make_header("", "", 0, 0, 0));
   auto v = verify_outbound(out);
@@ -420,6 +447,19 @@ std::uint64_t touch_everything(const inbound& m) {
          static_cast<std::uint64_t>(b->loss() + b->compute_seconds());
     break;
   }
+  case wire::Body::Cutoff: {
+    const auto* b = env.body_as_Cutoff();
+    if (b->accepted() != nullptr)
+      for (auto w : *b->accepted())
+        h += w;
+    if (b->runtimes() != nullptr)
+      for (auto x : *b->runtimes())
+        h += static_cast<std::uint64_t>(x * 1000);
+    if (b->censored() != nullptr)
+      h += b->censored()->size();
+    h += b->late_gradients();
+    break;
+  }
   default:
     break;
   }
@@ -475,6 +515,15 @@ std::vector<outbound> corpus() {
     envelope_builder b;
     auto body = wire::CreateReport(b.fbb(), 1, 2.0, 3.0, 4);
     all.push_back(b.finish(h, wire::Body::Report, body.Union()));
+  }
+  {
+    envelope_builder b;
+    std::vector<std::uint32_t> accepted{2, 0};
+    std::vector<double> runtimes{0.5, 1.5, 0.25};
+    std::vector<std::uint8_t> censored{0, 1, 0};
+    auto body = wire::CreateCutoffDirect(b.fbb(), &accepted, 0.5, &runtimes,
+                                         &censored, 1e-4, false, 3);
+    all.push_back(b.finish(h, wire::Body::Cutoff, body.Union()));
   }
   return all;
 }
