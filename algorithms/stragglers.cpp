@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string_view>
@@ -24,9 +25,9 @@ namespace {
 constexpr double two_pi = 6.283185307179586476925286766559;
 
 constexpr const char* valid_models =
-    "none, constant, lognormal, pareto, groups, periodic, replay";
+    "none, constant, lognormal, pareto, groups, periodic, replay, regime";
 
-enum class stream : std::uint64_t { worker = 1, group = 2 };
+enum class stream : std::uint64_t { worker = 1, group = 2, regime = 3 };
 
 /// A generator whose state depends only on the arguments.
 std::mt19937_64 generator(std::uint64_t seed, std::size_t rule, stream kind,
@@ -175,6 +176,85 @@ private:
   std::uint64_t slow_;
 };
 
+class regime_rule : public rule_model {
+public:
+  /// Chains are generated in iteration order; further than this would take
+  /// unreasonable time and memory (one bit per group and iteration).
+  static constexpr std::uint64_t max_iterations = std::uint64_t{1} << 32;
+
+  regime_rule(std::uint64_t seed, std::size_t rule, const straggler_spec& s)
+      : seed_(seed)
+      , rule_(rule)
+      , factor_(s.factor)
+      , mu_(s.mu)
+      , sigma_(s.sigma)
+      , own_share_(s.own_share)
+      , p_slow_(s.p_slow)
+      , p_recover_(s.p_recover)
+      , chains_(s.groups) {
+    double rate = p_slow_ + p_recover_;
+    stationary_slow_ = rate > 0 ? p_slow_ / rate : 0;
+    for (std::size_t g = 0; g < chains_.size(); ++g)
+      chains_[g].gen = generator(seed_, rule_, stream::regime, g, 0);
+  }
+
+  double delay(const member& m, std::uint64_t iteration,
+               double compute) const override {
+    double d = 0;
+    if (slow(m.position % chains_.size(), iteration))
+      d = (factor_ - 1) * clamp_compute(compute);
+    if (own_share_ > 0) {
+      auto own = generator(seed_, rule_, stream::worker, m.worker, iteration);
+      d += own_share_ * lognormal(own, mu_, sigma_);
+    }
+    return d;
+  }
+
+private:
+  /// A group's chain up to `length` iterations: bit t of `slow` is its state
+  /// in iteration t, `gen` continues where the chain stopped.
+  struct chain {
+    std::vector<std::uint64_t> slow;
+    std::uint64_t length = 0;
+    bool state = false;
+    std::mt19937_64 gen;
+  };
+
+  bool slow(std::size_t group, std::uint64_t iteration) const {
+    if (iteration >= max_iterations)
+      throw std::out_of_range(
+          fmt::format("straggler delay: regime iteration {} beyond {}",
+                      iteration, max_iterations));
+    std::lock_guard<std::mutex> lock(mutex_);
+    chain& c = chains_[group];
+    while (c.length <= iteration) {
+      double u = uniform_open(c.gen);
+      if (c.length == 0)
+        c.state = u < stationary_slow_;
+      else
+        c.state = c.state ? u >= p_recover_ : u < p_slow_;
+      if (c.length % 64 == 0)
+        c.slow.push_back(0);
+      if (c.state)
+        c.slow.back() |= std::uint64_t{1} << (c.length % 64);
+      ++c.length;
+    }
+    return (c.slow[iteration / 64] >> (iteration % 64) & 1) != 0;
+  }
+
+  std::uint64_t seed_;
+  std::size_t rule_;
+  double factor_;
+  double mu_;
+  double sigma_;
+  double own_share_;
+  double p_slow_;
+  double p_recover_;
+  double stationary_slow_ = 0;
+  mutable std::mutex mutex_;
+  mutable std::vector<chain> chains_;
+};
+
 class replay_rule : public rule_model {
 public:
   /// `seconds[w]` holds one recorded time per trace iteration for every
@@ -253,6 +333,11 @@ public:
     finite(value, field);
   }
 
+  void probability(double value, const char* field) const {
+    require(value >= 0 && value <= 1,
+            fmt::format("{} must be in [0, 1]", field));
+  }
+
 private:
   std::size_t index_;
   const straggler_spec& spec_;
@@ -260,7 +345,7 @@ private:
 
 bool known_model(const std::string& m) {
   return m == "none" || m == "constant" || m == "lognormal" || m == "pareto" ||
-         m == "groups" || m == "periodic" || m == "replay";
+         m == "groups" || m == "periodic" || m == "replay" || m == "regime";
 }
 
 void validate(std::size_t index, const straggler_spec& s, std::size_t workers) {
@@ -278,9 +363,9 @@ void validate(std::size_t index, const straggler_spec& s, std::size_t workers) {
     listed[w] = true;
   }
   const std::string& m = s.model;
-  if (m == "constant" || m == "periodic")
+  if (m == "constant" || m == "periodic" || m == "regime")
     check.at_least(s.factor, 1, "factor");
-  if (m == "lognormal" || m == "groups") {
+  if (m == "lognormal" || m == "groups" || m == "regime") {
     check.finite(s.mu, "mu");
     check.at_least(s.sigma, 0, "sigma");
   }
@@ -288,9 +373,13 @@ void validate(std::size_t index, const straggler_spec& s, std::size_t workers) {
     check.positive(s.scale, "scale");
     check.positive(s.alpha, "alpha");
   }
-  if (m == "groups") {
+  if (m == "groups" || m == "regime") {
     check.require(s.groups >= 1, "groups must be >= 1");
     check.at_least(s.own_share, 0, "own_share");
+  }
+  if (m == "regime") {
+    check.probability(s.p_slow, "p_slow");
+    check.probability(s.p_recover, "p_recover");
   }
   if (m == "periodic") {
     check.require(s.period >= 1, "period must be >= 1");
@@ -365,6 +454,8 @@ std::unique_ptr<rule_model> make_rule(std::size_t index,
     return std::make_unique<groups_rule>(seed, index, s);
   if (m == "periodic")
     return std::make_unique<periodic_rule>(s);
+  if (m == "regime")
+    return std::make_unique<regime_rule>(seed, index, s);
   if (m == "replay")
     return std::make_unique<replay_rule>(
         replay_table(index, s, members, workers));

@@ -10,11 +10,13 @@ namespace metronome::algorithms {
 
 /// One straggler rule of a topology: which workers it slows and how.
 struct straggler_spec {
-  /// none | constant | lognormal | pareto | groups | periodic | replay
+  /// none | constant | lognormal | pareto | groups | periodic | replay |
+  /// regime
   std::string model = "none";
   /// Worker ranks the rule applies to; empty means every worker.
   std::vector<std::size_t> workers;
-  /// constant: an iteration takes `factor` times its real compute time.
+  /// constant: an iteration takes `factor` times its real compute time
+  /// (periodic, regime: while slow).
   double factor = 1;
   /// lognormal: extra seconds ~ exp(N(mu, sigma^2)).
   double mu = -6;
@@ -36,6 +38,15 @@ struct straggler_spec {
   /// iteration lasts at least the recorded seconds (the trace repeats when
   /// the run is longer).
   std::string trace;
+  /// regime: workers are split round-robin into `groups` groups; each group
+  /// is a two-state Markov chain over iterations that turns from normal to
+  /// slow with probability `p_slow` and back with `p_recover` per
+  /// iteration, starting from its stationary distribution. Slow iterations
+  /// take `factor` times their compute time; every iteration adds the
+  /// worker's own exp(N(mu, sigma^2)) times `own_share`. Chains are kept
+  /// in memory (one bit per group and iteration, up to 2^32 iterations).
+  double p_slow = 0.05;
+  double p_recover = 0.2;
 };
 
 /// Emulated stragglers: how long a worker additionally waits after an

@@ -1,6 +1,7 @@
 #include "algorithms/stragglers.hpp"
 
 #include "algorithms/dataset.hpp"
+#include "algorithms/random.hpp"
 #include "test_util.hpp"
 
 #include <gmock/gmock.h>
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace metronome::algorithms {
@@ -375,7 +377,7 @@ TEST(StragglerRules, Validation) {
   add(s, "stragglers[1] (replay): trace must name a CSV file");
   s = spec("bursty");
   add(s, "stragglers[1]: unknown model 'bursty' (valid: none, constant, "
-         "lognormal, pareto, groups, periodic, replay)");
+         "lognormal, pareto, groups, periodic, replay, regime)");
   s = spec("constant", {1, 4});
   add(s, "stragglers[1] (constant): worker 4 out of range (workers: 4)");
   s = spec("none", {7});
@@ -454,6 +456,203 @@ TEST(ReadTrace, Errors) {
   }
   std::string missing = dir.file("missing.csv");
   EXPECT_THAT(trace_error(missing), HasSubstr(missing + ": cannot open file"));
+}
+
+/// A regime rule without noise: delay is 0 or (factor - 1) * compute.
+straggler_spec regime(double p_slow, double p_recover, std::size_t groups,
+                      std::vector<std::size_t> workers = {}) {
+  straggler_spec s = spec("regime", std::move(workers));
+  s.p_slow = p_slow;
+  s.p_recover = p_recover;
+  s.groups = groups;
+  s.factor = 3;
+  s.own_share = 0;
+  return s;
+}
+
+/// 1 where worker `worker` is slow (delay 2 * 0.5 s) in iterations [0, n).
+std::vector<int> slow_states(const straggler_model& m, std::size_t worker,
+                             std::uint64_t n) {
+  std::vector<int> out;
+  for (std::uint64_t t = 0; t < n; ++t) {
+    double d = m.delay(worker, t, 0.5);
+    EXPECT_TRUE(d == 0.0 || d == 1.0) << d;
+    out.push_back(d == 1.0);
+  }
+  return out;
+}
+
+/// Mean lengths of the runs of 1s and of 0s.
+std::pair<double, double> mean_runs(const std::vector<int>& s) {
+  double runs[2] = {0, 0};
+  double total[2] = {0, 0};
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    total[s[i]] += 1;
+    if (i == 0 || s[i] != s[i - 1])
+      runs[s[i]] += 1;
+  }
+  return {total[1] / runs[1], total[0] / runs[0]};
+}
+
+TEST(StragglerRegime, SlowPhasesPersist) {
+  struct scenario {
+    double p_slow;
+    double p_recover;
+  };
+  for (scenario sc :
+       {scenario{0.05, 0.2}, scenario{0.01, 0.05}, scenario{0.3, 0.6}}) {
+    SCOPED_TRACE(::testing::Message() << sc.p_slow << " " << sc.p_recover);
+    auto m = make_straggler_model({regime(sc.p_slow, sc.p_recover, 1)}, 2, 3);
+    std::vector<int> s = slow_states(*m, 1, 300000);
+    auto [slow_run, normal_run] = mean_runs(s);
+    EXPECT_NEAR(slow_run, 1 / sc.p_recover, 0.06 / sc.p_recover);
+    EXPECT_NEAR(normal_run, 1 / sc.p_slow, 0.06 / sc.p_slow);
+    double stationary = sc.p_slow / (sc.p_slow + sc.p_recover);
+    EXPECT_NEAR(mean(std::vector<double>(s.begin(), s.end())), stationary,
+                0.1 * stationary);
+  }
+  // The default parameters give the same kind of phases.
+  straggler_spec d = spec("regime");
+  EXPECT_EQ(d.p_slow, 0.05);
+  EXPECT_EQ(d.p_recover, 0.2);
+}
+
+TEST(StragglerRegime, GroupsShareStateIndependently) {
+  // Members 5, 1, 3, 0, 4 in the rule's order: groups {5, 3, 4}, {1, 0}.
+  auto m = make_straggler_model({regime(0.05, 0.2, 2, {5, 1, 3, 0, 4})}, 6, 21);
+  const std::uint64_t n = 100000;
+  std::vector<int> a = slow_states(*m, 5, n);
+  std::vector<int> b = slow_states(*m, 1, n);
+  EXPECT_EQ(slow_states(*m, 3, n), a);
+  EXPECT_EQ(slow_states(*m, 4, n), a);
+  EXPECT_EQ(slow_states(*m, 0, n), b);
+  for (std::uint64_t t = 0; t < 100; ++t)
+    EXPECT_EQ(m->delay(2, t, 0.5), 0.0);
+  std::vector<double> x(a.begin(), a.end());
+  std::vector<double> y(b.begin(), b.end());
+  EXPECT_NEAR(mean(x), 0.2, 0.03);
+  EXPECT_NEAR(mean(y), 0.2, 0.03);
+  EXPECT_LT(std::abs(correlation(x, y)), 0.05);
+  // A slow state persists: lag-1 correlation within a group is 1 - p - q.
+  std::vector<double> next(x.begin() + 1, x.end());
+  x.pop_back();
+  EXPECT_NEAR(correlation(x, next), 0.75, 0.03);
+}
+
+TEST(StragglerRegime, DeterministicInAnyOrderAndThread) {
+  straggler_spec s = regime(0.1, 0.3, 3);
+  s.own_share = 0.5;
+  s.mu = -3;
+  s.sigma = 0.5;
+  const std::size_t workers = 6;
+  const std::uint64_t n = 3000;
+  auto reference = make_straggler_model({s}, workers, 42);
+  std::vector<std::vector<double>> expected(workers);
+  for (std::size_t w = 0; w < workers; ++w)
+    expected[w] = series(*reference, w, n, 0.5);
+
+  auto backwards = make_straggler_model({s}, workers, 42);
+  for (std::uint64_t t = n; t-- > 0;)
+    for (std::size_t w = workers; w-- > 0;)
+      ASSERT_EQ(backwards->delay(w, t, 0.5), expected[w][t]);
+
+  auto shared = make_straggler_model({s}, workers, 42);
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (std::uint64_t k = 0; k < 4; ++k)
+    threads.emplace_back([&, k] {
+      std::uint64_t h = k;
+      for (int i = 0; i < 20000; ++i) {
+        h = splitmix64(h);
+        std::uint64_t t = h % n;
+        std::size_t w = (h >> 32) % workers;
+        mismatches[k] += shared->delay(w, t, 0.5) != expected[w][t];
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  for (int miss : mismatches)
+    EXPECT_EQ(miss, 0);
+
+  auto other = make_straggler_model({s}, workers, 43);
+  int differ = 0;
+  for (std::uint64_t t = 0; t < n; ++t)
+    differ += (other->delay(0, t, 0.5) > 1) != (expected[0][t] > 1);
+  EXPECT_GT(differ, 100);
+}
+
+TEST(StragglerRegime, FactorAndNoise) {
+  straggler_spec s = regime(0.2, 0.2, 1);
+  s.factor = 2.5;
+  s.own_share = 0.5;
+  s.mu = -3;
+  s.sigma = 0.5;
+  auto m = make_straggler_model({s}, 2, 8);
+  auto quiet = make_straggler_model({regime(0.2, 0.2, 1)}, 2, 8);
+  std::vector<double> noise;
+  int slow = 0;
+  for (std::uint64_t t = 0; t < 40000; ++t) {
+    bool is_slow = quiet->delay(0, t, 0.5) > 0;
+    slow += is_slow;
+    for (std::size_t w = 0; w < 2; ++w) {
+      // The chain does not depend on the noise settings.
+      double extra = m->delay(w, t, 1.0) - m->delay(w, t, 0.0);
+      ASSERT_DOUBLE_EQ(extra, is_slow ? 1.5 : 0.0) << t;
+      double own = m->delay(w, t, 0.0);
+      ASSERT_GT(own, 0.0);
+      noise.push_back(own);
+    }
+    ASSERT_NE(m->delay(0, t, 0.5), m->delay(1, t, 0.5));
+  }
+  EXPECT_GT(slow, 15000);
+  EXPECT_LT(slow, 25000);
+  double expected = s.own_share * std::exp(s.mu + s.sigma * s.sigma / 2);
+  EXPECT_NEAR(mean(noise), expected, 0.03 * expected);
+  EXPECT_EQ(m->delay(0, 3, -1.0), m->delay(0, 3, 0.0));
+}
+
+TEST(StragglerRegime, ExtremeProbabilities) {
+  auto never = make_straggler_model({regime(0, 0, 1)}, 1, 1);
+  auto always = make_straggler_model({regime(1, 0, 1)}, 1, 1);
+  auto flip = make_straggler_model({regime(1, 1, 1)}, 1, 1);
+  std::vector<int> f = slow_states(*flip, 0, 100);
+  for (std::uint64_t t = 0; t < 100; ++t) {
+    EXPECT_EQ(never->delay(0, t, 0.5), 0.0);
+    EXPECT_EQ(always->delay(0, t, 0.5), 1.0);
+    if (t > 0) {
+      EXPECT_NE(f[t], f[t - 1]) << t;
+    }
+  }
+  EXPECT_THROW(never->delay(0, std::uint64_t{1} << 32, 0.5), std::out_of_range);
+}
+
+TEST(StragglerRegime, Validation) {
+  std::vector<std::pair<straggler_spec, std::string>> cases;
+  auto add = [&](auto change, const std::string& message) {
+    straggler_spec s = regime(0.05, 0.2, 2);
+    change(s);
+    cases.emplace_back(s, "stragglers[0] (regime): " + message);
+  };
+  add([](straggler_spec& s) { s.p_slow = -0.1; }, "p_slow must be in [0, 1]");
+  add([](straggler_spec& s) { s.p_slow = 1.5; }, "p_slow must be in [0, 1]");
+  add([](straggler_spec& s) { s.p_slow = NAN; }, "p_slow must be in [0, 1]");
+  add([](straggler_spec& s) { s.p_recover = 2; },
+      "p_recover must be in [0, 1]");
+  add([](straggler_spec& s) { s.p_recover = -INFINITY; },
+      "p_recover must be in [0, 1]");
+  add([](straggler_spec& s) { s.factor = 0.5; }, "factor must be >= 1");
+  add([](straggler_spec& s) { s.groups = 0; }, "groups must be >= 1");
+  add([](straggler_spec& s) { s.own_share = -1; }, "own_share must be >= 0");
+  add([](straggler_spec& s) { s.sigma = -1; }, "sigma must be >= 0");
+  add([](straggler_spec& s) { s.mu = NAN; }, "mu must be finite");
+  for (const auto& [s, message] : cases) {
+    SCOPED_TRACE(message);
+    EXPECT_EQ(invalid_message({s}), message);
+  }
+  straggler_spec unused = spec("constant");
+  unused.p_slow = -1;
+  unused.p_recover = 7;
+  EXPECT_NO_THROW(make_straggler_model({unused}, 2, 1));
 }
 
 } // namespace
