@@ -31,6 +31,19 @@ struct iteration_reports {
   std::vector<double> blocked_seconds;
   std::vector<bool> seen;
   int last = -1; // the worker whose report came in last
+  // Cutoff: the leading server's record of the version, as JSON fields.
+  bool cut = false;
+  std::string cutoff_json;
+};
+
+// Totals of a cutoff run.
+struct cutoff_totals {
+  std::uint64_t gradients = 0; // accepted ones
+  std::uint64_t late_gradients = 0;
+  std::uint64_t late_decisions = 0;
+  double decision_seconds = 0; // sum over decisions in time
+  double cutoff_seconds = 0;   // sum over versions
+  std::set<std::size_t> lost;  // workers on dead nodes
 };
 
 // What `launch` shows live, sent as "@progress {json}" lines on stdout when
@@ -105,6 +118,8 @@ struct coordinator_state {
   std::vector<std::uint64_t> eval_seq;
   std::size_t eval_missing = 0;
   progress_feed progress;
+  bool cutoff = false; // consistency: cutoff
+  cutoff_totals cutoffs;
   std::vector<staleness_stats> staleness; // per worker
   staleness_stats all_staleness;
 };
@@ -159,16 +174,17 @@ void write_metrics(coordinator_state& st, std::uint64_t iteration,
     blocked += fmt::format("{}{:.6f}", sep, r.blocked_seconds[i]);
   }
   st.metrics << fmt::format(
-      "{{\"iteration\":{},\"wall_s\":{:.6f},\"loss\":{:.6f},"
+      "{{\"iteration\":{},\"wall_s\":{:.6f},\"loss\":{},"
       "\"compute_s\":[{}],\"staleness\":[{}],\"blocked_s\":[{}],"
-      "\"nodes\":{{{}}}}}\n",
-      iteration, seconds_since(st.start_time), r.loss / r.count, compute,
-      staleness, blocked, nodes);
+      "{}\"nodes\":{{{}}}}}\n",
+      iteration, seconds_since(st.start_time),
+      r.count > 0 ? fmt::format("{:.6f}", r.loss / r.count) : "null", compute,
+      staleness, blocked, r.cutoff_json, nodes);
 }
 
 void note_progress(coordinator_state& st, const iteration_reports& done) {
   auto& p = st.progress;
-  if (!p.enabled)
+  if (!p.enabled || done.count == 0)
     return;
   p.window_loss += done.loss / done.count;
   ++p.window_iterations;
@@ -194,6 +210,30 @@ void note_progress(coordinator_state& st, const iteration_reports& done) {
   std::fill(p.last_counts.begin(), p.last_counts.end(), 0);
 }
 
+// Writes out the iterations that are complete, in order: every worker
+// reported, or, under a cutoff, the version's record is in.
+void complete_iterations(coordinator_state& st) {
+  while (!st.reports.empty() && st.reports.begin()->first == st.completed) {
+    auto& done = st.reports.begin()->second;
+    if (st.cutoff ? !done.cut : done.count < st.workers.size())
+      return;
+    write_metrics(st, st.completed, done);
+    if (done.count > 0) {
+      st.epoch_loss += done.loss / done.count;
+      ++st.epoch_iterations;
+    }
+    st.samples += done.samples;
+    note_progress(st, done);
+    st.reports.erase(st.reports.begin());
+    ++st.completed;
+    if (st.completed % st.schedule.batches_per_epoch == 0 ||
+        st.completed == st.schedule.iterations) {
+      st.eval_queue.push_back(st.completed);
+      request_eval(st);
+    }
+  }
+}
+
 void on_report(coordinator_state& st, const messages::inbound& msg) {
   const auto* rep = msg.envelope().body_as_Report();
   std::string role;
@@ -209,7 +249,7 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   if (r.seen[rank])
     return;
   r.seen[rank] = true;
-  if (st.trace.is_open())
+  if (st.trace.is_open() && !st.cutoff)
     st.trace << fmt::format("{},{},{:.6f},{:.6f},{:.6f}\n", rep->iteration(),
                             rank, rep->compute_seconds() + rep->delay_seconds(),
                             rep->compute_seconds(), rep->delay_seconds());
@@ -224,25 +264,65 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   st.all_staleness.add(rep->staleness(), rep->blocked_seconds());
   r.loss += rep->loss();
   r.samples += rep->samples();
-  if (++r.count < st.workers.size())
+  ++r.count;
+  complete_iterations(st);
+}
+
+// Cutoff: the leading server's record of a version completes it.
+void on_cutoff(coordinator_state& st, const actor_env& env,
+               const messages::inbound& msg) {
+  const auto* cut = msg.envelope().body_as_Cutoff();
+  auto version = msg.header().clock();
+  auto n = st.workers.size();
+  if (!st.cutoff || msg.source() != "server/0" || version < 0 ||
+      static_cast<std::uint64_t>(version) < st.completed ||
+      cut->accepted() == nullptr || cut->runtimes() == nullptr ||
+      cut->censored() == nullptr || cut->runtimes()->size() != n ||
+      cut->censored()->size() != n) {
+    spdlog::warn("{}: ignored a malformed or unexpected cutoff record from {}",
+                 env.name, msg.source());
     return;
-  // Reports of one iteration may complete out of order under async.
-  while (!st.reports.empty() && st.reports.begin()->first == st.completed &&
-         st.reports.begin()->second.count == st.workers.size()) {
-    auto& done = st.reports.begin()->second;
-    write_metrics(st, st.completed, done);
-    st.epoch_loss += done.loss / done.count;
-    ++st.epoch_iterations;
-    st.samples += done.samples;
-    note_progress(st, done);
-    st.reports.erase(st.reports.begin());
-    ++st.completed;
-    if (st.completed % st.schedule.batches_per_epoch == 0 ||
-        st.completed == st.schedule.iterations) {
-      st.eval_queue.push_back(st.completed);
-      request_eval(st);
-    }
   }
+  auto& r = st.reports[static_cast<std::uint64_t>(version)];
+  if (r.cut)
+    return;
+  r.cut = true;
+  std::string accepted, dropped, runtimes, censored, curve;
+  std::vector<bool> in(n);
+  for (auto w : *cut->accepted()) {
+    accepted += fmt::format("{}{}", accepted.empty() ? "" : ",", w);
+    if (w < n)
+      in[w] = true;
+  }
+  for (std::size_t w = 0; w < n; ++w) {
+    const char* sep = w ? "," : "";
+    if (!in[w])
+      dropped += fmt::format("{}{}", dropped.empty() ? "" : ",", w);
+    runtimes += fmt::format("{}{:.6f}", sep, cut->runtimes()->Get(w));
+    censored += fmt::format("{}{}", sep, cut->censored()->Get(w) ? 1 : 0);
+    if (st.trace.is_open())
+      st.trace << fmt::format("{},{},{:.6f},{}\n", version, w,
+                              cut->runtimes()->Get(w),
+                              cut->censored()->Get(w) ? 1 : 0);
+  }
+  if (cut->expected_throughput() != nullptr)
+    for (auto x : *cut->expected_throughput())
+      curve += fmt::format("{}{:.4f}", curve.empty() ? "" : ",", x);
+  r.cutoff_json = fmt::format(
+      "\"cutoff\":{},\"cutoff_s\":{:.6f},\"accepted\":[{}],\"dropped\":[{}],"
+      "\"runtime_s\":[{}],\"censored\":[{}],\"decision_s\":{:.6f},"
+      "\"decision_late\":{},\"late_gradients\":{},"
+      "\"expected_throughput\":[{}],",
+      cut->accepted()->size(), cut->cutoff_seconds(), accepted, dropped,
+      runtimes, censored, cut->decision_seconds(),
+      cut->decision_late() ? "true" : "false", cut->late_gradients(), curve);
+  auto& totals = st.cutoffs;
+  totals.gradients += cut->accepted()->size();
+  totals.late_gradients = cut->late_gradients();
+  totals.late_decisions += cut->decision_late() ? 1 : 0;
+  totals.decision_seconds += cut->decision_seconds();
+  totals.cutoff_seconds += cut->cutoff_seconds();
+  complete_iterations(st);
 }
 
 void save_parameters(const std::vector<float>& params,
@@ -274,6 +354,28 @@ void write_summary(const coordinator_state& st, const actor_env& env,
       st.all_staleness.json(), workers);
   if (!out)
     spdlog::error("cannot write {}/summary.json", dir);
+}
+
+// Totals of a cutoff run as more fields of the final line (or nothing).
+std::string cutoff_json(const coordinator_state& st, const actor_env& env,
+                        double wall) {
+  if (!st.cutoff)
+    return {};
+  const auto& t = st.cutoffs;
+  const auto& spec = env.topo->job.cutoff;
+  auto versions = std::max<std::uint64_t>(1, st.completed);
+  auto in_time = std::max<std::uint64_t>(1, versions - t.late_decisions);
+  return fmt::format(
+      ",\"cutoff_rule\":\"{}\",\"scaling\":\"{}\",\"mean_cutoff\":{:.3f},"
+      "\"mean_cutoff_s\":{:.6f},\"gradients_per_s\":{:.1f},"
+      "\"late_gradients\":{},\"late_decisions\":{},"
+      "\"decision_mean_s\":{:.7f},\"lost_workers\":{}",
+      spec.rule.rule, spec.scaling,
+      static_cast<double>(t.gradients) / static_cast<double>(versions),
+      t.cutoff_seconds / static_cast<double>(versions),
+      static_cast<double>(t.gradients) / std::max(wall, 1e-9), t.late_gradients,
+      t.late_decisions, t.decision_seconds / static_cast<double>(in_time),
+      t.lost.size());
 }
 
 std::string tables_json(const std::vector<table_layout>& tables) {
@@ -335,17 +437,18 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   if (clock == st.schedule.iterations) {
     const auto& job = env.topo->job;
     const auto& all = st.all_staleness;
-    fmt::print("{{\"final_test_accuracy\":{:.4f},\"final_test_loss\":{:.4f},"
-               "\"iterations\":{},\"wall_s\":{:.3f},\"samples_per_s\":{:.1f},"
-               "\"workers\":{},\"servers\":{},\"consistency\":\"{}\","
-               "\"staleness\":{},\"algorithm\":\"{}\","
-               "\"staleness_mean\":{:.4f},\"staleness_variance\":{:.4f},"
-               "\"staleness_max\":{},\"blocked_s\":{:.3f},\"tables\":[{}]}}\n",
-               eval.accuracy, eval.loss, clock, wall,
-               st.samples / std::max(wall, 1e-9), st.workers.size(),
-               st.servers.size(), job.consistency, job.staleness, job.algorithm,
-               all.mean, all.variance(), all.max, all.blocked_seconds,
-               tables_json(st.tables));
+    fmt::print(
+        "{{\"final_test_accuracy\":{:.4f},\"final_test_loss\":{:.4f},"
+        "\"iterations\":{},\"wall_s\":{:.3f},\"samples_per_s\":{:.1f},"
+        "\"workers\":{},\"servers\":{},\"consistency\":\"{}\","
+        "\"staleness\":{},\"algorithm\":\"{}\","
+        "\"staleness_mean\":{:.4f},\"staleness_variance\":{:.4f},"
+        "\"staleness_max\":{},\"blocked_s\":{:.3f},\"tables\":[{}]{}}}\n",
+        eval.accuracy, eval.loss, clock, wall,
+        st.samples / std::max(wall, 1e-9), st.workers.size(), st.servers.size(),
+        job.consistency, job.staleness, job.algorithm, all.mean, all.variance(),
+        all.max, all.blocked_seconds, tables_json(st.tables),
+        cutoff_json(st, env, wall));
     write_summary(st, env, eval, wall);
     std::fflush(stdout);
     st.finished = true;
@@ -356,6 +459,30 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
     return;
   }
   request_eval(st);
+}
+
+// Cutoff: true when dead node `peer` hosted only workers and some are left,
+// so that the job goes on without them.
+bool lose_workers(coordinator_state& st, const actor_env& env,
+                  const std::string& peer) {
+  const auto* node = env.topo->find_node(peer);
+  if (node == nullptr)
+    return false;
+  for (const auto& actor : node->actors)
+    if (actor.rfind("worker/", 0) != 0)
+      return false;
+  for (const auto& actor : node->actors) {
+    std::string role;
+    int rank = -1;
+    messages::parse_actor_name(actor, role, rank);
+    st.cutoffs.lost.insert(static_cast<std::size_t>(rank));
+  }
+  if (st.cutoffs.lost.size() >= st.workers.size())
+    return false;
+  spdlog::warn("{}: node {} is dead; the job goes on with {} of {} workers",
+               env.name, peer, st.workers.size() - st.cutoffs.lost.size(),
+               st.workers.size());
+  return true;
 }
 
 void on_hello(coordinator_state& st, const messages::inbound& msg) {
@@ -375,6 +502,9 @@ void on_hello(coordinator_state& st, const messages::inbound& msg) {
   std::fflush(stdout);
   for (const auto& w : st.workers)
     st.out->control(w, wire::Command::Start);
+  if (st.cutoff)
+    for (const auto& s : st.servers)
+      st.out->control(s, wire::Command::Start);
 }
 
 } // namespace
@@ -398,6 +528,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     st->schedule = schedule_of(topo, train->num_samples());
     st->test = job_data(topo.job.data, true);
     st->model = job_model(topo.job, *train);
+    st->cutoff = topo.job.consistency == "cutoff";
     st->eval_params.resize(st->model->num_parameters());
     st->tables = job_tables(topo.job, st->model.get(), st->eval_params.size());
     st->parts = partitions(st->tables, st->servers.size());
@@ -414,7 +545,11 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
       st->trace.open(trace_path);
       if (!st->trace)
         throw std::runtime_error("cannot write " + trace_path.string());
-      st->trace << "iteration,worker,seconds,compute_seconds,delay_seconds\n";
+      // Under a cutoff the leading server measures run-times: censored
+      // ones are only known to be longer than the version's cutoff.
+      st->trace << (st->cutoff ? "iteration,worker,seconds,censored\n"
+                               : "iteration,worker,seconds,compute_seconds,"
+                                 "delay_seconds\n");
     }
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
@@ -429,6 +564,9 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           break;
         case wire::Body::Report:
           on_report(*st, *msg);
+          break;
+        case wire::Body::Cutoff:
+          on_cutoff(*st, env, *msg);
           break;
         case wire::Body::PullReply:
           on_eval_reply(self, *st, env, *msg);
@@ -459,7 +597,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
       },
       [self, st, env](peer_down_atom, const std::string& peer) {
-        if (st->finished)
+        if (st->finished || (st->cutoff && lose_workers(*st, env, peer)))
           return;
         spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
         stop_all(*st, wire::Command::Abort, "node " + peer + " died");

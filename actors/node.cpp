@@ -163,11 +163,17 @@ messages::transport::delivery node::deliver(messages::inbound_ptr msg) {
 }
 
 void node::on_peer(const std::string& peer, messages::peer_state state) {
-  if (state != messages::peer_state::dead)
-    return;
   std::shared_lock<std::shared_mutex> guard{registry_mtx_};
-  for (const auto& [name, handle] : registry_)
-    caf::anon_send(handle, peer_down_atom::value, peer);
+  for (const auto& [name, handle] : registry_) {
+    if (state == messages::peer_state::dead)
+      caf::anon_send(handle, peer_down_atom::value, peer);
+    else if (name.rfind("server/", 0) != 0)
+      continue;
+    else if (state == messages::peer_state::suspect)
+      caf::anon_send(handle, peer_suspect_atom::value, peer);
+    else if (state == messages::peer_state::alive)
+      caf::anon_send(handle, peer_alive_atom::value, peer);
+  }
 }
 
 void node::abort(const std::string& reason) {

@@ -19,6 +19,10 @@ namespace metronome::actors {
 
 using peer_down_atom = caf::atom_constant<caf::atom("peer_down")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// Sent to servers only, which under a cutoff stop waiting for the workers
+/// of a suspect node and wait for them again once it is back.
+using peer_suspect_atom = caf::atom_constant<caf::atom("suspect")>;
+using peer_alive_atom = caf::atom_constant<caf::atom("alive")>;
 
 /// The exit reason of an actor that stops because the job failed somewhere
 /// else (a Control Abort, a dead coordinator): not a failure of its own.

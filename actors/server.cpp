@@ -1,3 +1,5 @@
+#include "actors/cutoff_leader.hpp"
+#include "actors/predictor.hpp"
 #include "actors/roles.hpp"
 #include "actors/table.hpp"
 
@@ -6,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <set>
 
 namespace metronome::actors {
@@ -22,11 +25,28 @@ struct served_table {
   std::int64_t pushed = -1;
 };
 
+// Synchronous SGD with a cutoff: every worker gets every version; server/0
+// leads, deciding which gradients make each version.
+struct cutoff_state {
+  std::unique_ptr<cutoff_leader> leader; // server/0 only
+  caf::actor predictor;                  // server/0 only
+  std::chrono::steady_clock::time_point epoch =
+      std::chrono::steady_clock::now();
+  std::int64_t versions = 0; // the job's iterations
+
+  double now() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         epoch)
+        .count();
+  }
+};
+
 struct server_state {
   std::unique_ptr<sender> out;
   std::vector<served_table> tables; // by table id
   std::vector<messages::inbound_ptr> waiting_reads;
   std::set<std::string> complained;
+  std::unique_ptr<cutoff_state> cutoff; // consistency: cutoff only
 };
 
 void complain(server_state& st, const actor_env& env,
@@ -158,6 +178,100 @@ void serve_waiting(server_state& st) {
   waiting.erase(ready, waiting.end());
 }
 
+// Sends the leader's decision to the other servers, which apply exactly
+// these gradients, and to the coordinator, which records it.
+void announce(server_state& st, const actor_env& env, const cutoff_record& r) {
+  const auto& obs = r.observation;
+  std::vector<std::uint32_t> accepted(r.accepted.begin(), r.accepted.end());
+  std::vector<std::string> to = {"coordinator/0"};
+  for (std::size_t s = 1; s < env.topo->count("server"); ++s)
+    to.push_back("server/" + std::to_string(s));
+  for (const auto& destination : to) {
+    messages::envelope_builder builder(512);
+    auto body = wire::CreateCutoffDirect(
+        builder.fbb(), &accepted, r.cutoff_seconds, &obs.seconds, &obs.censored,
+        r.decision_seconds, r.decision_late, st.tables[0].shard->late_updates(),
+        &r.expected_throughput);
+    st.out->post(builder.finish(st.out->header(destination, r.version),
+                                wire::Body::Cutoff, body.Union()));
+  }
+}
+
+// Brings everything up to date after the table changed: waiting reads,
+// broadcasts of new versions and, on the leader, cutoffs reached.
+void settle(caf::event_based_actor* self, server_state& st,
+            const actor_env& env) {
+  for (;;) {
+    serve_waiting(st);
+    push_to_subscribers(st);
+    if (!st.cutoff || !st.cutoff->leader)
+      return;
+    auto& c = *st.cutoff;
+    auto& shard = *st.tables[0].shard;
+    if (shard.committed() > c.leader->version())
+      c.leader->broadcast(shard.committed(), c.now());
+    auto r = c.leader->reached();
+    if (!r)
+      return;
+    announce(st, env, *r);
+    if (r->version + 1 < c.versions) {
+      auto query = std::make_shared<predictor_query>();
+      query->version = r->version + 1;
+      query->workers = c.leader->live();
+      query->observation = std::move(r->observation);
+      self->send(c.predictor, predictor_query_ptr{std::move(query)});
+    }
+    auto error = shard.accept(r->version, std::move(r->accepted));
+    if (!error.empty())
+      spdlog::error("{}: {}", env.name, error);
+  }
+}
+
+// Cutoff: sends version 0 to every worker and asks for its cutoff.
+void start_versions(caf::event_based_actor* self, server_state& st,
+                    const actor_env& env) {
+  auto& table = st.tables[0];
+  for (std::size_t w = 0; w < env.topo->count("worker"); ++w)
+    table.subscribers.insert("worker/" + std::to_string(w));
+  if (st.cutoff->leader) {
+    auto query = std::make_shared<predictor_query>();
+    query->workers = st.cutoff->leader->live();
+    self->send(st.cutoff->predictor, predictor_query_ptr{std::move(query)});
+  }
+  settle(self, st, env);
+}
+
+// Worker ranks hosted by node `peer`.
+std::vector<std::size_t> workers_of(const actor_env& env,
+                                    const std::string& peer) {
+  std::vector<std::size_t> out;
+  if (const auto* node = env.topo->find_node(peer))
+    for (const auto& actor : node->actors) {
+      std::string role;
+      int rank = -1;
+      if (messages::parse_actor_name(actor, role, rank) && role == "worker")
+        out.push_back(static_cast<std::size_t>(rank));
+    }
+  return out;
+}
+
+// Cutoff: the workers of node `peer` are waited for no more (for good when
+// it is dead, until it is back when it is only suspect).
+void lose_workers(caf::event_based_actor* self, server_state& st,
+                  const actor_env& env, const std::string& peer, bool dead) {
+  for (auto w : workers_of(env, peer)) {
+    if (dead)
+      spdlog::warn("{}: worker/{} is lost with node {}; versions go on "
+                   "without it",
+                   env.name, w, peer);
+    if (st.cutoff->leader)
+      st.cutoff->leader->lost(w);
+    if (dead)
+      st.tables[0].shard->forget(w);
+  }
+  settle(self, st, env);
+}
+
 } // namespace
 
 caf::behavior server(caf::event_based_actor* self, actor_env env) {
@@ -199,7 +313,24 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           shard->mark(static_cast<std::int64_t>(c));
         shard->mark(static_cast<std::int64_t>(sched.iterations));
       }
+      if (topo.job.cutoff.scaling == "linear")
+        shard->set_step_scaling(step_scaling::linear);
       st->tables[part.table].shard = std::move(shard);
+    }
+    if (topo.job.consistency == "cutoff") {
+      if (!st->tables[0].shard)
+        throw std::runtime_error("consistency cutoff needs every server to "
+                                 "hold keys; use fewer servers");
+      st->cutoff = std::make_unique<cutoff_state>();
+      st->cutoff->versions = static_cast<std::int64_t>(
+          schedule_of(topo, job_data(topo.job.data, false)->num_samples())
+              .iterations);
+      if (env.index == 0) {
+        st->cutoff->leader = std::make_unique<cutoff_leader>(workers);
+        std::shared_ptr<algorithms::cutoff_rule> rule =
+            algorithms::make_cutoff_rule(topo.job.cutoff.rule);
+        st->cutoff->predictor = self->spawn<caf::linked>(predictor, rule);
+      }
     }
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
@@ -236,8 +367,32 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           }
           if (!error.empty())
             complain(*st, env, *msg, error);
-          serve_waiting(*st);
-          push_to_subscribers(*st);
+          else if (st->cutoff && st->cutoff->leader &&
+                   msg->header().clock() == st->cutoff->leader->version())
+            st->cutoff->leader->arrived(static_cast<std::size_t>(rank),
+                                        st->cutoff->now());
+          settle(self, *st, env);
+          break;
+        }
+        case wire::Body::Cutoff: {
+          const auto* cut = msg->envelope().body_as_Cutoff();
+          std::string error;
+          if (!st->cutoff || st->cutoff->leader)
+            error = "this server takes no cutoff decisions";
+          else if (msg->source() != "server/0")
+            error = "cutoff decisions come from server/0 only";
+          else if (cut->accepted() == nullptr)
+            error = "cutoff without accepted workers";
+          if (error.empty()) {
+            auto version = msg->header().clock();
+            if (version < st->tables[0].shard->committed())
+              break; // a repeated decision
+            error = st->tables[0].shard->accept(
+                version, {cut->accepted()->begin(), cut->accepted()->end()});
+          }
+          if (!error.empty())
+            complain(*st, env, *msg, error);
+          settle(self, *st, env);
           break;
         }
         case wire::Body::Clock: {
@@ -247,8 +402,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
                            : table->shard->clock(rank, msg->header().clock());
           if (!error.empty())
             complain(*st, env, *msg, error);
-          serve_waiting(*st);
-          push_to_subscribers(*st);
+          settle(self, *st, env);
           break;
         }
         case wire::Body::PullRequest: {
@@ -269,7 +423,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         }
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();
-          if (cmd == wire::Command::Stop)
+          if (cmd == wire::Command::Start && st->cutoff)
+            start_versions(self, *st, env);
+          else if (cmd == wire::Command::Stop)
             self->quit();
           else if (cmd == wire::Command::Abort)
             self->quit(aborted_elsewhere);
@@ -279,8 +435,24 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           complain(*st, env, *msg, "unexpected message kind");
         }
       },
-      [self, env](peer_down_atom, const std::string& peer) {
+      [self, st, env](const predictor_answer_ptr& answer) {
+        st->cutoff->leader->decision(answer->version, answer->decision,
+                                     answer->seconds);
+        settle(self, *st, env);
+      },
+      [self, st, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);
+        if (st->cutoff)
+          lose_workers(self, *st, env, peer, true);
+      },
+      [self, st, env](peer_suspect_atom, const std::string& peer) {
+        if (st->cutoff)
+          lose_workers(self, *st, env, peer, false);
+      },
+      [st, env](peer_alive_atom, const std::string& peer) {
+        if (st->cutoff && st->cutoff->leader)
+          for (auto w : workers_of(env, peer))
+            st->cutoff->leader->found(w);
       },
   };
 }

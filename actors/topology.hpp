@@ -1,5 +1,6 @@
 #pragma once
 
+#include "algorithms/cutoff.hpp"
 #include "algorithms/stragglers.hpp"
 
 #include <cstddef>
@@ -41,6 +42,17 @@ struct table_spec {
   std::int64_t staleness = 0;
 };
 
+/// Synchronous SGD with a cutoff (consistency: cutoff): every version of
+/// the parameters is made of the first c gradients computed on the one
+/// before; a rule chooses c each iteration.
+struct cutoff_job_spec {
+  /// full | static | elfving | ecdf (see algorithms::make_cutoff_rule).
+  algorithms::cutoff_spec rule;
+  /// fixed: the step uses the mean of the c gradients; linear: it scales
+  /// with c (the sum divided by the number of workers).
+  std::string scaling = "fixed";
+};
+
 /// The machine-learning job a cluster runs.
 struct job_spec {
   /// softmax | mlp | logreg. Benchmarks (not topology files) also use
@@ -50,7 +62,8 @@ struct job_spec {
   std::uint64_t keys = 0;
   std::size_t hidden = 128;
   data_spec data;
-  std::string consistency = "bsp"; ///< bsp | ssp | essp | async
+  std::string consistency = "bsp"; ///< bsp | ssp | essp | async | cutoff
+  cutoff_job_spec cutoff;
   /// The bound s of ssp and essp: a read at clock c sees every update from
   /// clocks <= c - s - 1.
   std::int64_t staleness = 0;

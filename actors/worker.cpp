@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 namespace metronome::actors {
 
@@ -51,6 +52,11 @@ struct worker_state {
   std::chrono::steady_clock::time_point read_start;
   bool fetched = false; // the current read waits for servers
   bool started = false;
+  // Cutoff: every version is pushed to us; a computation is abandoned when
+  // a newer version arrives before its gradient is sent.
+  bool versions = false;
+  enum { idle, scheduled, delaying } phase = idle;
+  std::uint64_t abandoned = 0;
 };
 
 // Starts the read of iteration st.clock: fetches every shard the cache may
@@ -124,27 +130,59 @@ void push(worker_state& st) {
 
 void advance(caf::event_based_actor* self, worker_state& st);
 
+// Cutoff: the newest version every server has sent, or -1.
+std::int64_t newest_version(const worker_state& st) {
+  std::int64_t v = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t p = 0; p < st.parts.size(); ++p)
+    v = std::min(v, st.cache->clock_of(p));
+  return v;
+}
+
+// Sends the computed gradient unless, under a cutoff, a newer version came
+// meanwhile (the gradient would be dropped as late), then goes on.
+void finish(caf::event_based_actor* self, worker_state& st) {
+  st.phase = worker_state::idle;
+  st.read_start = std::chrono::steady_clock::now();
+  if (st.versions && newest_version(st) > st.clock) {
+    ++st.abandoned;
+  } else {
+    push(st);
+  }
+  advance(self, st);
+}
+
 // One iteration after its read: compute, wait out the emulated delay on a
 // timer (never blocking the thread), push, go on.
 void iterate(caf::event_based_actor* self, worker_state& st,
              const actor_env& env) {
   compute(st, env);
   if (st.computed.delay_seconds > 0) {
+    st.phase = worker_state::delaying;
     self->delayed_send(
         self,
         std::chrono::duration_cast<caf::timespan>(
             std::chrono::duration<double>(st.computed.delay_seconds)),
-        delayed_atom::value);
+        delayed_atom::value, st.clock);
     return;
   }
-  push(st);
-  advance(self, st);
+  finish(self, st);
 }
 
 // Runs the next iteration if its read can be served from the cache (then
 // continues through a message to itself, so other messages get a turn), or
 // starts the fetch it waits for.
 void advance(caf::event_based_actor* self, worker_state& st) {
+  if (st.versions) {
+    if (st.phase != worker_state::idle)
+      return;
+    auto v = newest_version(st);
+    if (v < st.clock || static_cast<std::uint64_t>(v) >= st.iterations)
+      return;
+    st.phase = worker_state::scheduled;
+    st.fetched = true;
+    self->send(self, tick_atom::value);
+    return;
+  }
   if (static_cast<std::uint64_t>(st.clock) >= st.iterations)
     return;
   if (begin_read(st))
@@ -176,18 +214,20 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     // Under bsp and async a worker reads every iteration (async measures
     // the staleness of what it gets instead of bounding it).
     std::vector<std::int64_t> bounds;
+    st->versions = topo.job.consistency == "cutoff";
     for (const auto& part : st->parts) {
       const auto& t = tables[part.table];
       ranges.push_back(part.keys);
       bool bounded = t.consistency == "ssp" || t.consistency == "essp";
       bounds.push_back(bounded ? t.staleness : 0);
-      st->eager.push_back(t.consistency == "essp");
+      st->eager.push_back(t.consistency == "essp" || st->versions);
     }
     // The servers apply -lr / workers times each worker's gradient.
     float own_scale = -topo.job.learning_rate / static_cast<float>(workers);
     st->cache = std::make_unique<worker_cache>(std::move(ranges),
                                                std::move(bounds), own_scale);
     st->rank = static_cast<std::size_t>(env.index);
+    st->read_start = std::chrono::steady_clock::now();
     st->stragglers = algorithms::make_straggler_model(topo.job.stragglers,
                                                       workers, topo.job.seed);
   } catch (const std::exception& e) {
@@ -235,6 +275,16 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           st->cache->store(p, msg->header().clock(),
                            msg->envelope().body_as_PullReply()->applied(),
                            values);
+          if (st->versions) {
+            // A newer version makes a computation waiting out its delay
+            // stale: it is abandoned at once.
+            if (st->phase == worker_state::delaying &&
+                newest_version(*st) > st->clock)
+              finish(self, *st);
+            else
+              advance(self, *st);
+            return;
+          }
           // The answer to our request completes the read (the server
           // waited as long as the policy needs); a pushed commit completes
           // it only once the cache is fresh enough.
@@ -251,7 +301,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           auto cmd = msg->envelope().body_as_Control()->command();
           if (cmd == wire::Command::Start && !st->started) {
             st->started = true;
-            advance(self, *st);
+            if (!st->versions)
+              advance(self, *st);
           } else if (cmd == wire::Command::Stop) {
             self->quit();
           } else if (cmd == wire::Command::Abort) {
@@ -265,12 +316,15 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         }
       },
       [self, st, env](tick_atom) {
-        // The read of st->clock was served from the cache.
+        // The read of st->clock was served from the cache; under a cutoff,
+        // the newest version is computed.
+        if (st->versions)
+          st->clock = newest_version(*st);
         iterate(self, *st, env);
       },
-      [self, st](delayed_atom) {
-        push(*st);
-        advance(self, *st);
+      [self, st](delayed_atom, std::int64_t clock) {
+        if (st->phase == worker_state::delaying && clock == st->clock)
+          finish(self, *st);
       },
       [self, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);

@@ -2,7 +2,9 @@
 
 #include "algorithms/minibatch.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace metronome::algorithms {
 
@@ -32,16 +34,30 @@ std::vector<float> sequential_sgd(const model& m, const dataset& d,
   m.initialize(w.data(), opts.seed);
   std::vector<float> sum(p);
   std::vector<float> grad(p);
+  if (!opts.accepted.empty() && opts.accepted.size() < opts.iterations)
+    throw std::invalid_argument("sequential_sgd: fewer accepted sets than "
+                                "iterations");
+  std::vector<std::size_t> everyone(opts.workers);
+  for (std::size_t r = 0; r < opts.workers; ++r)
+    everyone[r] = r;
   for (std::uint64_t t = 0; t < opts.iterations; ++t) {
-    for (std::size_t r = 0; r < opts.workers; ++r) {
-      shard_range shard = data_shard(d.num_samples(), opts.workers, r);
+    auto ranks = opts.accepted.empty() ? everyone : opts.accepted[t];
+    std::sort(ranks.begin(), ranks.end());
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+      if (ranks[i] >= opts.workers)
+        throw std::invalid_argument("sequential_sgd: accepted rank " +
+                                    std::to_string(ranks[i]) + " out of range");
+      shard_range shard = data_shard(d.num_samples(), opts.workers, ranks[i]);
       auto batch = minibatch(shard, opts.batch_size, opts.seed, t);
-      float* out = r == 0 ? sum.data() : grad.data();
+      float* out = i == 0 ? sum.data() : grad.data();
       m.loss_and_gradient(w.data(), d, batch, out);
-      if (r > 0)
+      if (i > 0)
         accumulate(sum.data(), grad.data(), p);
     }
-    apply_sgd(w.data(), sum.data(), opts.workers, opts.learning_rate, p);
+    if (ranks.empty())
+      continue;
+    auto count = opts.linear_scaling ? opts.workers : ranks.size();
+    apply_sgd(w.data(), sum.data(), count, opts.learning_rate, p);
   }
   return w;
 }

@@ -27,6 +27,11 @@ struct sequential_sgd_options {
   float learning_rate = 0.1f;
   std::uint64_t iterations = 1;
   std::uint64_t seed = 1;
+  /// A cutoff run's record: when not empty, iteration t aggregates only the
+  /// gradients of the workers in accepted[t] (in rank order) and divides
+  /// their sum by their number, or by `workers` with `linear_scaling`.
+  std::vector<std::vector<std::size_t>> accepted;
+  bool linear_scaling = false;
 };
 
 /// Sequential mini-batch SGD that computes, for each iteration t, the

@@ -183,7 +183,7 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
 // one of its tables).
 void read_consistency(reader& r, const YAML::Node& map, std::string& model,
                       std::int64_t& staleness) {
-  r.choice(map, "consistency", model, {"bsp", "ssp", "essp", "async"},
+  r.choice(map, "consistency", model, {"bsp", "ssp", "essp", "async", "cutoff"},
            "consistency model", {{"asp", "did you mean 'async'?"}});
   if (r.whole(map, "staleness", staleness, 0, 1000000, "3") && model != "ssp" &&
       model != "essp")
@@ -216,12 +216,53 @@ void read_tables(reader& r, const YAML::Node& job, actors::topology& topo) {
   }
 }
 
+// job.cutoff: the cutoff rule of consistency: cutoff.
+void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
+  auto node = job["cutoff"];
+  auto& spec = topo.job.cutoff;
+  if (node && topo.job.consistency != "cutoff") {
+    r.problem(reader::key_mark(job, "cutoff"),
+              "'cutoff' applies only to consistency cutoff",
+              "set 'consistency: cutoff' or remove 'cutoff'");
+    return;
+  }
+  if (topo.job.consistency != "cutoff")
+    return;
+  if (!topo.job.tables.empty())
+    r.problem(reader::key_mark(job, "tables"),
+              "consistency cutoff keeps the parameters in one table",
+              "remove 'tables'");
+  if (!node || node.IsNull())
+    return;
+  if (!r.check_keys(node, "job.cutoff",
+                    {"rule", "backups", "window", "scaling"},
+                    reader::key_mark(job, "cutoff")))
+    return;
+  r.choice(node, "rule", spec.rule.rule, {"full", "static", "elfving", "ecdf"},
+           "cutoff rule");
+  auto workers = topo.count("worker");
+  if (r.whole(node, "backups", spec.rule.backups, 0, 1000000, "2")) {
+    if (spec.rule.rule != "static")
+      r.problem(node["backups"], "'backups' applies only to rule static",
+                "set 'rule: static' or remove 'backups'");
+    else if (workers > 0 && spec.rule.backups >= workers)
+      r.problem(node["backups"],
+                "static(" + std::to_string(spec.rule.backups) +
+                    ") would wait for no gradient: the job has " +
+                    std::to_string(workers) + " workers",
+                "backups must be below the number of workers");
+  }
+  r.whole(node, "window", spec.rule.window, 1, 1000000, "20");
+  r.choice(node, "scaling", spec.scaling, {"fixed", "linear"},
+           "learning-rate scaling");
+}
+
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
               actors::topology& topo) {
   if (!r.check_keys(job, "job",
                     {"algorithm", "hidden", "data", "consistency", "staleness",
                      "epochs", "iterations", "batch_size", "learning_rate",
-                     "seed", "stragglers", "tables"},
+                     "seed", "stragglers", "tables", "cutoff"},
                     at))
     return;
   auto& spec = topo.job;
@@ -238,6 +279,7 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
   read_data(r, job, at, topo);
   read_stragglers(r, job, topo);
   read_tables(r, job, topo);
+  read_cutoff(r, job, topo);
 }
 
 // --- options ---------------------------------------------------------------

@@ -381,7 +381,7 @@ void read_stragglers(reader& r, const YAML::Node& job, actors::topology& topo) {
     if (!r.check_keys(item, "a straggler rule",
                       {"model", "workers", "factor", "mu", "sigma", "scale",
                        "alpha", "groups", "own_share", "period",
-                       "slow_iterations", "trace"},
+                       "slow_iterations", "trace", "p_slow", "p_recover"},
                       item.Mark())) {
       ok = false;
       continue;
@@ -413,6 +413,8 @@ void read_stragglers(reader& r, const YAML::Node& job, actors::topology& topo) {
     get("period", spec.period);
     get("slow_iterations", spec.slow_iterations);
     get("trace", spec.trace);
+    get("p_slow", spec.p_slow);
+    get("p_recover", spec.p_recover);
     if (!spec.trace.empty() && fs::path(spec.trace).is_relative())
       spec.trace = (r.dir() / spec.trace).lexically_normal().string();
     topo.job.stragglers.push_back(spec);

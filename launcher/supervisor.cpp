@@ -226,6 +226,11 @@ std::vector<planned_process> plan(const actors::topology& topo,
     p.node = node.name;
     p.host = node.host;
     p.local = is_local_host(node.host);
+    p.expendable = topo.job.consistency == "cutoff" &&
+                   std::all_of(node.actors.begin(), node.actors.end(),
+                               [](const std::string& a) {
+                                 return a.rfind("worker/", 0) == 0;
+                               });
     if (!p.local) {
       std::istringstream words(topo.options.remote_command);
       std::string word;
@@ -426,6 +431,11 @@ int launch(const actors::topology& topo, const std::string& config,
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       if (code == actors::node_finished)
         continue;
+      if (c->spec.expendable && !stopping && code != actors::node_stopped) {
+        report(*c, "failed (" + describe(status) +
+                       "); the job goes on without its workers");
+        continue;
+      }
       result = 1;
       // While stopping, a node ending by our signal, with exit 3, or (ssh)
       // with 255 did what it was asked; only its own failure is named.

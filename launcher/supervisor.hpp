@@ -23,6 +23,9 @@ struct planned_process {
   std::string node;
   std::string host;
   bool local = true;
+  /// The job goes on when this node fails: it hosts only workers and the
+  /// job cuts off stragglers (consistency: cutoff).
+  bool expendable = false;
   std::vector<std::string> argv;
 };
 
@@ -36,9 +39,10 @@ std::vector<planned_process> plan(const actors::topology& topo,
 /// Starts the planned processes, prefixes and collects their output (to
 /// options.log_dir as well, when set), shows the coordinator's progress,
 /// and supervises them: when one fails it names it with its exit status and
-/// last log lines and stops the others; SIGINT or SIGTERM stops all of
-/// them (SIGTERM, then SIGKILL after the grace period). Local children die
-/// with the launcher. Returns 0 when every node exited cleanly, else 1.
+/// last log lines and stops the others (an expendable one is only named);
+/// SIGINT or SIGTERM stops all of them (SIGTERM, then SIGKILL after the grace
+/// period). Local children die with the launcher. Returns 0 when every node
+/// exited cleanly, else 1.
 int launch(const actors::topology& topo, const std::string& config,
            const std::string& exe, const launch_options& opts);
 

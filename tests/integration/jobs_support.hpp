@@ -4,9 +4,14 @@
 
 #include "tests/support.hpp"
 
+#include "algorithms/idx_loader.hpp"
+#include "algorithms/models.hpp"
+#include "algorithms/sgd.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -129,6 +134,45 @@ inline bool file_has(const std::filesystem::path& path,
   std::ifstream in(path);
   std::string all((std::istreambuf_iterator<char>(in)), {});
   return all.find(text) != std::string::npos;
+}
+
+inline std::vector<float> read_floats(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+// Sequential SGD with the settings of `s`; with `accepted`, only those
+// workers' gradients per iteration (a cutoff run's record).
+inline std::vector<float>
+sequential_reference(const job_settings& s,
+                     std::vector<std::vector<std::size_t>> accepted = {},
+                     bool linear_scaling = false) {
+  auto data = algorithms::load_idx(fashion_mnist("train-images-idx3-ubyte.gz"),
+                                   fashion_mnist("train-labels-idx1-ubyte.gz"),
+                                   s.train_limit);
+  auto model = algorithms::make_model(s.algorithm, data, s.hidden);
+  algorithms::sequential_sgd_options o;
+  o.workers = s.workers;
+  o.batch_size = s.batch;
+  o.learning_rate = static_cast<float>(s.lr);
+  o.iterations = s.iterations;
+  o.seed = 7;
+  o.accepted = std::move(accepted);
+  o.linear_scaling = linear_scaling;
+  return algorithms::sequential_sgd(*model, data, o);
+}
+
+inline void expect_bitwise_equal(const std::vector<float>& a,
+                                 const std::vector<float>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0)
+      ++differing;
+  EXPECT_EQ(differing, 0u) << "of " << a.size() << " parameters";
 }
 
 } // namespace metronome::test

@@ -15,45 +15,16 @@
 #include <thread>
 
 using namespace metronome;
+using test::expect_bitwise_equal;
 using test::final_accuracy;
 using test::job_settings;
 using test::processes_mentioning;
+using test::read_floats;
+using test::sequential_reference;
 using test::temp_dir;
 using test::topology;
 
 namespace {
-
-std::vector<float> read_floats(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-  std::vector<float> v(bytes.size() / sizeof(float));
-  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
-  return v;
-}
-
-std::vector<float> sequential_reference(const job_settings& s) {
-  auto data = algorithms::load_idx(
-      test::fashion_mnist("train-images-idx3-ubyte.gz"),
-      test::fashion_mnist("train-labels-idx1-ubyte.gz"), s.train_limit);
-  auto model = algorithms::make_model(s.algorithm, data, s.hidden);
-  algorithms::sequential_sgd_options o;
-  o.workers = s.workers;
-  o.batch_size = s.batch;
-  o.learning_rate = static_cast<float>(s.lr);
-  o.iterations = s.iterations;
-  o.seed = 7;
-  return algorithms::sequential_sgd(*model, data, o);
-}
-
-void expect_bitwise_equal(const std::vector<float>& a,
-                          const std::vector<float>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  std::size_t differing = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0)
-      ++differing;
-  EXPECT_EQ(differing, 0u) << "of " << a.size() << " parameters";
-}
 
 class Jobs : public test::needs_fashion_mnist {};
 

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "algorithms/cutoff.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace metronome::actors {
+
+/// What the leading server asks the predictor after each version: the
+/// run-times of the version just cut off, and the version to decide.
+struct predictor_query {
+  /// The version whose cutoff is to be chosen.
+  std::int64_t version = 0;
+  /// Live workers the next version can wait for.
+  std::size_t workers = 1;
+  /// Run-times of the previous version (empty for the first one).
+  algorithms::runtime_observation observation;
+};
+
+/// The predictor's answer to a predictor_query.
+struct predictor_answer {
+  std::int64_t version = 0;
+  algorithms::cutoff_decision decision;
+  /// Seconds the rule took to observe and decide.
+  double seconds = 0;
+};
+
+using predictor_query_ptr = std::shared_ptr<const predictor_query>;
+using predictor_answer_ptr = std::shared_ptr<const predictor_answer>;
+
+} // namespace metronome::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::predictor_query_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::predictor_answer_ptr)
+
+namespace metronome::actors {
+
+/// Chooses the cutoff of every version with `rule`: answers each
+/// predictor_query_ptr with a predictor_answer_ptr sent back to the asker.
+/// Runs beside the leading server so that a slow rule delays only its own
+/// answers, never a broadcast.
+caf::behavior predictor(caf::event_based_actor* self,
+                        std::shared_ptr<algorithms::cutoff_rule> rule);
+
+} // namespace metronome::actors

@@ -1,0 +1,167 @@
+// Synchronous SGD with a cutoff, end to end through the real binary.
+
+#include "tests/integration/jobs_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <regex>
+
+using namespace metronome;
+using test::expect_bitwise_equal;
+using test::final_accuracy;
+using test::job_settings;
+using test::read_floats;
+using test::sequential_reference;
+using test::temp_dir;
+using test::topology;
+
+namespace {
+
+class Cutoff : public test::needs_fashion_mnist {};
+
+std::string cutoff_job(const std::string& rule, const std::string& more = "") {
+  return "  cutoff: {rule: " + rule + more +
+         "}\n"
+         "  stragglers: [{model: lognormal, mu: -6, sigma: 1}]\n";
+}
+
+// The "accepted" list of every line of iterations.jsonl.
+std::vector<std::vector<std::size_t>>
+accepted_sets(const std::filesystem::path& metrics) {
+  std::ifstream in(metrics);
+  std::vector<std::vector<std::size_t>> out;
+  std::string line;
+  std::regex list("\"accepted\":\\[([0-9,]*)\\]");
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, list))
+      continue;
+    std::vector<std::size_t> set;
+    std::stringstream items(m[1].str());
+    std::string item;
+    while (std::getline(items, item, ','))
+      set.push_back(std::stoul(item));
+    out.push_back(set);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_F(Cutoff, FullEqualsBspBitForBit) {
+  for (std::string scaling : {"fixed", "linear"}) {
+    SCOPED_TRACE(scaling);
+    temp_dir dir;
+    job_settings s;
+    s.algorithm = "mlp";
+    s.iterations = 20;
+    s.consistency = "cutoff";
+    s.job_extra = cutoff_job("full", ", scaling: " + scaling);
+    test::write_file(dir / "job.yaml", topology(s, dir));
+    auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(test::json_number(r.output, "mean_cutoff"), 3) << r.output;
+    expect_bitwise_equal(read_floats(dir / "params.bin"),
+                         sequential_reference(s));
+  }
+}
+
+// static(2) of 4: every version is made of exactly two gradients, those the
+// record names, computed on the version before; nothing else is applied.
+TEST_F(Cutoff, StaticAppliesExactlyTheRecordedGradients) {
+  temp_dir dir;
+  job_settings s;
+  s.algorithm = "mlp";
+  s.workers = 4;
+  s.iterations = 40;
+  s.consistency = "cutoff";
+  s.job_extra = cutoff_job("static", ", backups: 2");
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto r = test::run(test::binary() + " launch --no-progress " +
+                     (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto sets = accepted_sets(dir / "metrics" / "iterations.jsonl");
+  ASSERT_EQ(sets.size(), 40u);
+  for (const auto& set : sets)
+    EXPECT_EQ(set.size(), 2u);
+  EXPECT_EQ(test::json_number(r.output, "mean_cutoff"), 2) << r.output;
+  expect_bitwise_equal(read_floats(dir / "params.bin"),
+                       sequential_reference(s, sets));
+  // The trace holds every worker of every version, censored or not.
+  std::ifstream trace(dir / "metrics" / "trace.csv");
+  std::string line;
+  std::getline(trace, line);
+  EXPECT_EQ(line, "iteration,worker,seconds,censored");
+  std::size_t rows = 0, censored = 0;
+  while (std::getline(trace, line)) {
+    ++rows;
+    censored += line.back() == '1';
+  }
+  EXPECT_EQ(rows, 40u * 4);
+  EXPECT_EQ(censored, 40u * 2);
+}
+
+TEST_F(Cutoff, LinearScalingDividesByEveryWorker) {
+  temp_dir dir;
+  job_settings s;
+  s.algorithm = "softmax";
+  s.workers = 3;
+  s.iterations = 30;
+  s.consistency = "cutoff";
+  s.job_extra = cutoff_job("static", ", backups: 1, scaling: linear");
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto sets = accepted_sets(dir / "metrics" / "iterations.jsonl");
+  ASSERT_EQ(sets.size(), 30u);
+  expect_bitwise_equal(read_floats(dir / "params.bin"),
+                       sequential_reference(s, sets, true));
+}
+
+// A worker node killed mid-run: the job goes on with the others and
+// finishes, whatever the rule.
+TEST_F(Cutoff, KillingAWorkerDoesNotStallTheJob) {
+  for (std::string rule : {"static", "elfving"}) {
+    SCOPED_TRACE(rule);
+    temp_dir dir;
+    job_settings s;
+    s.workers = 4;
+    s.servers = 1;
+    s.train_limit = 12000;
+    s.iterations = 400;
+    s.consistency = "cutoff";
+    s.job_extra = cutoff_job(rule, rule == "static" ? ", backups: 1" : "");
+    test::write_file(dir / "job.yaml", topology(s, dir));
+    auto cfg = (dir / "job.yaml").string();
+    auto log = (dir / "launch.log").string();
+    auto rc = (dir / "rc").string();
+    test::run("(" + test::binary() + " launch --no-progress " + cfg + " > " +
+              log + " 2>&1; echo $? > " + rc +
+              ") < /dev/null > /dev/null 2>&1 &");
+    auto metrics = dir / "metrics" / "iterations.jsonl";
+    ASSERT_TRUE(test::wait_for([&] {
+      return std::filesystem::exists(metrics) &&
+             std::filesystem::file_size(metrics) > 20000;
+    }));
+    test::run("pkill -KILL -f -- '" + cfg + " --name w2 '");
+    ASSERT_TRUE(test::wait_for([&] {
+      return std::filesystem::exists(rc) && std::filesystem::file_size(rc) > 0;
+    }));
+    std::ifstream in(rc);
+    int code = -1;
+    in >> code;
+    std::ifstream text(log);
+    std::string output((std::istreambuf_iterator<char>(text)), {});
+    EXPECT_EQ(code, 0) << output;
+    EXPECT_NE(output.find("node w2 on 127.0.0.1 failed"), std::string::npos)
+        << output;
+    EXPECT_EQ(test::json_number(output, "iterations"), 400) << output;
+    // The dead worker's gradients stop being part of versions.
+    auto sets = accepted_sets(metrics);
+    ASSERT_EQ(sets.size(), 400u);
+    for (std::size_t t = 300; t < 400; ++t)
+      EXPECT_EQ(std::count(sets[t].begin(), sets[t].end(), 2u), 0) << t;
+    EXPECT_EQ(test::processes_mentioning(cfg), "");
+  }
+}
