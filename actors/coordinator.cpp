@@ -114,7 +114,9 @@ struct coordinator_state {
   std::shared_ptr<const algorithms::dataset> test;
   std::unique_ptr<algorithms::model> model;
   std::vector<float> eval_params;
-  std::deque<std::uint64_t> eval_queue; // reader clocks to evaluate at
+  // Reader clocks to evaluate at, and the wall time each was reached.
+  std::deque<std::pair<std::uint64_t, double>> eval_queue;
+  std::ofstream evaluations; // metrics_dir/evaluations.jsonl
   std::vector<std::uint64_t> eval_seq;
   std::size_t eval_missing = 0;
   progress_feed progress;
@@ -137,7 +139,7 @@ void stop_all(coordinator_state& st, wire::Command cmd,
 void request_eval(coordinator_state& st) {
   if (st.eval_missing > 0 || st.eval_queue.empty())
     return;
-  auto clock = st.eval_queue.front();
+  auto clock = st.eval_queue.front().first;
   st.eval_missing = st.parts.size();
   for (std::size_t p = 0; p < st.parts.size(); ++p) {
     const auto& part = st.parts[p];
@@ -226,9 +228,8 @@ void complete_iterations(coordinator_state& st) {
     note_progress(st, done);
     st.reports.erase(st.reports.begin());
     ++st.completed;
-    if (st.completed % st.schedule.batches_per_epoch == 0 ||
-        st.completed == st.schedule.iterations) {
-      st.eval_queue.push_back(st.completed);
+    if (st.schedule.evaluated_at(st.completed)) {
+      st.eval_queue.emplace_back(st.completed, seconds_since(st.start_time));
       request_eval(st);
     }
   }
@@ -416,10 +417,24 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   st.eval_seq[s] = 0;
   if (--st.eval_missing > 0)
     return;
-  auto clock = st.eval_queue.front();
+  auto [clock, reached] = st.eval_queue.front();
   st.eval_queue.pop_front();
   auto eval = st.model->evaluate(st.eval_params.data(), *st.test);
   double wall = seconds_since(st.start_time);
+  if (st.evaluations.is_open())
+    st.evaluations << fmt::format(
+        "{{\"iteration\":{},\"wall_s\":{:.6f},\"test_accuracy\":{:.6f},"
+        "\"test_loss\":{:.6f}}}\n",
+        clock, reached, eval.accuracy, eval.loss);
+  if (clock % st.schedule.batches_per_epoch != 0 &&
+      clock != st.schedule.iterations) {
+    fmt::print("eval  iteration {}  test_loss {:.4f}  test_accuracy {:.4f}  "
+               "wall {:.1f}s\n",
+               clock, eval.loss, eval.accuracy, reached);
+    std::fflush(stdout);
+    request_eval(st);
+    return;
+  }
   auto epoch = (clock + st.schedule.batches_per_epoch - 1) /
                st.schedule.batches_per_epoch;
   auto epochs = (st.schedule.iterations + st.schedule.batches_per_epoch - 1) /
@@ -540,6 +555,11 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
       st->metrics.open(path);
       if (!st->metrics)
         throw std::runtime_error("cannot write " + path.string());
+      auto evals_path =
+          std::filesystem::path(topo.options.metrics_dir) / "evaluations.jsonl";
+      st->evaluations.open(evals_path);
+      if (!st->evaluations)
+        throw std::runtime_error("cannot write " + evals_path.string());
       auto trace_path =
           std::filesystem::path(topo.options.metrics_dir) / "trace.csv";
       st->trace.open(trace_path);

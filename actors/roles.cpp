@@ -127,6 +127,8 @@ job_schedule schedule_of(const topology& topo, std::size_t samples) {
       topo.job.iterations > 0
           ? topo.job.iterations
           : s.batches_per_epoch * std::max<std::size_t>(1, topo.job.epochs);
+  s.eval_every =
+      topo.job.eval_every > 0 ? topo.job.eval_every : s.batches_per_epoch;
   return s;
 }
 

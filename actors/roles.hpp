@@ -76,11 +76,20 @@ std::vector<table_layout> job_tables(const job_spec& job,
                                      const algorithms::model* model,
                                      std::uint64_t keys);
 
-/// Mini-batches per epoch (of the smallest worker shard) and the total
-/// number of iterations every worker runs.
+/// Mini-batches per epoch (of the smallest worker shard), the total
+/// number of iterations every worker runs, and how many iterations apart
+/// the test set is evaluated (always at the end of an epoch and the job).
 struct job_schedule {
   std::uint64_t batches_per_epoch = 1;
   std::uint64_t iterations = 1;
+  std::uint64_t eval_every = 1;
+
+  /// Whether the parameters after `iteration` iterations are evaluated.
+  bool evaluated_at(std::uint64_t iteration) const {
+    return iteration > 0 &&
+           (iteration % batches_per_epoch == 0 || iteration % eval_every == 0 ||
+            iteration == iterations);
+  }
 };
 job_schedule schedule_of(const topology& topo, std::size_t samples);
 

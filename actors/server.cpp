@@ -305,13 +305,12 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           std::vector<float>(init.begin() + part.keys.begin,
                              init.begin() + part.keys.end));
       if (model) {
-        // The coordinator evaluates at the end of every epoch and of the job.
+        // The coordinator evaluates at these clocks.
         auto sched =
             schedule_of(topo, job_data(topo.job.data, false)->num_samples());
-        for (auto c = sched.batches_per_epoch; c < sched.iterations;
-             c += sched.batches_per_epoch)
-          shard->mark(static_cast<std::int64_t>(c));
-        shard->mark(static_cast<std::int64_t>(sched.iterations));
+        for (std::uint64_t c = 1; c <= sched.iterations; ++c)
+          if (sched.evaluated_at(c))
+            shard->mark(static_cast<std::int64_t>(c));
       }
       if (topo.job.cutoff.scaling == "linear")
         shard->set_step_scaling(step_scaling::linear);

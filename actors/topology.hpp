@@ -74,6 +74,9 @@ struct job_spec {
   std::size_t epochs = 1;
   /// Total iterations per worker; 0 means epochs * batches per epoch.
   std::uint64_t iterations = 0;
+  /// Evaluate the test set every this many iterations as well as after
+  /// every epoch; 0: after every epoch only.
+  std::uint64_t eval_every = 0;
   std::size_t batch_size = 32; ///< per worker
   float learning_rate = 0.1f;
   std::uint64_t seed = 1;

@@ -262,7 +262,7 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
   if (!r.check_keys(job, "job",
                     {"algorithm", "hidden", "data", "consistency", "staleness",
                      "epochs", "iterations", "batch_size", "learning_rate",
-                     "seed", "stragglers", "tables", "cutoff"},
+                     "seed", "stragglers", "tables", "cutoff", "eval_every"},
                     at))
     return;
   auto& spec = topo.job;
@@ -273,6 +273,7 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
   r.whole(job, "hidden", spec.hidden, 1, any, "128");
   r.whole(job, "epochs", spec.epochs, 1, any, "10");
   r.whole(job, "iterations", spec.iterations, 0, any, "1000");
+  r.whole(job, "eval_every", spec.eval_every, 0, any, "50");
   r.whole(job, "batch_size", spec.batch_size, 1, any, "32");
   r.positive_real(job, "learning_rate", spec.learning_rate, "0.1");
   r.whole(job, "seed", spec.seed, 0, any, "1");
