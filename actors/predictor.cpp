@@ -1,19 +1,77 @@
 #include "actors/predictor.hpp"
 
+#include "algorithms/bdsgd.hpp"
+
+#include <spdlog/spdlog.h>
+#include <tbb/task_group.h>
+
+#include <atomic>
 #include <chrono>
 
 namespace metronome::actors {
 
+namespace {
+
+// A background refit of a bdsgd model; waits for it on destruction.
+struct refitter {
+  tbb::task_group tasks;
+  std::atomic<bool> running{false};
+  std::atomic<bool> cancel{false};
+  std::atomic<std::uint64_t> done{0};
+  std::uint64_t observations = 0;
+
+  ~refitter() {
+    cancel = true;
+    tasks.wait();
+  }
+
+  void maybe_start(const std::shared_ptr<algorithms::bdsgd>& rule,
+                   const refit_spec& spec) {
+    if (spec.every == 0 || ++observations % spec.every != 0 || running)
+      return;
+    running = true;
+    auto data =
+        std::make_shared<const std::vector<algorithms::runtime_observation>>(
+            rule->recent(spec.history));
+    auto seed = observations;
+    tasks.run([this, rule, seed, data] {
+      try {
+        algorithms::dmm_train_options options;
+        options.cancel = &cancel;
+        options.seed = seed;
+        auto model =
+            algorithms::refit_dmm(*data, rule->model()->spec(), options);
+        if (!cancel) {
+          rule->swap_model(std::move(model));
+          ++done;
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("predictor: refit failed, keeping the model: {}",
+                     e.what());
+      }
+      running = false;
+    });
+  }
+};
+
+} // namespace
+
 caf::behavior predictor(caf::event_based_actor* self,
-                        std::shared_ptr<algorithms::cutoff_rule> rule) {
+                        std::shared_ptr<algorithms::cutoff_rule> rule,
+                        refit_spec refit) {
+  auto learned = std::dynamic_pointer_cast<algorithms::bdsgd>(rule);
+  auto background = std::make_shared<refitter>();
   return {
-      [self, rule](const predictor_query_ptr& query) {
+      [self, rule, learned, refit, background](const predictor_query_ptr& q) {
         auto start = std::chrono::steady_clock::now();
-        if (!query->observation.seconds.empty())
-          rule->observe(query->observation);
+        if (!q->observation.seconds.empty()) {
+          rule->observe(q->observation);
+          if (learned)
+            background->maybe_start(learned, refit);
+        }
         auto answer = std::make_shared<predictor_answer>();
-        answer->version = query->version;
-        answer->decision = rule->decide(query->workers);
+        answer->version = q->version;
+        answer->decision = rule->decide(q->workers);
         answer->seconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count();

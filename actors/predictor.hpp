@@ -38,11 +38,22 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::predictor_answer_ptr)
 
 namespace metronome::actors {
 
+/// When a learned rule is refitted while the job runs.
+struct refit_spec {
+  /// Refit every this many observations (0: never).
+  std::size_t every = 0;
+  /// On the last this many observations.
+  std::size_t history = 500;
+};
+
 /// Chooses the cutoff of every version with `rule`: answers each
 /// predictor_query_ptr with a predictor_answer_ptr sent back to the asker.
 /// Runs beside the leading server so that a slow rule delays only its own
-/// answers, never a broadcast.
+/// answers, never a broadcast. A bdsgd rule is refitted per `refit` in a
+/// background oneTBB task and the new model swapped in when it is ready;
+/// decisions go on with the old one meanwhile.
 caf::behavior predictor(caf::event_based_actor* self,
-                        std::shared_ptr<algorithms::cutoff_rule> rule);
+                        std::shared_ptr<algorithms::cutoff_rule> rule,
+                        refit_spec refit);
 
 } // namespace metronome::actors

@@ -1,5 +1,6 @@
 #include "actors/roles.hpp"
 
+#include "algorithms/bdsgd.hpp"
 #include "algorithms/idx_loader.hpp"
 #include "algorithms/libsvm_loader.hpp"
 #include "algorithms/minibatch.hpp"
@@ -115,6 +116,19 @@ std::vector<table_layout> job_tables(const job_spec& job,
     out.push_back(std::move(t));
   }
   return out;
+}
+
+std::shared_ptr<algorithms::cutoff_rule>
+make_job_cutoff_rule(const cutoff_job_spec& spec, std::uint64_t seed) {
+  if (spec.rule.rule != "bdsgd")
+    return algorithms::make_cutoff_rule(spec.rule);
+  algorithms::bdsgd_options options;
+  options.samples = spec.samples;
+  options.history = std::max(spec.history, options.history);
+  options.seed = seed;
+  auto model =
+      std::make_shared<const algorithms::dmm>(algorithms::load_dmm(spec.model));
+  return std::make_shared<algorithms::bdsgd>(std::move(model), options);
 }
 
 job_schedule schedule_of(const topology& topo, std::size_t samples) {

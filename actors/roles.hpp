@@ -76,6 +76,11 @@ std::vector<table_layout> job_tables(const job_spec& job,
                                      const algorithms::model* model,
                                      std::uint64_t keys);
 
+/// The cutoff rule `spec` describes (loading a bdsgd model file); throws
+/// std::invalid_argument or algorithms::load_error naming what is wrong.
+std::shared_ptr<algorithms::cutoff_rule>
+make_job_cutoff_rule(const cutoff_job_spec& spec, std::uint64_t seed);
+
 /// Mini-batches per epoch (of the smallest worker shard), the total
 /// number of iterations every worker runs, and how many iterations apart
 /// the test set is evaluated (always at the end of an epoch and the job).

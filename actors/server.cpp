@@ -326,9 +326,10 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
               .iterations);
       if (env.index == 0) {
         st->cutoff->leader = std::make_unique<cutoff_leader>(workers);
-        std::shared_ptr<algorithms::cutoff_rule> rule =
-            algorithms::make_cutoff_rule(topo.job.cutoff.rule);
-        st->cutoff->predictor = self->spawn<caf::linked>(predictor, rule);
+        auto rule = make_job_cutoff_rule(topo.job.cutoff, topo.job.seed);
+        refit_spec refit{topo.job.cutoff.refit_every, topo.job.cutoff.history};
+        st->cutoff->predictor =
+            self->spawn<caf::linked>(predictor, rule, refit);
       }
     }
   } catch (const std::exception& e) {

@@ -46,11 +46,20 @@ struct table_spec {
 /// the parameters is made of the first c gradients computed on the one
 /// before; a rule chooses c each iteration.
 struct cutoff_job_spec {
-  /// full | static | elfving | ecdf (see algorithms::make_cutoff_rule).
+  /// full | static | elfving | ecdf (see algorithms::make_cutoff_rule), or
+  /// bdsgd (a deep Markov model of the run-times, algorithms::bdsgd).
   algorithms::cutoff_spec rule;
   /// fixed: the step uses the mean of the c gradients; linear: it scales
   /// with c (the sum divided by the number of workers).
   std::string scaling = "fixed";
+  /// bdsgd: the model file (`metronome predictor train`).
+  std::string model;
+  /// bdsgd: joint run-time samples per decision.
+  std::size_t samples = 64;
+  /// bdsgd: refit the model in the background every this many versions on
+  /// the last `history` ones and swap it in (0: never).
+  std::size_t refit_every = 0;
+  std::size_t history = 500;
 };
 
 /// The machine-learning job a cluster runs.

@@ -838,10 +838,10 @@ observations_from_trace(const std::vector<trace_row>& rows,
   if (workers == 0)
     for (const trace_row& r : rows)
       workers = std::max(workers, r.worker + 1);
-  std::map<std::uint64_t, std::vector<std::pair<std::size_t, double>>> by_it;
+  std::map<std::uint64_t, std::vector<const trace_row*>> by_it;
   for (const trace_row& r : rows)
     if (r.worker < workers)
-      by_it[r.iteration].emplace_back(r.worker, r.seconds);
+      by_it[r.iteration].push_back(&r);
   std::vector<runtime_observation> out;
   out.reserve(by_it.size());
   for (const auto& [iteration, entries] : by_it) {
@@ -849,10 +849,10 @@ observations_from_trace(const std::vector<trace_row>& rows,
     o.seconds.assign(workers, 0.0);
     o.censored.assign(workers, 1);
     double longest_seen = 0;
-    for (const auto& [worker, seconds] : entries) {
-      o.seconds[worker] = seconds;
-      o.censored[worker] = 0;
-      longest_seen = std::max(longest_seen, seconds);
+    for (const trace_row* r : entries) {
+      o.seconds[r->worker] = r->seconds;
+      o.censored[r->worker] = r->censored ? 1 : 0;
+      longest_seen = std::max(longest_seen, r->seconds);
     }
     for (std::size_t i = 0; i < workers; ++i)
       if (o.censored[i])

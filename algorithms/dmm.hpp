@@ -232,7 +232,8 @@ empirical_impute(const std::vector<runtime_observation>& window,
                  std::size_t workers = 0);
 
 /// Groups trace rows by iteration (ascending) into observations with
-/// `workers` entries (0: the largest worker index + 1). A worker without a
+/// `workers` entries (0: the largest worker index + 1); censored rows stay
+/// censored. A worker without a
 /// row in an iteration was cut off: it is censored at that iteration's
 /// largest recorded seconds.
 std::vector<runtime_observation>

@@ -561,6 +561,7 @@ std::vector<trace_row> read_trace(const std::string& path) {
   std::string line;
   std::size_t line_no = 0;
   bool first_content = true;
+  bool has_censored = false;
   while (std::getline(in, line)) {
     ++line_no;
     std::string_view text = trim(line);
@@ -569,8 +570,10 @@ std::vector<trace_row> read_trace(const std::string& path) {
     std::vector<std::string_view> fields = split_fields(text);
     bool header = first_content && is_header(fields);
     first_content = false;
-    if (header)
+    if (header) {
+      has_censored = fields.size() > 3 && trim(fields[3]) == "censored";
       continue;
+    }
     static constexpr const char* names[] = {"iteration", "worker", "seconds"};
     if (fields.size() < 3)
       throw error(line_no, fmt::format("missing column '{}' (expected "
@@ -591,6 +594,13 @@ std::vector<trace_row> read_trace(const std::string& path) {
                               fields[2]));
     if (row.seconds < 0)
       throw error(line_no, fmt::format("negative seconds {}", fields[2]));
+    if (has_censored) {
+      if (fields.size() < 4 || (fields[3] != "0" && fields[3] != "1"))
+        throw error(line_no, fmt::format("bad censored flag '{}' (expected 0 "
+                                         "or 1)",
+                                         fields.size() < 4 ? "" : fields[3]));
+      row.censored = fields[3] == "1";
+    }
     auto [it, inserted] =
         first_line.emplace(std::make_pair(row.iteration, row.worker), line_no);
     if (!inserted)

@@ -76,11 +76,13 @@ struct trace_row {
   std::uint64_t iteration = 0;
   std::size_t worker = 0;
   double seconds = 0;
+  /// Only a lower bound: the worker was cut off after `seconds`.
+  bool censored = false;
 };
 
 /// Reads a trace CSV ("iteration,worker,seconds", optional header line,
-/// extra columns ignored); throws load_error with file and line on bad
-/// input.
+/// extra columns ignored, except a fourth column 0/1 that a header names
+/// "censored"); throws load_error with file and line on bad input.
 std::vector<trace_row> read_trace(const std::string& path);
 
 } // namespace metronome::algorithms

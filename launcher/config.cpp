@@ -2,6 +2,7 @@
 
 #include "launcher/config_reader.hpp"
 
+#include "algorithms/dmm.hpp"
 #include "algorithms/models.hpp"
 
 #include "messages/codec.hpp"
@@ -235,11 +236,12 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
   if (!node || node.IsNull())
     return;
   if (!r.check_keys(node, "job.cutoff",
-                    {"rule", "backups", "window", "scaling"},
+                    {"rule", "backups", "window", "scaling", "model", "samples",
+                     "refit_every", "history"},
                     reader::key_mark(job, "cutoff")))
     return;
-  r.choice(node, "rule", spec.rule.rule, {"full", "static", "elfving", "ecdf"},
-           "cutoff rule");
+  r.choice(node, "rule", spec.rule.rule,
+           {"full", "static", "elfving", "ecdf", "bdsgd"}, "cutoff rule");
   auto workers = topo.count("worker");
   if (r.whole(node, "backups", spec.rule.backups, 0, 1000000, "2")) {
     if (spec.rule.rule != "static")
@@ -255,6 +257,41 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
   r.whole(node, "window", spec.rule.window, 1, 1000000, "20");
   r.choice(node, "scaling", spec.scaling, {"fixed", "linear"},
            "learning-rate scaling");
+  r.whole(node, "samples", spec.samples, 1, 100000, "64");
+  r.whole(node, "refit_every", spec.refit_every, 0, 1000000, "200");
+  r.whole(node, "history", spec.history, 2, 1000000, "500");
+  bool has_model = r.text(node, "model", spec.model, "runs/dmm.model");
+  if (spec.rule.rule != "bdsgd") {
+    for (const char* key : {"model", "samples", "refit_every", "history"})
+      if (node[key])
+        r.problem(reader::key_mark(node, key),
+                  std::string("'") + key + "' applies only to rule bdsgd",
+                  "set 'rule: bdsgd' or remove it");
+    return;
+  }
+  if (!node["model"]) {
+    r.problem(reader::key_mark(node, "rule"),
+              "rule bdsgd needs a run-time model",
+              "train one with 'metronome predictor train --trace "
+              "runs/x/trace.csv --out dmm.model' and add 'model: dmm.model'");
+    return;
+  }
+  if (!has_model)
+    return;
+  spec.model = r.resolve(spec.model);
+  try {
+    auto m = algorithms::load_dmm(spec.model);
+    if (workers > 0 && m.workers() != workers)
+      r.problem(node["model"],
+                "model " + in_quotes(spec.model) + " describes " +
+                    std::to_string(m.workers()) + " workers; the job has " +
+                    std::to_string(workers),
+                "train it on a trace of a run with " + std::to_string(workers) +
+                    " workers");
+  } catch (const std::exception& e) {
+    r.problem(node["model"], std::string("cannot use the model: ") + e.what(),
+              "train one with 'metronome predictor train'");
+  }
 }
 
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,

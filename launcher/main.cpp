@@ -1,6 +1,8 @@
 #include "launcher/config.hpp"
+#include "launcher/predictor_train.hpp"
 #include "launcher/runtime.hpp"
 #include "launcher/supervisor.hpp"
+#include "tools/bench/cutoffs.hpp"
 #include "tools/bench/pushpull.hpp"
 #include "tools/bench/sequential.hpp"
 
@@ -106,6 +108,53 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  metronome::tools::cutoff_bench_options cutoff_opts;
+  auto* cutoffs = bench->add_subcommand(
+      "cutoffs", "Cutoff rules replayed on run-times, against the oracle");
+  cutoffs
+      ->add_option("--scenario", cutoff_opts.scenario,
+                   "Synthetic run-times: regime or groups")
+      ->check(CLI::IsMember({"regime", "groups"}));
+  cutoffs
+      ->add_option("--trace", cutoff_opts.trace,
+                   "Replay a recorded uncensored trace instead")
+      ->check(CLI::ExistingFile);
+  cutoffs->add_option("--workers", cutoff_opts.workers, "Synthetic workers")
+      ->check(CLI::Range(2, 1024));
+  cutoffs
+      ->add_option("--train", cutoff_opts.train,
+                   "Iterations the bdsgd model is trained on")
+      ->check(CLI::Range(20, 1000000));
+  cutoffs->add_option("--test", cutoff_opts.test, "Iterations replayed")
+      ->check(CLI::Range(20, 1000000));
+  cutoffs->add_option("--seed", cutoff_opts.seed, "Seed");
+  cutoffs->add_flag("--json", cutoff_opts.json, "Print one JSON object");
+
+  auto* predictor = app.add_subcommand("predictor", "BDSGD's run-time model");
+  predictor->require_subcommand(1);
+  metronome::launcher::predictor_train_options train_opts;
+  auto* train = predictor->add_subcommand(
+      "train", "Train the run-time model on a recorded trace");
+  train
+      ->add_option("--trace", train_opts.trace,
+                   "Trace CSV: iteration,worker,seconds[,censored]")
+      ->required()
+      ->check(CLI::ExistingFile);
+  train->add_option("--out", train_opts.out, "Model file to write")->required();
+  train->add_option("--epochs", train_opts.epochs, "Training epochs")
+      ->check(CLI::Range(1, 100000));
+  train->add_option("--latent", train_opts.latent, "Latent dimensions")
+      ->check(CLI::Range(1, 256));
+  train
+      ->add_option("--lag", train_opts.lag,
+                   "Iterations a prediction conditions on")
+      ->check(CLI::Range(1, 10000));
+  train->add_option("--seed", train_opts.seed, "Seed");
+  train
+      ->add_option("--holdout", train_opts.holdout,
+                   "Fraction of the trace's end held out for the report")
+      ->check(CLI::Range(0.0, 0.9));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,6 +188,10 @@ int main(int argc, char** argv) {
     }
     return metronome::launcher::run_node(topo, node_name, watch_stdin);
   }
+  if (*train)
+    return metronome::launcher::run_predictor_train(train_opts);
+  if (*cutoffs)
+    return metronome::tools::run_cutoff_bench(cutoff_opts);
   if (*pushpull)
     return metronome::tools::run_pushpull(bench_opts);
   if (*sequential) {

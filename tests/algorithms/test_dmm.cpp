@@ -460,6 +460,9 @@ TEST(Dmm, ObservationsFromTraceCensorMissingWorkers) {
   EXPECT_EQ(obs[1].seconds, (std::vector<double>{0.1, 0.4, 0.4}));
   EXPECT_EQ(obs[1].censored, (std::vector<std::uint8_t>{0, 0, 1}));
   EXPECT_EQ(observations_from_trace(rows, 2)[0].seconds.size(), 2u);
+  rows[1].censored = true; // cut off at 0.3 in a cutoff run
+  EXPECT_EQ(observations_from_trace(rows)[0].censored,
+            (std::vector<std::uint8_t>{0, 1, 0}));
 }
 
 TEST(Dmm, RejectsBadSettings) {

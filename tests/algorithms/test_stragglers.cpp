@@ -425,6 +425,21 @@ TEST(ReadTrace, LenientFormatting) {
   EXPECT_EQ(rows[2].seconds, 0.0);
 }
 
+TEST(ReadTrace, CensoredColumnOfACutoffRun) {
+  temp_dir dir;
+  std::string path = dir.write(
+      "t.csv", "iteration,worker,seconds,censored\n0,0,0.5,0\n0,1,0.5,1\n");
+  std::vector<trace_row> rows = read_trace(path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_FALSE(rows[0].censored);
+  EXPECT_TRUE(rows[1].censored);
+  std::string bad =
+      dir.write("bad.csv", "iteration,worker,seconds,censored\n0,0,0.5,yes\n");
+  EXPECT_THAT(trace_error(bad), HasSubstr(bad + ":2: bad censored flag 'yes'"));
+  // Without the header the fourth column is any extra column.
+  EXPECT_FALSE(read_trace(dir.write("plain.csv", "0,0,0.5,1\n"))[0].censored);
+}
+
 TEST(ReadTrace, Errors) {
   temp_dir dir;
   struct bad_case {

@@ -165,3 +165,81 @@ TEST_F(Cutoff, KillingAWorkerDoesNotStallTheJob) {
     EXPECT_EQ(test::processes_mentioning(cfg), "");
   }
 }
+
+namespace {
+
+// A trace of `iterations` iterations of 3 workers, worker 2 three times
+// slower in every other block of 5 iterations.
+std::string write_trace(const temp_dir& dir, std::size_t iterations) {
+  std::string text = "iteration,worker,seconds,censored\n";
+  for (std::size_t t = 0; t < iterations; ++t)
+    for (std::size_t w = 0; w < 3; ++w) {
+      double slow = (w == 2 && (t / 5) % 2 == 1) ? 3.0 : 1.0;
+      text += std::to_string(t) + "," + std::to_string(w) + "," +
+              std::to_string(0.01 * slow * (1 + 0.1 * ((t * 7 + w) % 5))) +
+              ",0\n";
+    }
+  auto path = (dir / "trace.csv").string();
+  test::write_file(path, text);
+  return path;
+}
+
+} // namespace
+
+TEST_F(Cutoff, BdsgdRunsWithATrainedModel) {
+  temp_dir dir;
+  auto trace = write_trace(dir, 80);
+  auto model = (dir / "dmm.model").string();
+  auto trained = test::run(test::binary() + " predictor train --trace " +
+                           trace + " --out " + model + " --epochs 5");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_EQ(test::json_number(trained.output, "workers"), 3) << trained.output;
+  EXPECT_NE(trained.output.find("epoch 5/5"), std::string::npos);
+  EXPECT_TRUE(test::file_has(model, "metronome-dmm"));
+
+  job_settings s;
+  s.iterations = 40;
+  s.consistency = "cutoff";
+  s.job_extra = "  cutoff: {rule: bdsgd, model: " + model +
+                ", refit_every: 15, history: 30}\n"
+                "  stragglers: [{model: constant, factor: 4, workers: [2]}]\n";
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(test::json_number(r.output, "iterations"), 40) << r.output;
+  EXPECT_GT(test::json_number(r.output, "decision_mean_s"), 0) << r.output;
+  auto sets = accepted_sets(dir / "metrics" / "iterations.jsonl");
+  ASSERT_EQ(sets.size(), 40u);
+  // Decisions carry the model's expected-throughput curve.
+  std::ifstream metrics(dir / "metrics" / "iterations.jsonl");
+  std::string all((std::istreambuf_iterator<char>(metrics)), {});
+  EXPECT_TRUE(std::regex_search(
+      all, std::regex("\"expected_throughput\":\\[[0-9]")));
+
+  s.workers = 4; // the model describes 3
+  test::write_file(dir / "job4.yaml", topology(s, dir));
+  auto wrong =
+      test::run(test::binary() + " run " + (dir / "job4.yaml").string());
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.output.find("describes 3 workers; the job has 4"),
+            std::string::npos)
+      << wrong.output;
+}
+
+TEST(PredictorTrain, BadTracesAreNamedWithTheirLine) {
+  temp_dir dir;
+  test::write_file(dir / "bad.csv", "iteration,worker,seconds\n0,0,1\nx,0,1\n");
+  auto r =
+      test::run(test::binary() + " predictor train --trace " +
+                (dir / "bad.csv").string() + " --out " + (dir / "m").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("bad.csv:3: bad iteration 'x'"), std::string::npos)
+      << r.output;
+  test::write_file(dir / "short.csv", "0,0,1\n1,0,1\n");
+  r = test::run(test::binary() + " predictor train --trace " +
+                (dir / "short.csv").string() + " --out " +
+                (dir / "m").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("too few to train"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "m"));
+}

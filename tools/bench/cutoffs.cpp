@@ -1,0 +1,173 @@
+#include "tools/bench/cutoffs.hpp"
+
+#include "algorithms/bdsgd.hpp"
+#include "algorithms/cutoff.hpp"
+#include "algorithms/dmm.hpp"
+#include "algorithms/stragglers.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+
+namespace metronome::tools {
+
+namespace {
+
+using matrix = std::vector<std::vector<double>>;
+
+// True run-times of `iterations` iterations: 20 ms of compute plus the
+// scenario's emulated delay.
+matrix synthetic(const cutoff_bench_options& o, std::size_t iterations) {
+  algorithms::straggler_spec spec;
+  if (o.scenario == "regime") {
+    spec.model = "regime";
+    spec.groups = 4;
+    spec.p_slow = 0.05;
+    spec.p_recover = 0.15;
+    spec.factor = 4;
+    spec.mu = -5;
+    spec.sigma = 0.5;
+    spec.own_share = 1;
+  } else if (o.scenario == "groups") {
+    spec.model = "groups";
+    spec.groups = 2;
+    spec.mu = -4.5;
+    spec.sigma = 0.8;
+    spec.own_share = 0.6;
+  } else {
+    throw std::invalid_argument("unknown scenario '" + o.scenario +
+                                "' (valid: regime, groups)");
+  }
+  auto model = algorithms::make_straggler_model({spec}, o.workers, o.seed);
+  const double compute = 0.02;
+  matrix out(iterations, std::vector<double>(o.workers));
+  for (std::size_t t = 0; t < iterations; ++t)
+    for (std::size_t w = 0; w < o.workers; ++w)
+      out[t][w] = compute + model->delay(w, t, compute);
+  return out;
+}
+
+matrix recorded(const std::string& path, std::size_t& workers) {
+  auto obs = algorithms::observations_from_trace(algorithms::read_trace(path));
+  matrix out;
+  for (const auto& o : obs) {
+    for (auto c : o.censored)
+      if (c)
+        throw std::invalid_argument(
+            path + ": censored run-times; the replay needs the true ones "
+                   "(record the trace with rule full)");
+    out.push_back(o.seconds);
+  }
+  workers = out.empty() ? 0 : out.front().size();
+  return out;
+}
+
+struct row {
+  std::string name;
+  algorithms::replay_result result;
+  double mean_cutoff = 0;
+  double decision_seconds = 0;
+};
+
+row replay(const std::string& name, algorithms::cutoff_rule& rule,
+           const matrix& truth) {
+  auto start = std::chrono::steady_clock::now();
+  row r{name, algorithms::replay_cutoff(rule, truth)};
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  r.decision_seconds = seconds / static_cast<double>(truth.size());
+  for (auto c : r.result.cutoffs)
+    r.mean_cutoff += static_cast<double>(c);
+  r.mean_cutoff /= static_cast<double>(truth.size());
+  return r;
+}
+
+} // namespace
+
+int run_cutoff_bench(const cutoff_bench_options& options) {
+  auto o = options;
+  matrix all;
+  try {
+    all = o.trace.empty() ? synthetic(o, o.train + o.test)
+                          : recorded(o.trace, o.workers);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return 2;
+  }
+  if (all.size() < o.train + 20) {
+    fmt::print(stderr,
+               "{} iterations: too few to train on {} and replay the rest\n",
+               all.size(), o.train);
+    return 2;
+  }
+  matrix train(all.begin(), all.begin() + o.train);
+  matrix test(all.begin() + o.train,
+              all.begin() + std::min(all.size(), o.train + o.test));
+  std::vector<algorithms::runtime_observation> observed;
+  for (const auto& x : train)
+    observed.push_back({x, std::vector<std::uint8_t>(x.size(), 0)});
+  auto fit_start = std::chrono::steady_clock::now();
+  algorithms::dmm_spec spec;
+  algorithms::dmm_train_options train_options;
+  train_options.seed = o.seed;
+  auto model = std::make_shared<const algorithms::dmm>(
+      algorithms::fit_dmm(observed, spec, train_options));
+  double fit_seconds = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - fit_start)
+                           .count();
+
+  std::vector<row> rows;
+  for (std::string rule :
+       {"full", "static", "static", "static", "elfving", "ecdf"}) {
+    algorithms::cutoff_spec s;
+    s.rule = rule;
+    static const std::size_t backups[] = {1, 2, 4};
+    std::string name = rule;
+    if (rule == "static") {
+      std::size_t i = 0;
+      for (const auto& r : rows)
+        i += r.name.rfind("static", 0) == 0;
+      s.backups = backups[i];
+      name += "(" + std::to_string(s.backups) + ")";
+    }
+    auto made = algorithms::make_cutoff_rule(s);
+    rows.push_back(replay(name, *made, test));
+  }
+  algorithms::bdsgd_options bo;
+  bo.seed = o.seed;
+  algorithms::bdsgd learned(model, bo);
+  rows.push_back(replay("bdsgd", learned, test));
+
+  if (o.json) {
+    std::string items;
+    for (const auto& r : rows)
+      items += fmt::format(
+          "{}{{\"rule\":\"{}\",\"achieved\":{:.3f},\"oracle\":{:.3f},"
+          "\"fraction\":{:.4f},\"mean_cutoff\":{:.2f},\"decision_us\":{:.1f}}}",
+          items.empty() ? "" : ",", r.name, r.result.achieved, r.result.oracle,
+          r.result.achieved / r.result.oracle, r.mean_cutoff,
+          r.decision_seconds * 1e6);
+    fmt::print("{{\"scenario\":\"{}\",\"workers\":{},\"train\":{},"
+               "\"test\":{},\"fit_s\":{:.2f},\"rules\":[{}]}}\n",
+               o.trace.empty() ? o.scenario : o.trace, o.workers, train.size(),
+               test.size(), fit_seconds, items);
+    return 0;
+  }
+  fmt::print("{} workers, {}: model trained on {} iterations in {:.2f} s, "
+             "rules replayed on the next {}\n",
+             o.workers, o.trace.empty() ? o.scenario : o.trace, train.size(),
+             fit_seconds, test.size());
+  fmt::print("{:<10} {:>10} {:>10} {:>9} {:>7} {:>12}\n", "rule", "grads/s",
+             "oracle", "fraction", "mean_c", "decision_us");
+  for (const auto& r : rows)
+    fmt::print("{:<10} {:>10.1f} {:>10.1f} {:>9.3f} {:>7.2f} {:>12.1f}\n",
+               r.name, r.result.achieved, r.result.oracle,
+               r.result.achieved / r.result.oracle, r.mean_cutoff,
+               r.decision_seconds * 1e6);
+  return 0;
+}
+
+} // namespace metronome::tools
