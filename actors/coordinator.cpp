@@ -31,9 +31,14 @@ struct iteration_reports {
   std::vector<double> blocked_seconds;
   std::vector<bool> seen;
   int last = -1; // the worker whose report came in last
-  // Cutoff: the leading server's record of the version, as JSON fields.
+  // Cutoff: the leading server's record of the version, as JSON fields,
+  // and the loss and samples of each worker's report (only the accepted
+  // workers' count).
   bool cut = false;
   std::string cutoff_json;
+  std::vector<std::size_t> accepted;
+  std::vector<double> losses;
+  std::vector<std::uint64_t> sample_counts;
 };
 
 // Totals of a cutoff run.
@@ -212,12 +217,34 @@ void note_progress(coordinator_state& st, const iteration_reports& done) {
   std::fill(p.last_counts.begin(), p.last_counts.end(), 0);
 }
 
+// Cutoff: whether the version's record and the reports of its accepted,
+// live workers are in; then its loss and samples are theirs.
+bool cutoff_complete(const coordinator_state& st, iteration_reports& r) {
+  if (!r.cut)
+    return false;
+  r.seen.resize(st.workers.size());
+  for (auto w : r.accepted)
+    if (!r.seen[w] && !st.cutoffs.lost.count(w))
+      return false;
+  r.count = 0;
+  r.loss = 0;
+  r.samples = 0;
+  for (auto w : r.accepted)
+    if (r.seen[w]) {
+      ++r.count;
+      r.loss += r.losses[w];
+      r.samples += r.sample_counts[w];
+    }
+  return true;
+}
+
 // Writes out the iterations that are complete, in order: every worker
-// reported, or, under a cutoff, the version's record is in.
+// reported, or, under a cutoff, the version's record and the reports of
+// its gradients are in.
 void complete_iterations(coordinator_state& st) {
   while (!st.reports.empty() && st.reports.begin()->first == st.completed) {
     auto& done = st.reports.begin()->second;
-    if (st.cutoff ? !done.cut : done.count < st.workers.size())
+    if (st.cutoff ? !cutoff_complete(st, done) : done.count < st.workers.size())
       return;
     write_metrics(st, st.completed, done);
     if (done.count > 0) {
@@ -263,9 +290,16 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   st.staleness.resize(st.workers.size());
   st.staleness[rank].add(rep->staleness(), rep->blocked_seconds());
   st.all_staleness.add(rep->staleness(), rep->blocked_seconds());
-  r.loss += rep->loss();
-  r.samples += rep->samples();
-  ++r.count;
+  if (st.cutoff) {
+    r.losses.resize(st.workers.size());
+    r.sample_counts.resize(st.workers.size());
+    r.losses[rank] = rep->loss();
+    r.sample_counts[rank] = rep->samples();
+  } else {
+    r.loss += rep->loss();
+    r.samples += rep->samples();
+    ++r.count;
+  }
   complete_iterations(st);
 }
 
@@ -292,8 +326,10 @@ void on_cutoff(coordinator_state& st, const actor_env& env,
   std::vector<bool> in(n);
   for (auto w : *cut->accepted()) {
     accepted += fmt::format("{}{}", accepted.empty() ? "" : ",", w);
-    if (w < n)
+    if (w < n) {
       in[w] = true;
+      r.accepted.push_back(w);
+    }
   }
   for (std::size_t w = 0; w < n; ++w) {
     const char* sep = w ? "," : "";
@@ -480,23 +516,16 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
 // so that the job goes on without them.
 bool lose_workers(coordinator_state& st, const actor_env& env,
                   const std::string& peer) {
-  const auto* node = env.topo->find_node(peer);
-  if (node == nullptr)
+  if (!env.topo->only_workers_on(peer))
     return false;
-  for (const auto& actor : node->actors)
-    if (actor.rfind("worker/", 0) != 0)
-      return false;
-  for (const auto& actor : node->actors) {
-    std::string role;
-    int rank = -1;
-    messages::parse_actor_name(actor, role, rank);
-    st.cutoffs.lost.insert(static_cast<std::size_t>(rank));
-  }
+  for (auto w : env.topo->workers_on(peer))
+    st.cutoffs.lost.insert(w);
   if (st.cutoffs.lost.size() >= st.workers.size())
     return false;
-  spdlog::warn("{}: node {} is dead; the job goes on with {} of {} workers",
+  spdlog::warn("{}: node {} is lost; the job goes on with {} of {} workers",
                env.name, peer, st.workers.size() - st.cutoffs.lost.size(),
                st.workers.size());
+  complete_iterations(st);
   return true;
 }
 
@@ -594,6 +623,9 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         case wire::Body::Control: {
           const auto* ctl = msg->envelope().body_as_Control();
           if (ctl->command() != wire::Command::Abort || st->finished)
+            break;
+          // Under a cutoff a worker that failed is a lost worker.
+          if (st->cutoff && lose_workers(*st, env, std::string(msg->source())))
             break;
           auto reason = ctl->reason() ? ctl->reason()->str() : "no reason";
           spdlog::error("job aborted: {}", reason);

@@ -51,10 +51,8 @@ void cutoff_leader::arrived(std::size_t worker, double now) {
 }
 
 void cutoff_leader::lost(std::size_t worker) {
-  if (worker >= workers_ || dead_[worker])
-    return;
-  dead_[worker] = true;
-  order_.erase(std::remove(order_.begin(), order_.end(), worker), order_.end());
+  if (worker < workers_)
+    dead_[worker] = true;
 }
 
 void cutoff_leader::found(std::size_t worker) {
@@ -65,13 +63,19 @@ void cutoff_leader::found(std::size_t worker) {
 std::optional<cutoff_record> cutoff_leader::reached() {
   auto live_workers = live();
   auto c = std::min(std::max<std::size_t>(1, current_.cutoff), live_workers);
-  if (recorded_ || version_ < 0 || live_workers == 0 || order_.size() < c)
+  // A lost worker's gradient is not taken even when it is here: the other
+  // servers may never get theirs.
+  std::vector<std::size_t> live_order;
+  for (auto w : order_)
+    if (!dead_[w])
+      live_order.push_back(w);
+  if (recorded_ || version_ < 0 || live_workers == 0 || live_order.size() < c)
     return std::nullopt;
   recorded_ = true;
   cutoff_record r;
   r.version = version_;
   r.cutoff = c;
-  r.accepted.assign(order_.begin(), order_.begin() + c);
+  r.accepted.assign(live_order.begin(), live_order.begin() + c);
   r.cutoff_seconds = arrived_at_[r.accepted.back()];
   r.observation.seconds.assign(workers_, r.cutoff_seconds);
   r.observation.censored.assign(workers_, 1);

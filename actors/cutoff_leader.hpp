@@ -53,7 +53,8 @@ public:
   /// Repeated, dead or out-of-range workers are ignored.
   void arrived(std::size_t worker, double now);
 
-  /// `worker` is dead or suspect: no version waits for it any more.
+  /// `worker` is dead or suspect: no version waits for it or takes its
+  /// gradient until found() (one that already arrived counts again then).
   void lost(std::size_t worker);
 
   /// `worker` is back after lost(): later versions count it again.
@@ -74,7 +75,7 @@ private:
   std::int64_t version_ = -1;
   double broadcast_at_ = 0;
   std::vector<double> arrived_at_; // seconds after the broadcast, or -1
-  std::vector<std::size_t> order_; // arrivals of live workers, in order
+  std::vector<std::size_t> order_; // arrivals, in order
   bool recorded_ = false;
   // The decision for version_ when it came in time, else the last one used.
   std::optional<std::int64_t> decided_for_;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <tbb/task_group.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -17,7 +18,6 @@ struct refitter {
   tbb::task_group tasks;
   std::atomic<bool> running{false};
   std::atomic<bool> cancel{false};
-  std::atomic<std::uint64_t> done{0};
   std::uint64_t observations = 0;
 
   ~refitter() {
@@ -41,10 +41,8 @@ struct refitter {
         options.seed = seed;
         auto model =
             algorithms::refit_dmm(*data, rule->model()->spec(), options);
-        if (!cancel) {
+        if (!cancel)
           rule->swap_model(std::move(model));
-          ++done;
-        }
       } catch (const std::exception& e) {
         spdlog::warn("predictor: refit failed, keeping the model: {}",
                      e.what());
@@ -64,14 +62,22 @@ caf::behavior predictor(caf::event_based_actor* self,
   return {
       [self, rule, learned, refit, background](const predictor_query_ptr& q) {
         auto start = std::chrono::steady_clock::now();
-        if (!q->observation.seconds.empty()) {
-          rule->observe(q->observation);
-          if (learned)
-            background->maybe_start(learned, refit);
-        }
         auto answer = std::make_shared<predictor_answer>();
         answer->version = q->version;
-        answer->decision = rule->decide(q->workers);
+        try {
+          if (!q->observation.seconds.empty()) {
+            rule->observe(q->observation);
+            if (learned)
+              background->maybe_start(learned, refit);
+          }
+          answer->decision = rule->decide(q->workers);
+        } catch (const std::exception& e) {
+          // A rule that cannot decide must not stop the job: wait for all.
+          spdlog::warn("predictor: {} failed on version {}: {}; waiting for "
+                       "every worker",
+                       rule->name(), q->version, e.what());
+          answer->decision = {std::max<std::size_t>(1, q->workers), {}};
+        }
         answer->seconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count();

@@ -33,6 +33,7 @@ struct cutoff_state {
   std::chrono::steady_clock::time_point epoch =
       std::chrono::steady_clock::now();
   std::int64_t versions = 0; // the job's iterations
+  bool started = false;
 
   double now() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -125,6 +126,10 @@ void reply(server_state& st, const messages::inbound& req) {
 std::string check_pull(const table_shard& table, const messages::inbound& msg) {
   const auto* pull = msg.envelope().body_as_PullRequest();
   auto keys = table.keys();
+  if (!table.plausible_read(msg.header().clock(), from_worker(msg)))
+    return "read at clock " + std::to_string(msg.header().clock()) +
+           ", which no reader can be at now (committed " +
+           std::to_string(table.committed()) + ")";
   if (pull->keys() != nullptr && pull->keys()->size() > 0) {
     for (auto k : *pull->keys())
       if (k < keys.begin || k >= keys.end)
@@ -204,7 +209,7 @@ void settle(caf::event_based_actor* self, server_state& st,
   for (;;) {
     serve_waiting(st);
     push_to_subscribers(st);
-    if (!st.cutoff || !st.cutoff->leader)
+    if (!st.cutoff || !st.cutoff->leader || !st.cutoff->started)
       return;
     auto& c = *st.cutoff;
     auto& shard = *st.tables[0].shard;
@@ -231,6 +236,7 @@ void settle(caf::event_based_actor* self, server_state& st,
 void start_versions(caf::event_based_actor* self, server_state& st,
                     const actor_env& env) {
   auto& table = st.tables[0];
+  st.cutoff->started = true;
   for (std::size_t w = 0; w < env.topo->count("worker"); ++w)
     table.subscribers.insert("worker/" + std::to_string(w));
   if (st.cutoff->leader) {
@@ -241,25 +247,11 @@ void start_versions(caf::event_based_actor* self, server_state& st,
   settle(self, st, env);
 }
 
-// Worker ranks hosted by node `peer`.
-std::vector<std::size_t> workers_of(const actor_env& env,
-                                    const std::string& peer) {
-  std::vector<std::size_t> out;
-  if (const auto* node = env.topo->find_node(peer))
-    for (const auto& actor : node->actors) {
-      std::string role;
-      int rank = -1;
-      if (messages::parse_actor_name(actor, role, rank) && role == "worker")
-        out.push_back(static_cast<std::size_t>(rank));
-    }
-  return out;
-}
-
 // Cutoff: the workers of node `peer` are waited for no more (for good when
 // it is dead, until it is back when it is only suspect).
 void lose_workers(caf::event_based_actor* self, server_state& st,
                   const actor_env& env, const std::string& peer, bool dead) {
-  for (auto w : workers_of(env, peer)) {
+  for (auto w : env.topo->workers_on(peer)) {
     if (dead)
       spdlog::warn("{}: worker/{} is lost with node {}; versions go on "
                    "without it",
@@ -423,7 +415,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         }
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();
-          if (cmd == wire::Command::Start && st->cutoff)
+          if (cmd == wire::Command::Start && st->cutoff && !st->cutoff->started)
             start_versions(self, *st, env);
           else if (cmd == wire::Command::Stop)
             self->quit();
@@ -449,10 +441,15 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         if (st->cutoff)
           lose_workers(self, *st, env, peer, false);
       },
-      [st, env](peer_alive_atom, const std::string& peer) {
-        if (st->cutoff && st->cutoff->leader)
-          for (auto w : workers_of(env, peer))
+      [self, st, env](peer_alive_atom, const std::string& peer) {
+        if (!st->cutoff)
+          return;
+        for (auto w : env.topo->workers_on(peer)) {
+          if (st->cutoff->leader)
             st->cutoff->leader->found(w);
+          st->tables[0].shard->revive(w);
+        }
+        settle(self, *st, env);
       },
   };
 }

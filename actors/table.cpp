@@ -36,6 +36,8 @@ namespace {
 // Clocks at or beyond this are refused, so clock + 1 never overflows.
 constexpr std::int64_t max_clock = std::int64_t{1} << 62;
 
+constexpr std::size_t max_held_snapshots = 8;
+
 // ssp(s): a read at clock c waits for the clocks below c - s. bsp is
 // ssp(0): its updates of a clock are applied together in worker order, so
 // the result does not depend on arrival order. With s > 0 updates are
@@ -109,6 +111,15 @@ std::int64_t table_shard::min_clock() const {
   if (worker_clock_.empty())
     return 0;
   return *std::min_element(worker_clock_.begin(), worker_clock_.end());
+}
+
+bool table_shard::plausible_read(std::int64_t reader_clock, bool worker) const {
+  if (reader_clock < 0 || reader_clock >= max_clock)
+    return false;
+  // A worker reads at c after pushing c - 1, which needs c - 1 <= committed
+  // + s: nothing legitimate is further ahead.
+  auto s = policy_->staleness();
+  return !worker || s < 0 || reader_clock <= committed_ + s + 1;
 }
 
 std::int64_t table_shard::applied(std::size_t worker) const {
@@ -236,16 +247,16 @@ std::string table_shard::accept(std::int64_t clock,
 }
 
 void table_shard::forget(std::size_t worker) {
-  auto i = accepted_.find(committed_);
-  if (i == accepted_.end())
+  if (worker >= workers_)
     return;
-  auto& slot = pending_[committed_];
-  slot.resize(workers_);
-  if (worker < workers_ && !slot[worker].present) {
-    auto& set = i->second;
-    set.erase(std::remove(set.begin(), set.end(), worker), set.end());
-    commit_ready();
-  }
+  dead_.resize(workers_);
+  dead_[worker] = true;
+  commit_ready();
+}
+
+void table_shard::revive(std::size_t worker) {
+  if (worker < dead_.size())
+    dead_[worker] = false;
 }
 
 void table_shard::record(std::size_t worker, std::int64_t clock, update u) {
@@ -275,10 +286,17 @@ void table_shard::mark(std::int64_t clock) {
 }
 
 void table_shard::take_marks() {
+  std::size_t held = 0;
   for (auto i = marks_.begin(); i != marks_.end() && i->first <= committed_;
-       ++i)
+       ++i) {
     if (!i->second)
       i->second = values_; // copy-on-write keeps it as it is now
+    ++held;
+  }
+  // Snapshots nobody reads fast enough are dropped, oldest first: a read at
+  // a dropped clock gets the current values instead of unbounded memory.
+  for (auto i = marks_.begin(); held > max_held_snapshots; --held)
+    i = marks_.erase(i);
 }
 
 std::shared_ptr<const std::vector<float>>
@@ -320,10 +338,14 @@ void table_shard::commit_ready() {
     slot.resize(workers_);
     std::size_t count = workers_;
     if (policy_->cuts_off()) {
+      // A dead worker's update may never come here even though the leader
+      // had it: the version goes on without it, at the same scale.
+      dead_.resize(workers_);
       auto a = accepted_.find(committed_);
       if (a == accepted_.end() ||
-          std::any_of(a->second.begin(), a->second.end(),
-                      [&](std::size_t w) { return !slot[w].present; }))
+          std::any_of(a->second.begin(), a->second.end(), [&](std::size_t w) {
+            return !slot[w].present && !dead_[w];
+          }))
         return;
       if (scaling_ == step_scaling::fixed)
         count = std::max<std::size_t>(1, a->second.size());

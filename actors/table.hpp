@@ -122,9 +122,13 @@ public:
   /// Returns an error message, or an empty string on success.
   std::string accept(std::int64_t clock, std::vector<std::size_t> workers);
 
-  /// Cutoff policy: `worker` is dead, so the current clock no longer waits
-  /// for its update.
+  /// Cutoff policy: `worker` is dead, so no clock waits for its update
+  /// any more (a clock its update is missing from is applied without it,
+  /// still divided as the leader's accepted set says).
   void forget(std::size_t worker);
+
+  /// Cutoff policy: `worker` is back after forget().
+  void revive(std::size_t worker);
 
   /// Cutoff policy: how a step scales with the number of accepted updates.
   void set_step_scaling(step_scaling s) { scaling_ = s; }
@@ -132,6 +136,11 @@ public:
   /// Cutoff policy: updates dropped because they came after their clock's
   /// cutoff.
   std::uint64_t late_updates() const { return late_; }
+
+  /// Whether a read at `reader_clock` can be legitimate (by a worker, or
+  /// by an evaluation): a clock in range, and for a worker not further
+  /// ahead than the bound lets it get. Others are refused, not held.
+  bool plausible_read(std::int64_t reader_clock, bool worker) const;
 
   bool can_read(std::int64_t reader_clock) const {
     return policy_->can_read(reader_clock, committed_);
@@ -145,7 +154,9 @@ public:
   }
 
   /// Keeps a snapshot of the values as they are when committed() first
-  /// reaches `clock`, for snapshot_at().
+  /// reaches `clock`, for snapshot_at(). At most 8 snapshots are held
+  /// unread; older ones are dropped. Under ssp and essp with s > 0 the
+  /// snapshot may already hold some updates of later clocks.
   void mark(std::int64_t clock);
 
   /// The snapshot marked at `clock` (and forgets it), or nullptr when none
@@ -198,6 +209,7 @@ private:
   std::map<std::int64_t, std::vector<std::size_t>> accepted_; // cutoff
   step_scaling scaling_ = step_scaling::fixed;
   std::uint64_t late_ = 0;
+  std::vector<bool> dead_; // cutoff
   std::map<std::int64_t, std::shared_ptr<const std::vector<float>>> marks_;
   std::vector<float> sum_;
 };

@@ -34,4 +34,19 @@ std::vector<std::string> topology::all_actors() const {
   return result;
 }
 
+std::vector<std::size_t> topology::workers_on(const std::string& name) const {
+  std::vector<std::size_t> out;
+  if (const auto* node = find_node(name))
+    for (const auto& a : node->actors)
+      if (a.rfind("worker/", 0) == 0)
+        out.push_back(std::stoul(a.substr(7)));
+  return out;
+}
+
+bool topology::only_workers_on(const std::string& name) const {
+  const auto* node = find_node(name);
+  return node != nullptr && !node->actors.empty() &&
+         workers_on(name).size() == node->actors.size();
+}
+
 } // namespace metronome::actors

@@ -130,6 +130,10 @@ struct topology {
   const node_spec* find_node(const std::string& name) const;
   /// Every actor name in node order.
   std::vector<std::string> all_actors() const;
+  /// Ranks of the workers node `name` hosts.
+  std::vector<std::size_t> workers_on(const std::string& name) const;
+  /// Whether node `name` exists and hosts workers only.
+  bool only_workers_on(const std::string& name) const;
 };
 
 } // namespace metronome::actors

@@ -130,12 +130,25 @@ void push(worker_state& st) {
 
 void advance(caf::event_based_actor* self, worker_state& st);
 
-// Cutoff: the newest version every server has sent, or -1.
-std::int64_t newest_version(const worker_state& st) {
-  std::int64_t v = std::numeric_limits<std::int64_t>::max();
+// Cutoff: the version every server has sent, or -1 while some server is
+// already further (its part of that version would be missing).
+std::int64_t complete_version(const worker_state& st) {
+  std::int64_t low = std::numeric_limits<std::int64_t>::max();
+  std::int64_t high = -1;
+  for (std::size_t p = 0; p < st.parts.size(); ++p) {
+    low = std::min(low, st.cache->clock_of(p));
+    high = std::max(high, st.cache->clock_of(p));
+  }
+  return low == high ? low : -1;
+}
+
+// Cutoff: whether some server has sent a version newer than the one being
+// computed, which makes its gradient late.
+bool outdated(const worker_state& st) {
   for (std::size_t p = 0; p < st.parts.size(); ++p)
-    v = std::min(v, st.cache->clock_of(p));
-  return v;
+    if (st.cache->clock_of(p) > st.clock)
+      return true;
+  return false;
 }
 
 // Sends the computed gradient unless, under a cutoff, a newer version came
@@ -143,7 +156,7 @@ std::int64_t newest_version(const worker_state& st) {
 void finish(caf::event_based_actor* self, worker_state& st) {
   st.phase = worker_state::idle;
   st.read_start = std::chrono::steady_clock::now();
-  if (st.versions && newest_version(st) > st.clock) {
+  if (st.versions && outdated(st)) {
     ++st.abandoned;
   } else {
     push(st);
@@ -175,9 +188,10 @@ void advance(caf::event_based_actor* self, worker_state& st) {
   if (st.versions) {
     if (st.phase != worker_state::idle)
       return;
-    auto v = newest_version(st);
+    auto v = complete_version(st);
     if (v < st.clock || static_cast<std::uint64_t>(v) >= st.iterations)
       return;
+    st.clock = v;
     st.phase = worker_state::scheduled;
     st.fetched = true;
     self->send(self, tick_atom::value);
@@ -278,8 +292,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           if (st->versions) {
             // A newer version makes a computation waiting out its delay
             // stale: it is abandoned at once.
-            if (st->phase == worker_state::delaying &&
-                newest_version(*st) > st->clock)
+            if (st->phase == worker_state::delaying && outdated(*st))
               finish(self, *st);
             else
               advance(self, *st);
@@ -318,8 +331,11 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
       [self, st, env](tick_atom) {
         // The read of st->clock was served from the cache; under a cutoff,
         // the newest version is computed.
-        if (st->versions)
-          st->clock = newest_version(*st);
+        if (st->versions) {
+          auto v = complete_version(*st);
+          if (v > st->clock && static_cast<std::uint64_t>(v) < st->iterations)
+            st->clock = v;
+        }
         iterate(self, *st, env);
       },
       [self, st](delayed_atom, std::int64_t clock) {

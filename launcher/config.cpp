@@ -183,9 +183,14 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
 // The consistency model and staleness bound written in `map` (the job or
 // one of its tables).
 void read_consistency(reader& r, const YAML::Node& map, std::string& model,
-                      std::int64_t& staleness) {
-  r.choice(map, "consistency", model, {"bsp", "ssp", "essp", "async", "cutoff"},
-           "consistency model", {{"asp", "did you mean 'async'?"}});
+                      std::int64_t& staleness, bool table = false) {
+  std::vector<std::string> models = {"bsp", "ssp", "essp", "async"};
+  std::map<std::string, std::string> notes = {{"asp", "did you mean 'async'?"}};
+  if (table)
+    notes["cutoff"] = "cutoff applies to a whole job, not to one table";
+  else
+    models.push_back("cutoff");
+  r.choice(map, "consistency", model, models, "consistency model", notes);
   if (r.whole(map, "staleness", staleness, 0, 1000000, "3") && model != "ssp" &&
       model != "essp")
     r.problem(map["staleness"],
@@ -212,7 +217,7 @@ void read_tables(reader& r, const YAML::Node& job, actors::topology& topo) {
     actors::table_spec spec{name, topo.job.consistency, topo.job.staleness};
     if (table["consistency"])
       spec.staleness = 0; // a table's own model does not take the job's s
-    read_consistency(r, table, spec.consistency, spec.staleness);
+    read_consistency(r, table, spec.consistency, spec.staleness, true);
     topo.job.tables.push_back(spec);
   }
 }
@@ -308,8 +313,14 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
            "algorithm");
   read_consistency(r, job, spec.consistency, spec.staleness);
   r.whole(job, "hidden", spec.hidden, 1, any, "128");
-  r.whole(job, "epochs", spec.epochs, 1, any, "10");
-  r.whole(job, "iterations", spec.iterations, 0, any, "1000");
+  if (r.whole(job, "epochs", spec.epochs, 1, any, "10") &&
+      spec.epochs > 1000000)
+    r.problem(job["epochs"],
+              "'epochs' is too large: " + std::to_string(spec.epochs),
+              "at most 1000000");
+  // Clocks stay far below the 2^62 transports and tables accept.
+  const std::uint64_t most = 1000000000000ull;
+  r.whole(job, "iterations", spec.iterations, 0, most, "1000");
   r.whole(job, "eval_every", spec.eval_every, 0, any, "50");
   r.whole(job, "batch_size", spec.batch_size, 1, any, "32");
   r.positive_real(job, "learning_rate", spec.learning_rate, "0.1");

@@ -313,6 +313,9 @@ int launch(const actors::topology& topo, const std::string& config,
       std::count_if(children.begin(), children.end(),
                     [](const child& c) { return c.pid > 0 && c.spec.local; }));
 
+  // Nodes of workers only are expendable once the job runs: before, the
+  // coordinator still waits for their hello.
+  bool job_started = false;
   auto handle_line = [&](child& c, bool is_stdout, const std::string& line) {
     if (is_stdout && line.rfind("@progress ", 0) == 0) {
       display.update(line.substr(10));
@@ -325,6 +328,8 @@ int launch(const actors::topology& topo, const std::string& config,
       c.log << line << '\n' << std::flush;
     bool job_output =
         is_stdout && coordinator != nullptr && c.spec.node == coordinator->name;
+    if (job_output && line.rfind("job started", 0) == 0)
+      job_started = true;
     if (job_output)
       display.print(stdout, line);
     else
@@ -431,7 +436,8 @@ int launch(const actors::topology& topo, const std::string& config,
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       if (code == actors::node_finished)
         continue;
-      if (c->spec.expendable && !stopping && code != actors::node_stopped) {
+      if (c->spec.expendable && job_started && !stopping &&
+          code != actors::node_stopped) {
         report(*c, "failed (" + describe(status) +
                        "); the job goes on without its workers");
         continue;

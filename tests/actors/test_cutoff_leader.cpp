@@ -77,6 +77,8 @@ TEST(CutoffLeader, NeverWaitsForDeadWorkers) {
   EXPECT_FALSE(leader.reached());
   leader.lost(1); // one that arrived dies before the cutoff
   EXPECT_FALSE(leader.reached());
+  leader.found(1); // only suspect: its gradient counts again
+  leader.lost(1);
   leader.arrived(0, 6);
   r = leader.reached();
   ASSERT_TRUE(r);
@@ -101,4 +103,18 @@ TEST(CutoffLeader, IgnoresRepeatedAndUnknownWorkers) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->accepted, (std::vector<std::size_t>{0, 1}));
   EXPECT_EQ(r->observation.seconds, (std::vector<double>{1, 3}));
+}
+
+TEST(CutoffLeader, AWorkerSuspectForAWhileCountsAgain) {
+  cutoff_leader leader(2);
+  leader.broadcast(0, 0);
+  leader.decision(0, wait_for(2), 0);
+  leader.arrived(0, 1);
+  leader.lost(0); // silent for a second after its gradient arrived
+  leader.found(0);
+  EXPECT_FALSE(leader.reached());
+  leader.arrived(1, 2);
+  auto r = leader.reached();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->accepted, (std::vector<std::size_t>{0, 1}));
 }

@@ -299,10 +299,44 @@ TEST(CutoffTable, ADeadAcceptedWorkerIsNotWaitedFor) {
   EXPECT_EQ(t.committed(), 0);
   t.forget(1);
   EXPECT_EQ(t.committed(), 1);
-  EXPECT_EQ(values_of(t), (std::vector<float>{0, 0}));
-  EXPECT_EQ(t.accept(1, {}), ""); // every accepted worker died: no step
+  // Divided by the 2 the leader accepted: every shard steps alike.
+  EXPECT_EQ(values_of(t), (std::vector<float>{0.5, 0.5}));
+  // Dead before the decision names it: not waited for either.
+  EXPECT_EQ(t.push(0, 1, 0, block({1, 1})), "");
+  EXPECT_EQ(t.accept(1, {0, 1}), "");
   EXPECT_EQ(t.committed(), 2);
-  EXPECT_EQ(values_of(t), (std::vector<float>{0, 0}));
+  EXPECT_EQ(t.accept(2, {}), ""); // every accepted worker died: no step
+  EXPECT_EQ(t.committed(), 3);
+  EXPECT_EQ(values_of(t), (std::vector<float>{0.25, 0.25}));
+  t.revive(1); // back: waited for again
+  EXPECT_EQ(t.push(0, 3, 0, block({1, 1})), "");
+  EXPECT_EQ(t.accept(3, {0, 1}), "");
+  EXPECT_EQ(t.committed(), 3);
+}
+
+TEST(TableShard, ImplausibleReadsAreRefused) {
+  table_shard t({0, 1}, 2, update_rule::add, 1.f, actors::make_policy("ssp", 2),
+                {0});
+  EXPECT_TRUE(t.plausible_read(3, true)); // committed 0 + s 2 + 1
+  EXPECT_FALSE(t.plausible_read(4, true));
+  EXPECT_TRUE(t.plausible_read(4, false)); // an evaluation waits
+  EXPECT_FALSE(t.plausible_read(-1, false));
+  EXPECT_FALSE(t.plausible_read(INT64_MIN, true));
+  EXPECT_FALSE(t.plausible_read(INT64_MAX, false));
+}
+
+TEST(TableShard, UnreadSnapshotsAreBounded) {
+  table_shard t({0, 1}, 1, update_rule::add, 1.f, actors::make_policy("bsp"),
+                {0});
+  for (int c = 1; c <= 20; ++c)
+    t.mark(c);
+  for (int c = 0; c < 20; ++c)
+    EXPECT_EQ(t.push(0, c, 0, block({1})), "");
+  EXPECT_EQ(t.snapshot_at(1), nullptr); // dropped
+  auto last = t.snapshot_at(20);
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(*last, (std::vector<float>{20}));
+  EXPECT_NE(t.snapshot_at(13), nullptr); // one of the 8 newest
 }
 
 TEST(CutoffTable, RejectsBadDecisionsAndFuturePushes) {
