@@ -128,6 +128,10 @@ int main(int argc, char** argv) {
   cutoffs->add_option("--test", cutoff_opts.test, "Iterations replayed")
       ->check(CLI::Range(20, 1000000));
   cutoffs->add_option("--seed", cutoff_opts.seed, "Seed");
+  cutoffs
+      ->add_option("--samples", cutoff_opts.samples,
+                   "bdsgd's joint run-time samples per decision")
+      ->check(CLI::Range(1, 100000));
   cutoffs->add_flag("--json", cutoff_opts.json, "Print one JSON object");
 
   auto* predictor = app.add_subcommand("predictor", "BDSGD's run-time model");

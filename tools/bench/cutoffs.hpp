@@ -18,6 +18,7 @@ struct cutoff_bench_options {
   std::size_t train = 600; ///< iterations the bdsgd model is trained on
   std::size_t test = 600;  ///< iterations every rule is replayed on
   std::uint64_t seed = 1;
+  std::size_t samples = 64; ///< bdsgd's joint samples per decision
   bool json = false;
 };
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Compares cutoff rules of synchronous SGD: 16 workers whose run-times are
-# log-normal with two correlated groups (each group shares a random shock
-# per iteration, like a rack), one server shard, Fashion-MNIST MLP, all in
-# one process. For each rule it reports gradients per second, the mean
+# Compares cutoff rules of synchronous SGD: 16 workers, one server shard,
+# Fashion-MNIST MLP, all in one process. SCENARIO=groups (the default):
+# run-times are log-normal with two correlated groups (each group shares a
+# random shock per iteration, like a rack). SCENARIO=regime: four groups
+# switch between normal and 8x slow phases that persist (a Markov chain
+# per group), plus log-normal noise per worker. For each rule it reports gradients per second, the mean
 # cutoff, wall time to a target test accuracy (first evaluation at or above
 # it, evaluated every EVAL_EVERY versions), final accuracy and the
 # predictor's decision latency; then the mean cutoff per tenth of the run.
@@ -20,6 +22,18 @@ versions=${VERSIONS:-600}
 eval_every=${EVAL_EVERY:-20}
 seed=${SEED:-1}
 workers=16
+case ${SCENARIO:-groups} in
+groups)
+  stragglers="[{model: groups, groups: 2, mu: -4.5, sigma: 0.8, own_share: 0.6}]"
+  ;;
+regime)
+  stragglers="[{model: regime, groups: 4, p_slow: 0.05, p_recover: 0.15, factor: 8, mu: -5, sigma: 0.5, own_share: 1}]"
+  ;;
+*)
+  echo "unknown SCENARIO '$SCENARIO' (groups, regime)" >&2
+  exit 2
+  ;;
+esac
 mkdir -p "$out"
 
 topology() { # $1 = cutoff section, $2 = dir
@@ -49,12 +63,7 @@ job:
   batch_size: 16
   learning_rate: 0.1
   seed: $seed
-  stragglers:
-    - model: groups
-      groups: 2
-      mu: -4.5
-      sigma: 0.8
-      own_share: 0.6
+  stragglers: $stragglers
 options:
   metrics_dir: $2
 YAML
