@@ -124,6 +124,8 @@ make_job_cutoff_rule(const cutoff_job_spec& spec, std::uint64_t seed) {
     return algorithms::make_cutoff_rule(spec.rule);
   algorithms::bdsgd_options options;
   options.samples = spec.samples;
+  options.lag = spec.lag;
+  options.imputation.copies = spec.particles;
   options.history = std::max(spec.history, options.history);
   options.seed = seed;
   auto model =

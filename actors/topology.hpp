@@ -54,8 +54,11 @@ struct cutoff_job_spec {
   std::string scaling = "fixed";
   /// bdsgd: the model file (`metronome predictor train`).
   std::string model;
-  /// bdsgd: joint run-time samples per decision.
+  /// bdsgd: joint run-time samples per decision, recent iterations a
+  /// decision conditions on, and latent paths per censored window.
   std::size_t samples = 64;
+  std::size_t lag = 5;
+  std::size_t particles = 8;
   /// bdsgd: refit the model in the background every this many versions on
   /// the last `history` ones and swap it in (0: never).
   std::size_t refit_every = 0;

@@ -263,11 +263,14 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
   r.choice(node, "scaling", spec.scaling, {"fixed", "linear"},
            "learning-rate scaling");
   r.whole(node, "samples", spec.samples, 1, 100000, "64");
+  r.whole(node, "lag", spec.lag, 1, 10000, "5");
+  r.whole(node, "particles", spec.particles, 1, 10000, "8");
   r.whole(node, "refit_every", spec.refit_every, 0, 1000000, "200");
   r.whole(node, "history", spec.history, 2, 1000000, "500");
   bool has_model = r.text(node, "model", spec.model, "runs/dmm.model");
   if (spec.rule.rule != "bdsgd") {
-    for (const char* key : {"model", "samples", "refit_every", "history"})
+    for (const char* key :
+         {"model", "samples", "lag", "particles", "refit_every", "history"})
       if (node[key])
         r.problem(reader::key_mark(node, key),
                   std::string("'") + key + "' applies only to rule bdsgd",

@@ -132,6 +132,14 @@ int main(int argc, char** argv) {
       ->add_option("--samples", cutoff_opts.samples,
                    "bdsgd's joint run-time samples per decision")
       ->check(CLI::Range(1, 100000));
+  cutoffs
+      ->add_option("--lag", cutoff_opts.lag,
+                   "bdsgd's window of recent iterations per decision")
+      ->check(CLI::Range(1, 10000));
+  cutoffs
+      ->add_option("--particles", cutoff_opts.particles,
+                   "bdsgd's latent paths per censored window")
+      ->check(CLI::Range(1, 10000));
   cutoffs->add_flag("--json", cutoff_opts.json, "Print one JSON object");
 
   auto* predictor = app.add_subcommand("predictor", "BDSGD's run-time model");

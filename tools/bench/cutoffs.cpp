@@ -139,6 +139,8 @@ int run_cutoff_bench(const cutoff_bench_options& options) {
   algorithms::bdsgd_options bo;
   bo.seed = o.seed;
   bo.samples = o.samples;
+  bo.lag = o.lag;
+  bo.imputation.copies = o.particles;
   algorithms::bdsgd learned(model, bo);
   rows.push_back(replay("bdsgd", learned, test));
 

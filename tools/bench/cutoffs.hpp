@@ -18,7 +18,9 @@ struct cutoff_bench_options {
   std::size_t train = 600; ///< iterations the bdsgd model is trained on
   std::size_t test = 600;  ///< iterations every rule is replayed on
   std::uint64_t seed = 1;
-  std::size_t samples = 64; ///< bdsgd's joint samples per decision
+  std::size_t samples = 64;  ///< bdsgd's joint samples per decision
+  std::size_t lag = 5;       ///< bdsgd's window of recent iterations
+  std::size_t particles = 8; ///< bdsgd's latent paths per censored window
   bool json = false;
 };
 
