@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <random>
 #include <stdexcept>
 
 namespace metronome::tools {
@@ -17,16 +19,24 @@ namespace {
 
 using matrix = std::vector<std::vector<double>>;
 
+// The regime scenario's settings, shared by its generator and the informed
+// rule.
+constexpr std::size_t regime_groups = 4;
+constexpr double regime_p_slow = 0.05;
+constexpr double regime_p_recover = 0.15;
+constexpr double regime_factor = 4;
+constexpr double compute_seconds = 0.02;
+
 // True run-times of `iterations` iterations: 20 ms of compute plus the
 // scenario's emulated delay.
 matrix synthetic(const cutoff_bench_options& o, std::size_t iterations) {
   algorithms::straggler_spec spec;
   if (o.scenario == "regime") {
     spec.model = "regime";
-    spec.groups = 4;
-    spec.p_slow = 0.05;
-    spec.p_recover = 0.15;
-    spec.factor = 4;
+    spec.groups = regime_groups;
+    spec.p_slow = regime_p_slow;
+    spec.p_recover = regime_p_recover;
+    spec.factor = regime_factor;
     spec.mu = -5;
     spec.sigma = 0.5;
     spec.own_share = 1;
@@ -41,11 +51,10 @@ matrix synthetic(const cutoff_bench_options& o, std::size_t iterations) {
                                 "' (valid: regime, groups)");
   }
   auto model = algorithms::make_straggler_model({spec}, o.workers, o.seed);
-  const double compute = 0.02;
   matrix out(iterations, std::vector<double>(o.workers));
   for (std::size_t t = 0; t < iterations; ++t)
     for (std::size_t w = 0; w < o.workers; ++w)
-      out[t][w] = compute + model->delay(w, t, compute);
+      out[t][w] = compute_seconds + model->delay(w, t, compute_seconds);
   return out;
 }
 
@@ -84,6 +93,51 @@ row replay(const std::string& name, algorithms::cutoff_rule& rule,
   r.mean_cutoff /= static_cast<double>(truth.size());
   return r;
 }
+
+// An upper bound for any predictor in the regime scenario: it knows how the
+// run-times are made and reads every group's true state from the previous
+// iteration's uncensored run-times, then takes the best c over sampled
+// next iterations.
+class informed_rule : public algorithms::cutoff_rule {
+public:
+  informed_rule(const matrix& truth, std::uint64_t seed)
+      : truth_(truth)
+      , gen_(seed) {}
+  std::string name() const override { return "informed"; }
+  void observe(const algorithms::runtime_observation&) override { ++t_; }
+  algorithms::cutoff_decision decide(std::size_t workers) override {
+    if (t_ == 0)
+      return {workers, {}};
+    const auto& last = truth_[t_ - 1];
+    // A slow group's workers take 4x compute; noise is a few ms.
+    const double threshold = compute_seconds * (1 + regime_factor) / 2;
+    std::vector<std::vector<double>> samples(512);
+    std::normal_distribution<double> noise(-5, 0.5);
+    std::uniform_real_distribution<double> u(0, 1);
+    for (auto& x : samples) {
+      std::vector<bool> slow(regime_groups);
+      for (std::size_t g = 0; g < regime_groups; ++g) {
+        bool was = last[g] > threshold;
+        slow[g] = was ? u(gen_) >= regime_p_recover : u(gen_) < regime_p_slow;
+      }
+      x.resize(workers);
+      for (std::size_t w = 0; w < workers; ++w)
+        x[w] = compute_seconds +
+               (slow[w % regime_groups] ? (regime_factor - 1) * compute_seconds
+                                        : 0) +
+               std::exp(noise(gen_));
+    }
+    algorithms::cutoff_decision d;
+    d.expected_throughput = algorithms::throughput_from_samples(samples);
+    d.cutoff = algorithms::best_cutoff(d.expected_throughput);
+    return d;
+  }
+
+private:
+  const matrix& truth_;
+  std::mt19937_64 gen_;
+  std::size_t t_ = 0;
+};
 
 } // namespace
 
@@ -143,6 +197,10 @@ int run_cutoff_bench(const cutoff_bench_options& options) {
   bo.imputation.copies = o.particles;
   algorithms::bdsgd learned(model, bo);
   rows.push_back(replay("bdsgd", learned, test));
+  if (o.trace.empty() && o.scenario == "regime") {
+    informed_rule informed(test, o.seed);
+    rows.push_back(replay("informed", informed, test));
+  }
 
   if (o.json) {
     std::string items;

@@ -30,7 +30,9 @@ struct cutoff_bench_options {
 /// (the first c run-times, the others censored at the cutoff), and prints
 /// the gradients per second each achieves as a fraction of the oracle
 /// that knows the true run-times, with the mean cutoff and the time per
-/// decision. Returns 0, or 2 on bad input.
+/// decision. In the regime scenario an "informed" rule is added: it knows
+/// how run-times are made and each group's true state in the previous
+/// iteration, a bound for any predictor. Returns 0, or 2 on bad input.
 int run_cutoff_bench(const cutoff_bench_options& options);
 
 } // namespace metronome::tools
