@@ -116,6 +116,14 @@ int main(int argc, char** argv) {
                    "Synthetic run-times: regime or groups")
       ->check(CLI::IsMember({"regime", "groups"}));
   cutoffs
+      ->add_option("--p-slow", cutoff_opts.p_slow,
+                   "regime: probability a group turns slow per iteration")
+      ->check(CLI::Range(0.0, 1.0));
+  cutoffs
+      ->add_option("--p-recover", cutoff_opts.p_recover,
+                   "regime: probability a slow group recovers")
+      ->check(CLI::Range(0.0, 1.0));
+  cutoffs
       ->add_option("--trace", cutoff_opts.trace,
                    "Replay a recorded uncensored trace instead")
       ->check(CLI::ExistingFile);

@@ -22,8 +22,6 @@ using matrix = std::vector<std::vector<double>>;
 // The regime scenario's settings, shared by its generator and the informed
 // rule.
 constexpr std::size_t regime_groups = 4;
-constexpr double regime_p_slow = 0.05;
-constexpr double regime_p_recover = 0.15;
 constexpr double regime_factor = 4;
 constexpr double compute_seconds = 0.02;
 
@@ -34,8 +32,8 @@ matrix synthetic(const cutoff_bench_options& o, std::size_t iterations) {
   if (o.scenario == "regime") {
     spec.model = "regime";
     spec.groups = regime_groups;
-    spec.p_slow = regime_p_slow;
-    spec.p_recover = regime_p_recover;
+    spec.p_slow = o.p_slow;
+    spec.p_recover = o.p_recover;
     spec.factor = regime_factor;
     spec.mu = -5;
     spec.sigma = 0.5;
@@ -100,9 +98,11 @@ row replay(const std::string& name, algorithms::cutoff_rule& rule,
 // next iterations.
 class informed_rule : public algorithms::cutoff_rule {
 public:
-  informed_rule(const matrix& truth, std::uint64_t seed)
+  informed_rule(const matrix& truth, const cutoff_bench_options& o)
       : truth_(truth)
-      , gen_(seed) {}
+      , p_slow_(o.p_slow)
+      , p_recover_(o.p_recover)
+      , gen_(o.seed) {}
   std::string name() const override { return "informed"; }
   void observe(const algorithms::runtime_observation&) override { ++t_; }
   algorithms::cutoff_decision decide(std::size_t workers) override {
@@ -118,7 +118,7 @@ public:
       std::vector<bool> slow(regime_groups);
       for (std::size_t g = 0; g < regime_groups; ++g) {
         bool was = last[g] > threshold;
-        slow[g] = was ? u(gen_) >= regime_p_recover : u(gen_) < regime_p_slow;
+        slow[g] = was ? u(gen_) >= p_recover_ : u(gen_) < p_slow_;
       }
       x.resize(workers);
       for (std::size_t w = 0; w < workers; ++w)
@@ -135,6 +135,8 @@ public:
 
 private:
   const matrix& truth_;
+  double p_slow_;
+  double p_recover_;
   std::mt19937_64 gen_;
   std::size_t t_ = 0;
 };
@@ -198,7 +200,7 @@ int run_cutoff_bench(const cutoff_bench_options& options) {
   algorithms::bdsgd learned(model, bo);
   rows.push_back(replay("bdsgd", learned, test));
   if (o.trace.empty() && o.scenario == "regime") {
-    informed_rule informed(test, o.seed);
+    informed_rule informed(test, o);
     rows.push_back(replay("informed", informed, test));
   }
 

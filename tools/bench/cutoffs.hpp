@@ -12,6 +12,10 @@ struct cutoff_bench_options {
   /// with persistence) or groups (log-normal run-times with two correlated
   /// groups); ignored with `trace`.
   std::string scenario = "regime";
+  /// regime: per-iteration probabilities that a group turns slow, and that
+  /// a slow group recovers.
+  double p_slow = 0.05;
+  double p_recover = 0.15;
   /// A recorded uncensored trace (a run with rule full) instead.
   std::string trace;
   std::size_t workers = 16;

@@ -4,10 +4,12 @@
 # run-times are log-normal with two correlated groups (each group shares a
 # random shock per iteration, like a rack). SCENARIO=regime: four groups
 # switch between normal and 30x slow phases that persist (a Markov chain
-# per group), plus log-normal noise per worker. SCALING=linear scales each
-# step with the gradients it aggregates (LR sets the learning rate). For each rule it reports gradients per second, the mean
-# cutoff, wall time to a target test accuracy (first evaluation at or above
-# it, evaluated every EVAL_EVERY versions), final accuracy and the
+# per group; P_SLOW and P_RECOVER set its switching probabilities, 0.05
+# and 0.15 by default), plus log-normal noise per worker. SCALING=linear
+# scales each step with the gradients it aggregates (LR sets the learning
+# rate). For each rule it reports gradients per second, the mean cutoff,
+# wall time to a target test accuracy (first evaluation at or above it,
+# evaluated every EVAL_EVERY versions), final accuracy and the
 # predictor's decision latency; then the mean cutoff per tenth of the run.
 # bdsgd's model is trained (`metronome predictor train`) on the trace of a
 # recording run of rule full with other emulated delays.
@@ -32,7 +34,7 @@ groups)
   stragglers="[{model: groups, groups: 2, mu: -4.5, sigma: 0.8, own_share: 0.6}]"
   ;;
 regime)
-  stragglers="[{model: regime, groups: 4, p_slow: 0.05, p_recover: 0.15, factor: 30, mu: -5, sigma: 0.5, own_share: 1}]"
+  stragglers="[{model: regime, groups: 4, p_slow: ${P_SLOW:-0.05}, p_recover: ${P_RECOVER:-0.15}, factor: 30, mu: -5, sigma: 0.5, own_share: 1}]"
   ;;
 *)
   echo "unknown SCENARIO '$SCENARIO' (groups, regime)" >&2
