@@ -7,7 +7,8 @@
 # per group; P_SLOW and P_RECOVER set its switching probabilities, 0.05
 # and 0.15 by default), plus log-normal noise per worker. SCALING=linear
 # scales each step with the gradients it aggregates (LR sets the learning
-# rate). For each rule it reports gradients per second, the mean cutoff,
+# rate). MODEL=softmax trains softmax regression instead of the MLP (far
+# less CPU per gradient); FACTOR sets the regime's slowdown (30). For each rule it reports gradients per second, the mean cutoff,
 # wall time to a target test accuracy (first evaluation at or above it,
 # evaluated every EVAL_EVERY versions), final accuracy and the
 # predictor's decision latency; then the mean cutoff per tenth of the run.
@@ -34,7 +35,7 @@ groups)
   stragglers="[{model: groups, groups: 2, mu: -4.5, sigma: 0.8, own_share: 0.6}]"
   ;;
 regime)
-  stragglers="[{model: regime, groups: 4, p_slow: ${P_SLOW:-0.05}, p_recover: ${P_RECOVER:-0.15}, factor: 30, mu: -5, sigma: 0.5, own_share: 1}]"
+  stragglers="[{model: regime, groups: 4, p_slow: ${P_SLOW:-0.05}, p_recover: ${P_RECOVER:-0.15}, factor: ${FACTOR:-30}, mu: -5, sigma: 0.5, own_share: 1}]"
   ;;
 *)
   echo "unknown SCENARIO '$SCENARIO' (groups, regime)" >&2
@@ -54,7 +55,7 @@ cluster:
       port: 24700
       roles: [$roles]
 job:
-  algorithm: mlp
+  algorithm: ${MODEL:-mlp}
   hidden: 64
   data:
     format: idx
