@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 namespace metronome::actors {
 
 /// A parameter-server shard: holds its key range of every table, applies
@@ -94,6 +96,17 @@ struct job_schedule {
     return iteration > 0 &&
            (iteration % batches_per_epoch == 0 || iteration % eval_every == 0 ||
             iteration == iterations);
+  }
+
+  /// The first iteration after `iteration` that is evaluated, or 0 when
+  /// none is left.
+  std::uint64_t next_evaluation(std::uint64_t iteration) const {
+    if (iteration >= iterations)
+      return 0;
+    auto next = [iteration](std::uint64_t every) {
+      return (iteration / every + 1) * every;
+    };
+    return std::min({next(batches_per_epoch), next(eval_every), iterations});
   }
 };
 job_schedule schedule_of(const topology& topo, std::size_t samples);

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 #include <set>
 
 namespace metronome::actors {
@@ -20,6 +21,9 @@ namespace {
 // What this server holds of one table of the job.
 struct served_table {
   std::unique_ptr<table_shard> shard;
+  // The last clock marked for an evaluation (marks are taken a few
+  // evaluations ahead of the commits).
+  std::uint64_t marked = 0;
   // essp: readers that get every commit, and the last commit they got.
   std::set<std::string> subscribers;
   std::int64_t pushed = -1;
@@ -44,7 +48,8 @@ struct cutoff_state {
 
 struct server_state {
   std::unique_ptr<sender> out;
-  std::vector<served_table> tables; // by table id
+  std::vector<served_table> tables;     // by table id
+  std::optional<job_schedule> schedule; // jobs with a model: evaluations
   std::vector<messages::inbound_ptr> waiting_reads;
   std::set<std::string> complained;
   std::unique_ptr<cutoff_state> cutoff; // consistency: cutoff only
@@ -202,11 +207,33 @@ void announce(server_state& st, const actor_env& env, const cutoff_record& r) {
   }
 }
 
+// Marks the next few evaluation clocks of every table, so that each
+// evaluation sees its clock exactly.
+void mark_ahead(server_state& st) {
+  if (!st.schedule)
+    return;
+  for (auto& t : st.tables) {
+    if (!t.shard)
+      continue;
+    auto committed = static_cast<std::uint64_t>(t.shard->committed());
+    auto horizon = committed + 4 * std::min(st.schedule->batches_per_epoch,
+                                            st.schedule->eval_every);
+    for (;;) {
+      auto next = st.schedule->next_evaluation(t.marked);
+      if (next == 0 || (next > horizon && t.marked > committed))
+        break;
+      t.shard->mark(static_cast<std::int64_t>(next));
+      t.marked = next;
+    }
+  }
+}
+
 // Brings everything up to date after the table changed: waiting reads,
 // broadcasts of new versions and, on the leader, cutoffs reached.
 void settle(caf::event_based_actor* self, server_state& st,
             const actor_env& env) {
   for (;;) {
+    mark_ahead(st);
     serve_waiting(st);
     push_to_subscribers(st);
     if (!st.cutoff || !st.cutoff->leader || !st.cutoff->started)
@@ -285,6 +312,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       init.resize(model->num_parameters());
       model->initialize(init.data(), topo.job.seed);
     }
+    if (model)
+      st->schedule =
+          schedule_of(topo, job_data(topo.job.data, false)->num_samples());
     auto tables = job_tables(topo.job, model.get(), init.size());
     st->tables.resize(tables.size());
     for (const auto& part : partitions(tables, shards)) {
@@ -296,14 +326,6 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           topo.job.learning_rate, make_policy(t.consistency, t.staleness),
           std::vector<float>(init.begin() + part.keys.begin,
                              init.begin() + part.keys.end));
-      if (model) {
-        // The coordinator evaluates at these clocks.
-        auto sched =
-            schedule_of(topo, job_data(topo.job.data, false)->num_samples());
-        for (std::uint64_t c = 1; c <= sched.iterations; ++c)
-          if (sched.evaluated_at(c))
-            shard->mark(static_cast<std::int64_t>(c));
-      }
       if (topo.job.cutoff.scaling == "linear")
         shard->set_step_scaling(step_scaling::linear);
       st->tables[part.table].shard = std::move(shard);
@@ -324,6 +346,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
             self->spawn<caf::linked>(predictor, rule, refit);
       }
     }
+    mark_ahead(*st);
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }

@@ -89,6 +89,46 @@ TEST_F(Jobs, EpochEvaluationSeesExactlyThatEpoch) {
       << line << "\nexpected " << expected;
 }
 
+// Evaluating the whole test set takes longer than 5 iterations, so the
+// coordinator falls behind: each evaluation must still see the parameters
+// of exactly its iteration (kept for it by the servers).
+TEST_F(Jobs, EvaluationsBetweenEpochsSeeExactlyTheirIteration) {
+  temp_dir dir;
+  job_settings s;
+  s.iterations = 25;
+  s.test_limit = 10000;
+  s.job_extra = "  eval_every: 5\n";
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("eval  iteration 5 "), std::string::npos)
+      << r.output;
+  std::ifstream evals(dir / "metrics" / "evaluations.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(evals, line);)
+    lines.push_back(line);
+  ASSERT_EQ(lines.size(), 5u); // 5, 10, 15, 20 and the end (25)
+  auto test_set = algorithms::load_idx(
+      test::fashion_mnist("t10k-images-idx3-ubyte.gz"),
+      test::fashion_mnist("t10k-labels-idx1-ubyte.gz"), s.test_limit);
+  auto train = algorithms::load_idx(
+      test::fashion_mnist("train-images-idx3-ubyte.gz"),
+      test::fashion_mnist("train-labels-idx1-ubyte.gz"), s.train_limit);
+  auto model = algorithms::make_model(s.algorithm, train, s.hidden);
+  for (std::size_t i = 0; i < 4; ++i) {
+    s.iterations = 5 * (i + 1);
+    auto w = sequential_reference(s);
+    char expected[96];
+    std::snprintf(expected, sizeof(expected), "{\"iteration\":%zu,",
+                  s.iterations);
+    EXPECT_EQ(lines[i].rfind(expected, 0), 0u) << lines[i];
+    std::snprintf(expected, sizeof(expected), "\"test_accuracy\":%.6f",
+                  model->evaluate(w.data(), test_set).accuracy);
+    EXPECT_NE(lines[i].find(expected), std::string::npos)
+        << lines[i] << "\nexpected " << expected;
+  }
+}
+
 TEST_F(Jobs, AsyncConverges) {
   temp_dir dir;
   job_settings s;
