@@ -2,6 +2,7 @@
 
 #include "algorithms/dataset.hpp"
 #include "algorithms/random.hpp"
+#include "algorithms/text.hpp"
 
 #include <fmt/format.h>
 
@@ -460,18 +461,6 @@ std::unique_ptr<rule_model> make_rule(std::size_t index,
     return std::make_unique<replay_rule>(
         replay_table(index, s, members, workers));
   return std::make_unique<none_rule>();
-}
-
-bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_blank(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back()))
-    s.remove_suffix(1);
-  return s;
 }
 
 std::vector<std::string_view> split_fields(std::string_view line) {
