@@ -136,6 +136,14 @@ inline bool file_has(const std::filesystem::path& path,
   return all.find(text) != std::string::npos;
 }
 
+// Writes the topology of `s` to dir/job.yaml and runs `metronome COMMAND`
+// (run, launch --no-progress, ...) on it.
+inline command_result run_job(const job_settings& s, const temp_dir& dir,
+                              const std::string& command = "run") {
+  write_file(dir / "job.yaml", topology(s, dir));
+  return run(binary() + " " + command + " " + (dir / "job.yaml").string());
+}
+
 inline std::vector<float> read_floats(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});

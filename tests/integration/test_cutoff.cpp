@@ -58,8 +58,7 @@ TEST_F(Cutoff, FullEqualsBspBitForBit) {
     s.iterations = 20;
     s.consistency = "cutoff";
     s.job_extra = cutoff_job("full", ", scaling: " + scaling);
-    test::write_file(dir / "job.yaml", topology(s, dir));
-    auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+    auto r = test::run_job(s, dir);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(test::json_number(r.output, "mean_cutoff"), 3) << r.output;
     expect_bitwise_equal(read_floats(dir / "params.bin"),
@@ -77,9 +76,7 @@ TEST_F(Cutoff, StaticAppliesExactlyTheRecordedGradients) {
   s.iterations = 40;
   s.consistency = "cutoff";
   s.job_extra = cutoff_job("static", ", backups: 2");
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " launch --no-progress " +
-                     (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir, "launch --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto sets = accepted_sets(dir / "metrics" / "iterations.jsonl");
   ASSERT_EQ(sets.size(), 40u);
@@ -110,8 +107,7 @@ TEST_F(Cutoff, LinearScalingDividesByEveryWorker) {
   s.iterations = 30;
   s.consistency = "cutoff";
   s.job_extra = cutoff_job("static", ", backups: 1, scaling: linear");
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto sets = accepted_sets(dir / "metrics" / "iterations.jsonl");
   ASSERT_EQ(sets.size(), 30u);
@@ -203,8 +199,7 @@ TEST_F(Cutoff, BdsgdRunsWithATrainedModel) {
   s.job_extra = "  cutoff: {rule: bdsgd, model: " + model +
                 ", refit_every: 15, history: 30}\n"
                 "  stragglers: [{model: constant, factor: 4, workers: [2]}]\n";
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(test::json_number(r.output, "iterations"), 40) << r.output;
   EXPECT_GT(test::json_number(r.output, "decision_mean_s"), 0) << r.output;
@@ -213,8 +208,8 @@ TEST_F(Cutoff, BdsgdRunsWithATrainedModel) {
   // Decisions carry the model's expected-throughput curve.
   std::ifstream metrics(dir / "metrics" / "iterations.jsonl");
   std::string all((std::istreambuf_iterator<char>(metrics)), {});
-  EXPECT_TRUE(std::regex_search(
-      all, std::regex("\"expected_throughput\":\\[[0-9]")));
+  EXPECT_TRUE(
+      std::regex_search(all, std::regex("\"expected_throughput\":\\[[0-9]")));
 
   s.workers = 4; // the model describes 3
   test::write_file(dir / "job4.yaml", topology(s, dir));

@@ -36,8 +36,7 @@ TEST_F(Jobs, BspInProcessEqualsSequentialSgdBitForBit) {
     job_settings s;
     s.algorithm = algorithm;
     s.iterations = 25;
-    test::write_file(dir / "job.yaml", topology(s, dir));
-    auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+    auto r = test::run_job(s, dir);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     expect_bitwise_equal(read_floats(dir / "params.bin"),
                          sequential_reference(s));
@@ -49,8 +48,7 @@ TEST_F(Jobs, BspAcrossProcessesOverTcpEqualsSequentialSgd) {
   job_settings s;
   s.algorithm = "mlp";
   s.iterations = 20;
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " launch " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir, "launch");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("launched 6 node processes"), std::string::npos);
   expect_bitwise_equal(read_floats(dir / "params.bin"),
@@ -65,8 +63,7 @@ TEST_F(Jobs, EpochEvaluationSeesExactlyThatEpoch) {
   s.epochs = 3;
   s.train_limit = 2400;
   s.test_limit = 2000;
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto train = algorithms::load_idx(
       test::fashion_mnist("train-images-idx3-ubyte.gz"),
@@ -98,11 +95,9 @@ TEST_F(Jobs, EvaluationsBetweenEpochsSeeExactlyTheirIteration) {
   s.iterations = 25;
   s.test_limit = 10000;
   s.job_extra = "  eval_every: 5\n";
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("eval  iteration 5 "), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("eval  iteration 5 "), std::string::npos) << r.output;
   std::ifstream evals(dir / "metrics" / "evaluations.jsonl");
   std::vector<std::string> lines;
   for (std::string line; std::getline(evals, line);)
@@ -137,8 +132,7 @@ TEST_F(Jobs, AsyncConverges) {
   s.train_limit = 12000;
   s.epochs = 2;
   s.batch = 32;
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GE(final_accuracy(r.output), 0.72) << r.output;
   // Workers keep reading the servers. One that stopped after its first
@@ -206,8 +200,7 @@ TEST_F(Jobs, OneTablePerLayerUnderBspEqualsSequentialSgd) {
   s.iterations = 20;
   s.servers = 3;
   s.job_extra = "  tables:\n    hidden: {consistency: bsp}\n";
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("\"tables\":[{\"name\":\"hidden\""),
             std::string::npos)
@@ -227,9 +220,7 @@ TEST_F(Jobs, TablesKeepTheirOwnConsistencyModels) {
                 "    hidden: {consistency: essp, staleness: 2}\n"
                 "    output: {consistency: async}\n"
                 "  stragglers: [{model: constant, factor: 3, workers: [0]}]\n";
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " launch --no-progress " +
-                     (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir, "launch --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GE(final_accuracy(r.output), 0.6) << r.output;
   EXPECT_NE(r.output.find("{\"name\":\"hidden\",\"keys\":12560,"
@@ -249,8 +240,7 @@ TEST_F(Jobs, MultiProcessJobReachesAccuracyAndLeavesNoProcess) {
   s.train_limit = 20000;
   s.batch = 32;
   s.lr = 0.2;
-  test::write_file(dir / "job.yaml", topology(s, dir));
-  auto r = test::run(test::binary() + " launch " + (dir / "job.yaml").string());
+  auto r = test::run_job(s, dir, "launch");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GE(final_accuracy(r.output), 0.75) << r.output;
   EXPECT_NE(r.output.find("epoch 1/1"), std::string::npos) << r.output;
