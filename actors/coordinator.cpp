@@ -1,7 +1,7 @@
 #include "actors/roles.hpp"
 #include "actors/table.hpp"
 
-#include "algorithms/models.hpp"
+#include "algorithms/sgd/models.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

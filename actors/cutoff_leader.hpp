@@ -1,6 +1,6 @@
 #pragma once
 
-#include "algorithms/cutoff.hpp"
+#include "algorithms/cutoff/cutoff.hpp"
 
 #include <cstddef>
 #include <cstdint>

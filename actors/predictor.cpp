@@ -1,6 +1,6 @@
 #include "actors/predictor.hpp"
 
-#include "algorithms/bdsgd.hpp"
+#include "algorithms/cutoff/bdsgd.hpp"
 
 #include <spdlog/spdlog.h>
 #include <tbb/task_group.h>

@@ -1,10 +1,10 @@
 #include "actors/roles.hpp"
 
-#include "algorithms/bdsgd.hpp"
-#include "algorithms/idx_loader.hpp"
-#include "algorithms/libsvm_loader.hpp"
-#include "algorithms/minibatch.hpp"
-#include "algorithms/models.hpp"
+#include "algorithms/cutoff/bdsgd.hpp"
+#include "algorithms/data/idx_loader.hpp"
+#include "algorithms/data/libsvm_loader.hpp"
+#include "algorithms/sgd/minibatch.hpp"
+#include "algorithms/sgd/models.hpp"
 
 #include <spdlog/spdlog.h>
 

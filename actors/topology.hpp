@@ -1,7 +1,7 @@
 #pragma once
 
-#include "algorithms/cutoff.hpp"
-#include "algorithms/stragglers.hpp"
+#include "algorithms/cutoff/cutoff.hpp"
+#include "algorithms/stragglers/stragglers.hpp"
 
 #include <cstddef>
 #include <cstdint>

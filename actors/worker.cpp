@@ -2,9 +2,9 @@
 #include "actors/roles.hpp"
 #include "actors/table.hpp"
 
-#include "algorithms/minibatch.hpp"
-#include "algorithms/models.hpp"
-#include "algorithms/stragglers.hpp"
+#include "algorithms/sgd/minibatch.hpp"
+#include "algorithms/sgd/models.hpp"
+#include "algorithms/stragglers/stragglers.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

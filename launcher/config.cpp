@@ -2,8 +2,8 @@
 
 #include "launcher/config_reader.hpp"
 
-#include "algorithms/dmm.hpp"
-#include "algorithms/models.hpp"
+#include "algorithms/cutoff/dmm.hpp"
+#include "algorithms/sgd/models.hpp"
 
 #include "messages/codec.hpp"
 

@@ -1,6 +1,6 @@
 #include "launcher/config_reader.hpp"
 
-#include "algorithms/stragglers.hpp"
+#include "algorithms/stragglers/stragglers.hpp"
 
 #include <zlib.h>
 

@@ -1,8 +1,8 @@
 #include "launcher/predictor_train.hpp"
 
-#include "algorithms/dataset.hpp"
-#include "algorithms/dmm.hpp"
-#include "algorithms/stragglers.hpp"
+#include "algorithms/cutoff/dmm.hpp"
+#include "algorithms/data/dataset.hpp"
+#include "algorithms/stragglers/stragglers.hpp"
 
 #include <fmt/format.h>
 

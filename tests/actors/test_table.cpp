@@ -1,6 +1,6 @@
 #include "actors/table.hpp"
 
-#include "algorithms/sgd.hpp"
+#include "algorithms/sgd/sgd.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "algorithms/dataset.hpp"
+#include "algorithms/data/dataset.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,9 +3,9 @@
 
 #include "tests/integration/jobs_support.hpp"
 
-#include "algorithms/idx_loader.hpp"
-#include "algorithms/models.hpp"
-#include "algorithms/sgd.hpp"
+#include "algorithms/data/idx_loader.hpp"
+#include "algorithms/sgd/models.hpp"
+#include "algorithms/sgd/sgd.hpp"
 
 #include <gtest/gtest.h>
 

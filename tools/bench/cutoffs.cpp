@@ -1,9 +1,9 @@
 #include "tools/bench/cutoffs.hpp"
 
-#include "algorithms/bdsgd.hpp"
-#include "algorithms/cutoff.hpp"
-#include "algorithms/dmm.hpp"
-#include "algorithms/stragglers.hpp"
+#include "algorithms/cutoff/bdsgd.hpp"
+#include "algorithms/cutoff/cutoff.hpp"
+#include "algorithms/cutoff/dmm.hpp"
+#include "algorithms/stragglers/stragglers.hpp"
 
 #include <fmt/format.h>
 

@@ -1,8 +1,8 @@
 #include "tools/bench/sequential.hpp"
 
 #include "actors/roles.hpp"
-#include "algorithms/models.hpp"
-#include "algorithms/sgd.hpp"
+#include "algorithms/sgd/models.hpp"
+#include "algorithms/sgd/sgd.hpp"
 
 #include <fmt/format.h>
 

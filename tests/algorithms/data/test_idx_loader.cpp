@@ -1,0 +1,251 @@
+#include "algorithms/data/idx_loader.hpp"
+
+#include "tests/algorithms/test_util.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace metronome::algorithms {
+namespace {
+
+using test::temp_dir;
+using ::testing::HasSubstr;
+
+std::string be32(std::uint32_t v) {
+  std::string s(4, '\0');
+  s[0] = static_cast<char>(v >> 24);
+  s[1] = static_cast<char>(v >> 16);
+  s[2] = static_cast<char>(v >> 8);
+  s[3] = static_cast<char>(v);
+  return s;
+}
+
+std::string images_file(std::uint32_t count, std::uint32_t rows,
+                        std::uint32_t cols, const std::string& pixels,
+                        std::uint32_t magic = 0x803) {
+  return be32(magic) + be32(count) + be32(rows) + be32(cols) + pixels;
+}
+
+std::string labels_file(std::uint32_t count, const std::string& labels,
+                        std::uint32_t magic = 0x801) {
+  return be32(magic) + be32(count) + labels;
+}
+
+// Three 2x3 images with distinct pixel values and labels 4, 0, 7.
+std::string three_images() {
+  std::string px;
+  for (int i = 0; i < 18; ++i)
+    px.push_back(static_cast<char>(i * 15));
+  return images_file(3, 2, 3, px);
+}
+
+std::string three_labels() {
+  return labels_file(3, std::string("\4\0\7", 3));
+}
+
+std::string load_error_message(const std::string& images,
+                               const std::string& labels) {
+  try {
+    load_idx(images, labels);
+  } catch (const load_error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "load_idx did not throw load_error";
+  return "";
+}
+
+TEST(IdxLoader, FashionMnistTrainingSet) {
+  if (!test::have_fashion())
+    GTEST_SKIP() << "Fashion-MNIST not installed in " << test::fashion_dir;
+  dataset d = load_idx(test::fashion_path("train-images-idx3-ubyte.gz"),
+                       test::fashion_path("train-labels-idx1-ubyte.gz"));
+  EXPECT_EQ(d.num_samples(), 60000u);
+  EXPECT_EQ(d.num_features, 784u);
+  EXPECT_EQ(d.num_classes, 10);
+  EXPECT_FALSE(d.is_sparse());
+  ASSERT_EQ(d.dense.rows(), 784);
+  ASSERT_EQ(d.dense.cols(), 60000);
+  std::vector<float> first(d.labels.begin(), d.labels.begin() + 10);
+  EXPECT_EQ(first, (std::vector<float>{9, 0, 0, 3, 0, 2, 7, 2, 5, 5}));
+  EXPECT_GE(d.dense.minCoeff(), 0.0f);
+  EXPECT_LE(d.dense.maxCoeff(), 1.0f);
+  EXPECT_EQ(d.dense.col(0).maxCoeff(), 1.0f);
+  // Sum of the raw bytes of the first image, checked with Python's gzip.
+  EXPECT_NEAR(d.dense.col(0).cast<double>().sum(), 76247.0 / 255.0, 1e-3);
+  std::vector<int> per_class(10);
+  for (float y : d.labels)
+    ++per_class[static_cast<int>(y)];
+  for (int c : per_class)
+    EXPECT_EQ(c, 6000);
+}
+
+TEST(IdxLoader, FashionMnistTestSetAndLimit) {
+  if (!test::have_fashion())
+    GTEST_SKIP() << "Fashion-MNIST not installed in " << test::fashion_dir;
+  std::string images = test::fashion_path("t10k-images-idx3-ubyte.gz");
+  std::string labels = test::fashion_path("t10k-labels-idx1-ubyte.gz");
+  dataset d = load_idx(images, labels);
+  EXPECT_EQ(d.num_samples(), 10000u);
+  EXPECT_EQ(d.dense.cols(), 10000);
+  EXPECT_EQ(d.num_classes, 10);
+  std::vector<float> first(d.labels.begin(), d.labels.begin() + 10);
+  EXPECT_EQ(first, (std::vector<float>{9, 2, 1, 1, 6, 1, 4, 6, 5, 7}));
+  EXPECT_NEAR(d.dense.col(0).cast<double>().sum(), 33456.0 / 255.0, 1e-3);
+
+  dataset head = load_idx(images, labels, 25);
+  EXPECT_EQ(head.num_samples(), 25u);
+  ASSERT_EQ(head.dense.cols(), 25);
+  EXPECT_TRUE(head.dense == d.dense.leftCols(25));
+  EXPECT_EQ(head.labels,
+            std::vector<float>(d.labels.begin(), d.labels.begin() + 25));
+}
+
+TEST(IdxLoader, PlainFileLayoutAndScaling) {
+  temp_dir dir;
+  std::string images = dir.write("img", three_images());
+  std::string labels = dir.write("lbl", three_labels());
+  dataset d = load_idx(images, labels);
+  EXPECT_EQ(d.num_samples(), 3u);
+  EXPECT_EQ(d.num_features, 6u);
+  EXPECT_EQ(d.num_classes, 8);
+  EXPECT_EQ(d.labels, (std::vector<float>{4, 0, 7}));
+  ASSERT_EQ(d.dense.rows(), 6);
+  ASSERT_EQ(d.dense.cols(), 3);
+  // Image j, row r, column c is row r * cols + c of sample column j.
+  for (int j = 0; j < 3; ++j)
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < 3; ++c)
+        EXPECT_EQ(d.dense(r * 3 + c, j),
+                  static_cast<float>((j * 6 + r * 3 + c) * 15) / 255.0f);
+  EXPECT_EQ(d.dense(5, 2), 1.0f);
+
+  dataset two = load_idx(images, labels, 2);
+  EXPECT_EQ(two.num_samples(), 2u);
+  EXPECT_EQ(two.num_classes, 5);
+  dataset all = load_idx(images, labels, 100);
+  EXPECT_EQ(all.num_samples(), 3u);
+}
+
+TEST(IdxLoader, GzipFileWrittenByZlib) {
+  temp_dir dir;
+  std::string bytes = three_images();
+  std::string images = dir.file("img.gz");
+  gzFile f = gzopen(images.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzclose(f), Z_OK);
+  dataset d = load_idx(images, dir.write("lbl", three_labels()));
+  EXPECT_EQ(d.num_samples(), 3u);
+  EXPECT_EQ(d.dense(1, 0), 15.0f / 255.0f);
+}
+
+TEST(IdxLoader, BadImageMagic) {
+  temp_dir dir;
+  std::string bad = three_images();
+  bad[3] = 0x01;
+  std::string images = dir.write("images.idx", bad);
+  std::string msg = load_error_message(images, dir.write("l", three_labels()));
+  EXPECT_THAT(msg, HasSubstr(images + ": byte offset 0: expected"));
+  EXPECT_THAT(msg, HasSubstr("0x00000803"));
+  EXPECT_THAT(msg, HasSubstr("got 0x00000801"));
+}
+
+TEST(IdxLoader, BadLabelMagic) {
+  temp_dir dir;
+  std::string labels =
+      dir.write("labels.idx", labels_file(3, std::string("\4\0\7", 3), 0x803));
+  std::string msg = load_error_message(dir.write("i", three_images()), labels);
+  EXPECT_THAT(msg, HasSubstr(labels + ": byte offset 0:"));
+  EXPECT_THAT(msg, HasSubstr("0x00000801 got 0x00000803"));
+}
+
+TEST(IdxLoader, CountMismatch) {
+  temp_dir dir;
+  std::string images = dir.write("images.idx", three_images());
+  std::string labels =
+      dir.write("labels.idx", labels_file(2, std::string("\4\0", 2)));
+  std::string msg = load_error_message(images, labels);
+  EXPECT_THAT(msg, HasSubstr(labels + ": byte offset 4: expected 3 labels"));
+  EXPECT_THAT(msg, HasSubstr(images));
+  EXPECT_THAT(msg, HasSubstr("got 2"));
+}
+
+TEST(IdxLoader, TruncatedPixelData) {
+  temp_dir dir;
+  // 3 images of 6 pixels need 18 bytes after the 16-byte header; give 10.
+  std::string images =
+      dir.write("images.idx", three_images().substr(0, 16 + 10));
+  std::string msg = load_error_message(images, dir.write("l", three_labels()));
+  EXPECT_THAT(msg, HasSubstr(images + ": byte offset 26: expected"));
+  EXPECT_THAT(msg, HasSubstr("image 1 of 3"));
+  EXPECT_THAT(msg, HasSubstr("end of file"));
+  // A limit that stays inside the available data loads fine.
+  EXPECT_EQ(load_idx(images, dir.file("l"), 1).num_samples(), 1u);
+}
+
+TEST(IdxLoader, TruncatedHeaderAndLabels) {
+  temp_dir dir;
+  std::string images = dir.write("short.idx", three_images().substr(0, 6));
+  std::string msg = load_error_message(images, dir.write("l", three_labels()));
+  EXPECT_THAT(msg, HasSubstr(images + ": byte offset 6: expected"));
+
+  std::string labels =
+      dir.write("labels.idx", labels_file(3, std::string("\4", 1)));
+  msg = load_error_message(dir.write("i", three_images()), labels);
+  EXPECT_THAT(msg, HasSubstr(labels + ": byte offset 9: expected label 1"));
+}
+
+TEST(IdxLoader, TruncatedGzipStream) {
+  temp_dir dir;
+  std::string bytes = three_images();
+  std::string full = dir.file("full.gz");
+  gzFile f = gzopen(full.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  std::ifstream in(full, std::ios::binary);
+  std::string gz((std::istreambuf_iterator<char>(in)),
+                 std::istreambuf_iterator<char>());
+  std::string images = dir.write("cut.gz", gz.substr(0, gz.size() / 2));
+  std::string msg = load_error_message(images, dir.write("l", three_labels()));
+  EXPECT_THAT(msg, HasSubstr(images + ": byte offset "));
+}
+
+TEST(IdxLoader, LabelOutOfRange) {
+  temp_dir dir;
+  std::string labels =
+      dir.write("labels.idx", labels_file(3, std::string("\4\0\14", 3)));
+  std::string msg = load_error_message(dir.write("i", three_images()), labels);
+  EXPECT_THAT(msg, HasSubstr(labels + ": byte offset 10: expected a class "
+                                      "label 0..9 got 12"));
+}
+
+TEST(IdxLoader, ZeroDimension) {
+  temp_dir dir;
+  std::string images = dir.write("images.idx", images_file(3, 0, 3, ""));
+  std::string msg = load_error_message(images, dir.write("l", three_labels()));
+  EXPECT_THAT(msg, HasSubstr(images + ": byte offset 8: expected a positive "
+                                      "row count got 0"));
+}
+
+TEST(IdxLoader, MissingFile) {
+  temp_dir dir;
+  std::string images = dir.file("does-not-exist.gz");
+  std::string msg = load_error_message(images, dir.write("l", three_labels()));
+  EXPECT_THAT(msg, HasSubstr(images));
+  EXPECT_THAT(msg, HasSubstr("cannot open"));
+
+  std::string labels = dir.file("no-labels");
+  msg = load_error_message(dir.write("i", three_images()), labels);
+  EXPECT_THAT(msg, HasSubstr(labels + ": cannot open"));
+}
+
+} // namespace
+} // namespace metronome::algorithms
