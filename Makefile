@@ -7,7 +7,8 @@ CONFIG ?= configs/quickstart.yaml
 PACKAGES := cmake g++ make pkg-config libcaf-dev libzmq3-dev cppzmq-dev \
   libflatbuffers-dev flatbuffers-compiler libeigen3-dev libtbb-dev \
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libedit-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev dataset-fashion-mnist
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev nlohmann-json3-dev \
+  dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build run test asan bench format clean

@@ -1,5 +1,6 @@
+#include "actors/core/job_records.hpp"
+#include "actors/core/table.hpp"
 #include "actors/roles.hpp"
-#include "actors/table.hpp"
 
 #include "algorithms/sgd/models.hpp"
 
@@ -35,7 +36,7 @@ struct iteration_reports {
   // and the loss and samples of each worker's report (only the accepted
   // workers' count).
   bool cut = false;
-  std::string cutoff_json;
+  json cutoff_fields = json::object();
   std::vector<std::size_t> accepted;
   std::vector<double> losses;
   std::vector<std::uint64_t> sample_counts;
@@ -54,7 +55,6 @@ struct cutoff_totals {
 // What `launch` shows live, sent as "@progress {json}" lines on stdout when
 // METRONOME_PROGRESS is set.
 struct progress_feed {
-  bool enabled = std::getenv("METRONOME_PROGRESS") != nullptr;
   steady_clock::time_point last_print;
   double window_loss = 0;
   std::uint64_t window_iterations = 0;
@@ -85,13 +85,13 @@ struct staleness_stats {
   }
   double variance() const { return reads > 1 ? m2 / (reads - 1) : 0; }
 
-  std::string json() const {
-    std::string h;
-    for (std::size_t i = 0; i < buckets; ++i)
-      h += fmt::format("{}{}", i ? "," : "", histogram[i]);
-    return fmt::format("{{\"reads\":{},\"mean\":{:.4f},\"variance\":{:.4f},"
-                       "\"max\":{},\"blocked_s\":{:.4f},\"histogram\":[{}]}}",
-                       reads, mean, variance(), max, blocked_seconds, h);
+  json record() const {
+    return {{"reads", reads},
+            {"mean", mean},
+            {"variance", variance()},
+            {"max", max},
+            {"blocked_s", blocked_seconds},
+            {"histogram", histogram}};
   }
 };
 
@@ -113,15 +113,15 @@ struct coordinator_state {
   std::uint64_t samples = 0;
   double epoch_loss = 0;
   std::uint64_t epoch_iterations = 0;
-  std::ofstream metrics;
-  // Run-time of every worker iteration, replayable by the replay model.
-  std::ofstream trace;
+  // Every output: iterations.jsonl, evaluations.jsonl, the run-time of
+  // every worker iteration (trace.csv, replayable by the replay model),
+  // summary.json and stdout.
+  job_records records;
   std::shared_ptr<const algorithms::dataset> test;
   std::unique_ptr<algorithms::model> model;
   std::vector<float> eval_params;
   // Reader clocks to evaluate at, and the wall time each was reached.
   std::deque<std::pair<std::uint64_t, double>> eval_queue;
-  std::ofstream evaluations; // metrics_dir/evaluations.jsonl
   std::vector<std::uint64_t> eval_seq;
   std::size_t eval_missing = 0;
   progress_feed progress;
@@ -160,38 +160,29 @@ void request_eval(coordinator_state& st) {
 
 void write_metrics(coordinator_state& st, std::uint64_t iteration,
                    const iteration_reports& r) {
-  if (!st.metrics.is_open())
+  if (!st.records.tracing())
     return;
-  std::string nodes;
-  auto add_node = [&](const std::string& name, std::uint64_t in,
-                      std::uint64_t out) {
-    nodes += fmt::format("{}\"{}\":{{\"bytes_in\":{},\"bytes_out\":{}}}",
-                         nodes.empty() ? "" : ",", name, in, out);
-  };
+  json nodes = json::object();
   const auto& own = st.transport->counters();
-  add_node(st.transport->node(), own.bytes_in, own.bytes_out);
+  nodes[st.transport->node()] = json{{"bytes_in", own.bytes_in.load()},
+                                     {"bytes_out", own.bytes_out.load()}};
   for (const auto& [name, t] : st.transport->peer_traffic_reports())
     if (name != st.transport->node())
-      add_node(name, t.bytes_in, t.bytes_out);
-  std::string compute, staleness, blocked;
-  for (std::size_t i = 0; i < r.compute_seconds.size(); ++i) {
-    const char* sep = i ? "," : "";
-    compute += fmt::format("{}{:.6f}", sep, r.compute_seconds[i]);
-    staleness += fmt::format("{}{}", sep, r.staleness[i]);
-    blocked += fmt::format("{}{:.6f}", sep, r.blocked_seconds[i]);
-  }
-  st.metrics << fmt::format(
-      "{{\"iteration\":{},\"wall_s\":{:.6f},\"loss\":{},"
-      "\"compute_s\":[{}],\"staleness\":[{}],\"blocked_s\":[{}],"
-      "{}\"nodes\":{{{}}}}}\n",
-      iteration, seconds_since(st.start_time),
-      r.count > 0 ? fmt::format("{:.6f}", r.loss / r.count) : "null", compute,
-      staleness, blocked, r.cutoff_json, nodes);
+      nodes[name] = json{{"bytes_in", t.bytes_in}, {"bytes_out", t.bytes_out}};
+  json record = {{"iteration", iteration},
+                 {"wall_s", seconds_since(st.start_time)},
+                 {"loss", r.count > 0 ? json(r.loss / r.count) : json()},
+                 {"compute_s", r.compute_seconds},
+                 {"staleness", r.staleness},
+                 {"blocked_s", r.blocked_seconds}};
+  record.update(r.cutoff_fields);
+  record["nodes"] = std::move(nodes);
+  st.records.iteration(record);
 }
 
 void note_progress(coordinator_state& st, const iteration_reports& done) {
   auto& p = st.progress;
-  if (!p.enabled || done.count == 0)
+  if (!st.records.progress_enabled() || done.count == 0)
     return;
   p.window_loss += done.loss / done.count;
   ++p.window_iterations;
@@ -204,13 +195,15 @@ void note_progress(coordinator_state& st, const iteration_reports& done) {
   auto slowest = std::max_element(p.last_counts.begin(), p.last_counts.end()) -
                  p.last_counts.begin();
   double wall = seconds_since(st.start_time);
-  fmt::print("@progress {{\"iteration\":{},\"iterations\":{},\"loss\":{:.5f},"
-             "\"accuracy\":{:.4f},\"samples_per_s\":{:.1f},"
-             "\"slowest\":\"{}\",\"wall_s\":{:.2f}}}\n",
-             st.completed + 1, st.schedule.iterations,
-             p.window_loss / p.window_iterations, p.accuracy,
-             st.samples / std::max(wall, 1e-9), st.workers[slowest], wall);
-  std::fflush(stdout);
+  json record = {{"iteration", st.completed + 1},
+                 {"iterations", st.schedule.iterations},
+                 {"loss", p.window_loss / p.window_iterations}};
+  if (p.accuracy >= 0)
+    record["accuracy"] = p.accuracy;
+  record["samples_per_s"] = st.samples / std::max(wall, 1e-9);
+  record["slowest"] = st.workers[slowest];
+  record["wall_s"] = wall;
+  st.records.progress(record);
   p.last_print = now;
   p.window_loss = 0;
   p.window_iterations = 0;
@@ -277,10 +270,11 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   if (r.seen[rank])
     return;
   r.seen[rank] = true;
-  if (st.trace.is_open() && !st.cutoff)
-    st.trace << fmt::format("{},{},{:.6f},{:.6f},{:.6f}\n", rep->iteration(),
-                            rank, rep->compute_seconds() + rep->delay_seconds(),
-                            rep->compute_seconds(), rep->delay_seconds());
+  if (!st.cutoff)
+    st.records.trace(fmt::format("{},{},{:.6f},{:.6f},{:.6f}", rep->iteration(),
+                                 rank,
+                                 rep->compute_seconds() + rep->delay_seconds(),
+                                 rep->compute_seconds(), rep->delay_seconds()));
   r.last = rank;
   r.compute_seconds[rank] = rep->compute_seconds();
   r.staleness.resize(st.workers.size());
@@ -322,37 +316,38 @@ void on_cutoff(coordinator_state& st, const actor_env& env,
   if (r.cut)
     return;
   r.cut = true;
-  std::string accepted, dropped, runtimes, censored, curve;
   std::vector<bool> in(n);
-  for (auto w : *cut->accepted()) {
-    accepted += fmt::format("{}{}", accepted.empty() ? "" : ",", w);
+  std::vector<std::size_t> dropped;
+  for (auto w : *cut->accepted())
     if (w < n) {
       in[w] = true;
       r.accepted.push_back(w);
     }
-  }
   for (std::size_t w = 0; w < n; ++w) {
-    const char* sep = w ? "," : "";
     if (!in[w])
-      dropped += fmt::format("{}{}", dropped.empty() ? "" : ",", w);
-    runtimes += fmt::format("{}{:.6f}", sep, cut->runtimes()->Get(w));
-    censored += fmt::format("{}{}", sep, cut->censored()->Get(w) ? 1 : 0);
-    if (st.trace.is_open())
-      st.trace << fmt::format("{},{},{:.6f},{}\n", version, w,
-                              cut->runtimes()->Get(w),
-                              cut->censored()->Get(w) ? 1 : 0);
+      dropped.push_back(w);
+    st.records.trace(fmt::format("{},{},{:.6f},{}", version, w,
+                                 cut->runtimes()->Get(w),
+                                 cut->censored()->Get(w) ? 1 : 0));
   }
+  std::vector<double> curve;
   if (cut->expected_throughput() != nullptr)
-    for (auto x : *cut->expected_throughput())
-      curve += fmt::format("{}{:.4f}", curve.empty() ? "" : ",", x);
-  r.cutoff_json = fmt::format(
-      "\"cutoff\":{},\"cutoff_s\":{:.6f},\"accepted\":[{}],\"dropped\":[{}],"
-      "\"runtime_s\":[{}],\"censored\":[{}],\"decision_s\":{:.6f},"
-      "\"decision_late\":{},\"late_gradients\":{},"
-      "\"expected_throughput\":[{}],",
-      cut->accepted()->size(), cut->cutoff_seconds(), accepted, dropped,
-      runtimes, censored, cut->decision_seconds(),
-      cut->decision_late() ? "true" : "false", cut->late_gradients(), curve);
+    curve.assign(cut->expected_throughput()->begin(),
+                 cut->expected_throughput()->end());
+  r.cutoff_fields = {
+      {"cutoff", cut->accepted()->size()},
+      {"cutoff_s", cut->cutoff_seconds()},
+      {"accepted", std::vector<std::uint32_t>(cut->accepted()->begin(),
+                                              cut->accepted()->end())},
+      {"dropped", dropped},
+      {"runtime_s",
+       std::vector<double>(cut->runtimes()->begin(), cut->runtimes()->end())},
+      {"censored",
+       std::vector<bool>(cut->censored()->begin(), cut->censored()->end())},
+      {"decision_s", cut->decision_seconds()},
+      {"decision_late", cut->decision_late()},
+      {"late_gradients", cut->late_gradients()},
+      {"expected_throughput", curve}};
   auto& totals = st.cutoffs;
   totals.gradients += cut->accepted()->size();
   totals.late_gradients = cut->late_gradients();
@@ -362,67 +357,100 @@ void on_cutoff(coordinator_state& st, const actor_env& env,
   complete_iterations(st);
 }
 
-void save_parameters(const std::vector<float>& params,
-                     const std::string& path) {
+// Writes raw little-endian float32 values; returns an error or "".
+std::string save_parameters(const std::vector<float>& params,
+                            const std::string& path) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(params.data()),
             static_cast<std::streamsize>(params.size() * sizeof(float)));
-  if (!out)
-    spdlog::error("cannot write parameters to {}", path);
+  out.close();
+  return out ? std::string() : "cannot write the parameters to " + path;
 }
 
 // metrics_dir/summary.json: the run's result and per-worker staleness.
-void write_summary(const coordinator_state& st, const actor_env& env,
+void write_summary(coordinator_state& st, const actor_env& env,
                    const algorithms::evaluation& eval, double wall) {
-  const auto& dir = env.topo->options.metrics_dir;
-  if (dir.empty())
-    return;
-  std::string workers;
+  json workers = json::object();
   for (std::size_t i = 0; i < st.staleness.size(); ++i)
-    workers += fmt::format("{}\"{}\":{}", i ? "," : "", st.workers[i],
-                           st.staleness[i].json());
-  std::ofstream out(std::filesystem::path(dir) / "summary.json");
-  out << fmt::format(
-      "{{\"final_test_accuracy\":{:.6f},\"final_test_loss\":{:.6f},"
-      "\"iterations\":{},\"wall_s\":{:.3f},\"consistency\":\"{}\","
-      "\"staleness_bound\":{},\"staleness\":{},\"workers\":{{{}}}}}\n",
-      eval.accuracy, eval.loss, st.schedule.iterations, wall,
-      env.topo->job.consistency, env.topo->job.staleness,
-      st.all_staleness.json(), workers);
-  if (!out)
-    spdlog::error("cannot write {}/summary.json", dir);
+    workers[st.workers[i]] = st.staleness[i].record();
+  st.records.summary({{"final_test_accuracy", eval.accuracy},
+                      {"final_test_loss", eval.loss},
+                      {"iterations", st.schedule.iterations},
+                      {"wall_s", wall},
+                      {"consistency", env.topo->job.consistency},
+                      {"staleness_bound", env.topo->job.staleness},
+                      {"staleness", st.all_staleness.record()},
+                      {"workers", workers}});
 }
 
 // Totals of a cutoff run as more fields of the final line (or nothing).
-std::string cutoff_json(const coordinator_state& st, const actor_env& env,
-                        double wall) {
+json cutoff_fields(const coordinator_state& st, const actor_env& env,
+                   double wall) {
   if (!st.cutoff)
-    return {};
+    return json::object();
   const auto& t = st.cutoffs;
   const auto& spec = env.topo->job.cutoff;
-  auto versions = std::max<std::uint64_t>(1, st.completed);
-  auto in_time = std::max<std::uint64_t>(1, versions - t.late_decisions);
-  return fmt::format(
-      ",\"cutoff_rule\":\"{}\",\"scaling\":\"{}\",\"mean_cutoff\":{:.3f},"
-      "\"mean_cutoff_s\":{:.6f},\"gradients_per_s\":{:.1f},"
-      "\"late_gradients\":{},\"late_decisions\":{},"
-      "\"decision_mean_s\":{:.7f},\"lost_workers\":{}",
-      spec.rule.rule, spec.scaling,
-      static_cast<double>(t.gradients) / static_cast<double>(versions),
-      t.cutoff_seconds / static_cast<double>(versions),
-      static_cast<double>(t.gradients) / std::max(wall, 1e-9), t.late_gradients,
-      t.late_decisions, t.decision_seconds / static_cast<double>(in_time),
-      t.lost.size());
+  auto versions = static_cast<double>(std::max<std::uint64_t>(1, st.completed));
+  auto in_time = std::max<double>(1, versions - t.late_decisions);
+  return {{"cutoff_rule", spec.rule.rule},
+          {"scaling", spec.scaling},
+          {"mean_cutoff", static_cast<double>(t.gradients) / versions},
+          {"mean_cutoff_s", t.cutoff_seconds / versions},
+          {"gradients_per_s",
+           static_cast<double>(t.gradients) / std::max(wall, 1e-9)},
+          {"late_gradients", t.late_gradients},
+          {"late_decisions", t.late_decisions},
+          {"decision_mean_s", t.decision_seconds / in_time},
+          {"lost_workers", t.lost.size()}};
 }
 
-std::string tables_json(const std::vector<table_layout>& tables) {
-  std::string out;
+json tables_record(const std::vector<table_layout>& tables) {
+  json out = json::array();
   for (const auto& t : tables)
-    out += fmt::format("{}{{\"name\":\"{}\",\"keys\":{},\"consistency\":"
-                       "\"{}\",\"staleness\":{}}}",
-                       out.empty() ? "" : ",", t.name, t.keys.size(),
-                       t.consistency, t.staleness);
+    out.push_back({{"name", t.name},
+                   {"keys", t.keys.size()},
+                   {"consistency", t.consistency},
+                   {"staleness", t.staleness}});
   return out;
+}
+
+// The final line, summary.json and the parameters; then every actor stops
+// (with an error when a record could not be written).
+void finish_job(caf::event_based_actor* self, coordinator_state& st,
+                const actor_env& env, const algorithms::evaluation& eval,
+                double wall) {
+  const auto& job = env.topo->job;
+  const auto& all = st.all_staleness;
+  json line = {{"final_test_accuracy", eval.accuracy},
+               {"final_test_loss", eval.loss},
+               {"iterations", st.schedule.iterations},
+               {"wall_s", wall},
+               {"samples_per_s", st.samples / std::max(wall, 1e-9)},
+               {"workers", st.workers.size()},
+               {"servers", st.servers.size()},
+               {"consistency", job.consistency},
+               {"staleness", job.staleness},
+               {"algorithm", job.algorithm},
+               {"staleness_mean", all.mean},
+               {"staleness_variance", all.variance()},
+               {"staleness_max", all.max},
+               {"blocked_s", all.blocked_seconds},
+               {"tables", tables_record(st.tables)}};
+  line.update(cutoff_fields(st, env, wall));
+  st.records.final_line(line);
+  write_summary(st, env, eval, wall);
+  st.finished = true;
+  auto error = st.records.error();
+  if (!env.topo->options.parameters_out.empty() && error.empty())
+    error = save_parameters(st.eval_params, env.topo->options.parameters_out);
+  if (!error.empty()) {
+    spdlog::error("{}: {}", env.name, error);
+    stop_all(st, wire::Command::Stop, "job finished");
+    self->quit(caf::make_error(caf::sec::runtime_error, error));
+    return;
+  }
+  stop_all(st, wire::Command::Stop, "job finished");
+  self->quit();
 }
 
 void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
@@ -457,17 +485,15 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   st.eval_queue.pop_front();
   auto eval = st.model->evaluate(st.eval_params.data(), *st.test);
   double wall = seconds_since(st.start_time);
-  if (st.evaluations.is_open())
-    st.evaluations << fmt::format(
-        "{{\"iteration\":{},\"wall_s\":{:.6f},\"test_accuracy\":{:.6f},"
-        "\"test_loss\":{:.6f}}}\n",
-        clock, reached, eval.accuracy, eval.loss);
+  st.records.evaluation({{"iteration", clock},
+                         {"wall_s", reached},
+                         {"test_accuracy", eval.accuracy},
+                         {"test_loss", eval.loss}});
   if (clock % st.schedule.batches_per_epoch != 0 &&
       clock != st.schedule.iterations) {
-    fmt::print("eval  iteration {}  test_loss {:.4f}  test_accuracy {:.4f}  "
-               "wall {:.1f}s\n",
-               clock, eval.loss, eval.accuracy, reached);
-    std::fflush(stdout);
+    st.records.say(fmt::format("eval  iteration {}  test_loss {:.4f}  "
+                               "test_accuracy {:.4f}  wall {:.1f}s",
+                               clock, eval.loss, eval.accuracy, reached));
     request_eval(st);
     return;
   }
@@ -477,36 +503,16 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                 st.schedule.batches_per_epoch;
   double train_loss =
       st.epoch_iterations > 0 ? st.epoch_loss / st.epoch_iterations : 0;
-  fmt::print("epoch {}/{}  iteration {}  train_loss {:.4f}  test_loss {:.4f}"
-             "  test_accuracy {:.4f}  samples/s {:.0f}  wall {:.1f}s\n",
-             epoch, epochs, clock, train_loss, eval.loss, eval.accuracy,
-             st.samples / std::max(wall, 1e-9), wall);
-  std::fflush(stdout);
+  st.records.say(fmt::format(
+      "epoch {}/{}  iteration {}  train_loss {:.4f}  test_loss {:.4f}"
+      "  test_accuracy {:.4f}  samples/s {:.0f}  wall {:.1f}s",
+      epoch, epochs, clock, train_loss, eval.loss, eval.accuracy,
+      st.samples / std::max(wall, 1e-9), wall));
   st.epoch_loss = 0;
   st.epoch_iterations = 0;
   st.progress.accuracy = eval.accuracy;
   if (clock == st.schedule.iterations) {
-    const auto& job = env.topo->job;
-    const auto& all = st.all_staleness;
-    fmt::print(
-        "{{\"final_test_accuracy\":{:.4f},\"final_test_loss\":{:.4f},"
-        "\"iterations\":{},\"wall_s\":{:.3f},\"samples_per_s\":{:.1f},"
-        "\"workers\":{},\"servers\":{},\"consistency\":\"{}\","
-        "\"staleness\":{},\"algorithm\":\"{}\","
-        "\"staleness_mean\":{:.4f},\"staleness_variance\":{:.4f},"
-        "\"staleness_max\":{},\"blocked_s\":{:.3f},\"tables\":[{}]{}}}\n",
-        eval.accuracy, eval.loss, clock, wall,
-        st.samples / std::max(wall, 1e-9), st.workers.size(), st.servers.size(),
-        job.consistency, job.staleness, job.algorithm, all.mean, all.variance(),
-        all.max, all.blocked_seconds, tables_json(st.tables),
-        cutoff_json(st, env, wall));
-    write_summary(st, env, eval, wall);
-    std::fflush(stdout);
-    st.finished = true;
-    if (!env.topo->options.parameters_out.empty())
-      save_parameters(st.eval_params, env.topo->options.parameters_out);
-    stop_all(st, wire::Command::Stop, "job finished");
-    self->quit();
+    finish_job(self, st, env, eval, wall);
     return;
   }
   request_eval(st);
@@ -539,11 +545,11 @@ void on_hello(coordinator_state& st, const messages::inbound& msg) {
     return;
   st.started = true;
   st.start_time = steady_clock::now();
-  fmt::print("job started: {} workers, {} servers, {} iterations "
-             "({} per epoch)\n",
-             st.workers.size(), st.servers.size(), st.schedule.iterations,
-             st.schedule.batches_per_epoch);
-  std::fflush(stdout);
+  st.records.say(fmt::format("job started: {} workers, {} servers, {} "
+                             "iterations ({} per epoch)",
+                             st.workers.size(), st.servers.size(),
+                             st.schedule.iterations,
+                             st.schedule.batches_per_epoch));
   for (const auto& w : st.workers)
     st.out->control(w, wire::Command::Start);
   if (st.cutoff)
@@ -577,29 +583,12 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     st->tables = job_tables(topo.job, st->model.get(), st->eval_params.size());
     st->parts = partitions(st->tables, st->servers.size());
     st->eval_seq.resize(st->parts.size());
-    if (!topo.options.metrics_dir.empty()) {
-      std::filesystem::create_directories(topo.options.metrics_dir);
-      auto path =
-          std::filesystem::path(topo.options.metrics_dir) / "iterations.jsonl";
-      st->metrics.open(path);
-      if (!st->metrics)
-        throw std::runtime_error("cannot write " + path.string());
-      auto evals_path =
-          std::filesystem::path(topo.options.metrics_dir) / "evaluations.jsonl";
-      st->evaluations.open(evals_path);
-      if (!st->evaluations)
-        throw std::runtime_error("cannot write " + evals_path.string());
-      auto trace_path =
-          std::filesystem::path(topo.options.metrics_dir) / "trace.csv";
-      st->trace.open(trace_path);
-      if (!st->trace)
-        throw std::runtime_error("cannot write " + trace_path.string());
-      // Under a cutoff the leading server measures run-times: censored
-      // ones are only known to be longer than the version's cutoff.
-      st->trace << (st->cutoff ? "iteration,worker,seconds,censored\n"
-                               : "iteration,worker,seconds,compute_seconds,"
-                                 "delay_seconds\n");
-    }
+    // Under a cutoff the leading server measures run-times: censored ones
+    // are only known to be longer than the version's cutoff.
+    st->records = job_records(
+        topo.options.metrics_dir,
+        st->cutoff ? "iteration,worker,seconds,censored"
+                   : "iteration,worker,seconds,compute_seconds,delay_seconds");
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }

@@ -133,12 +133,16 @@ caf::actor node::spawn_role(const std::string& actor) {
   std::string role;
   if (!messages::parse_actor_name(actor, role, env.index))
     throw std::runtime_error("bad actor name '" + actor + "' on node " + name_);
+  bool scheduled = scheduled_job(topo_);
   if (role == "server")
     return sys_.spawn(server, env);
   if (role == "worker")
-    return sys_.spawn(worker, env);
+    return scheduled ? sys_.spawn(round_worker, env) : sys_.spawn(worker, env);
+  if (role == "scheduler")
+    return sys_.spawn(scheduler, env);
   if (role == "coordinator")
-    return sys_.spawn(coordinator, env, transport_.get());
+    return scheduled ? sys_.spawn(round_coordinator, env)
+                     : sys_.spawn(coordinator, env, transport_.get());
   throw std::runtime_error("unknown role '" + role + "' of actor " + actor);
 }
 

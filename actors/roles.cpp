@@ -3,6 +3,8 @@
 #include "algorithms/cutoff/bdsgd.hpp"
 #include "algorithms/data/idx_loader.hpp"
 #include "algorithms/data/libsvm_loader.hpp"
+#include "algorithms/lasso/program.hpp"
+#include "algorithms/program.hpp"
 #include "algorithms/sgd/minibatch.hpp"
 #include "algorithms/sgd/models.hpp"
 
@@ -90,6 +92,60 @@ std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
   }
   slot = std::make_shared<const algorithms::dataset>(std::move(d));
   return slot;
+}
+
+std::shared_ptr<const algorithms::regression_data>
+job_regression_data(const data_spec& spec) {
+  static std::mutex mtx;
+  static std::shared_ptr<const algorithms::regression_data> cached;
+  std::lock_guard<std::mutex> guard{mtx};
+  if (!cached)
+    cached = std::make_shared<const algorithms::regression_data>(
+        algorithms::load_libsvm_regression(spec.train));
+  return cached;
+}
+
+bool scheduled_job(const topology& topo) {
+  const auto* p = algorithms::find_program(topo.job.algorithm);
+  return p != nullptr && p->paced == algorithms::pacing::scheduled;
+}
+
+namespace {
+
+// A scheduled program's side that keeps the data it refers to alive.
+template <class Program>
+struct holding : Program {
+  template <class... Args>
+  explicit holding(std::shared_ptr<const algorithms::regression_data> d,
+                   Args&&... args)
+      : Program(*d, std::forward<Args>(args)...)
+      , data(std::move(d)) {}
+  std::shared_ptr<const algorithms::regression_data> data;
+};
+
+void require_lasso(const topology& topo) {
+  if (topo.job.algorithm != "lasso")
+    throw std::invalid_argument("algorithm " + topo.job.algorithm +
+                                " is not a scheduled program");
+}
+
+} // namespace
+
+std::unique_ptr<algorithms::round_planner>
+make_round_planner(const topology& topo) {
+  require_lasso(topo);
+  using planner = holding<algorithms::lasso::planner>;
+  return std::make_unique<planner>(job_regression_data(topo.job.data),
+                                   topo.job.lasso, topo.count("worker"));
+}
+
+std::unique_ptr<algorithms::round_worker>
+make_round_worker(const topology& topo, std::size_t rank) {
+  require_lasso(topo);
+  using worker = holding<algorithms::lasso::worker>;
+  return std::make_unique<worker>(job_regression_data(topo.job.data),
+                                  topo.job.lasso.solver.fit_intercept, rank,
+                                  topo.count("worker"));
 }
 
 std::unique_ptr<algorithms::model> job_model(const job_spec& job,

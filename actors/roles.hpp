@@ -1,7 +1,7 @@
 #pragma once
 
+#include "actors/core/table.hpp"
 #include "actors/node.hpp"
-#include "actors/table.hpp"
 
 #include <caf/all.hpp>
 
@@ -20,6 +20,17 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env);
 /// evaluates the model each epoch and stops the job at the end.
 caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
                           const messages::transport* local_transport);
+
+/// The scheduler of a scheduled program (lasso): hands out the rounds its
+/// program plans and commits each from every worker's part.
+caf::behavior scheduler(caf::event_based_actor* self, actor_env env);
+
+/// A worker of a scheduled program: computes its part of every round.
+caf::behavior round_worker(caf::event_based_actor* self, actor_env env);
+
+/// The coordinator of a scheduled program: starts the job and writes the
+/// records the scheduler sends.
+caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env);
 
 /// Makes an exception escaping a handler of `self` stop it with an error
 /// that carries the exception's message (CAF's default drops it).
@@ -59,7 +70,10 @@ private:
 
 namespace metronome::algorithms {
 struct dataset;
+struct regression_data;
 class model;
+class round_planner;
+class round_worker;
 } // namespace metronome::algorithms
 
 namespace metronome::actors {
@@ -67,6 +81,23 @@ namespace metronome::actors {
 /// The job's training (or test) data, loaded once per process and shared.
 std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
                                                     bool test);
+
+/// The job's regression data (LIBSVM with real targets), loaded once per
+/// process and shared.
+std::shared_ptr<const algorithms::regression_data>
+job_regression_data(const data_spec& spec);
+
+/// Whether the job's program is paced by a scheduler's rounds.
+bool scheduled_job(const topology& topo);
+
+/// The scheduler side of the job's scheduled program: the one place where
+/// scheduled programs are registered with the roles.
+std::unique_ptr<algorithms::round_planner>
+make_round_planner(const topology& topo);
+
+/// Worker `rank`'s side of the job's scheduled program.
+std::unique_ptr<algorithms::round_worker>
+make_round_worker(const topology& topo, std::size_t rank);
 
 /// The job's model for data set `d`.
 std::unique_ptr<algorithms::model> job_model(const job_spec& job,

@@ -1,7 +1,7 @@
-#include "actors/cutoff_leader.hpp"
+#include "actors/core/cutoff_leader.hpp"
+#include "actors/core/table.hpp"
 #include "actors/predictor.hpp"
 #include "actors/roles.hpp"
-#include "actors/table.hpp"
 
 #include "algorithms/sgd/models.hpp"
 

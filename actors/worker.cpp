@@ -1,6 +1,6 @@
-#include "actors/cache.hpp"
+#include "actors/core/cache.hpp"
+#include "actors/core/table.hpp"
 #include "actors/roles.hpp"
-#include "actors/table.hpp"
 
 #include "algorithms/sgd/minibatch.hpp"
 #include "algorithms/sgd/models.hpp"

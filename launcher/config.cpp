@@ -1,8 +1,10 @@
 #include "launcher/config.hpp"
 
+#include "launcher/config_lasso.hpp"
 #include "launcher/config_reader.hpp"
 
 #include "algorithms/cutoff/dmm.hpp"
+#include "algorithms/program.hpp"
 #include "algorithms/sgd/models.hpp"
 
 #include "messages/codec.hpp"
@@ -13,7 +15,8 @@ using namespace detail;
 
 namespace {
 
-const std::vector<std::string> role_kinds = {"coordinator", "server", "worker"};
+const std::vector<std::string> role_kinds = {"coordinator", "server", "worker",
+                                             "scheduler"};
 
 bool valid_node_name(const std::string& name) {
   return !name.empty() &&
@@ -48,7 +51,8 @@ void read_roles(reader& r, const YAML::Node& n, actors::node_spec& spec,
                                      kind) != role_kinds.end();
     if (!known) {
       std::string hint = "roles are written role/index with role "
-                         "coordinator, server or worker, e.g. worker/0";
+                         "coordinator, server, worker or scheduler, e.g. "
+                         "worker/0";
       auto best = closest(parsed ? kind : name, role_kinds);
       if (parsed && !best.empty())
         hint = "did you mean '" + best + "/" + std::to_string(index) + "'? " +
@@ -74,8 +78,20 @@ void read_roles(reader& r, const YAML::Node& n, actors::node_spec& spec,
   }
 }
 
+// The roles a job of `algorithm` needs (true) or refuses (false).
+std::map<std::string, bool> roles_for(const std::string& algorithm) {
+  const auto* program = algorithms::find_program(algorithm);
+  bool scheduled =
+      program != nullptr && program->paced == algorithms::pacing::scheduled;
+  return {{"coordinator", true},
+          {"server", !scheduled},
+          {"worker", true},
+          {"scheduler", scheduled}};
+}
+
 void check_role_counts(reader& r, const YAML::Mark& nodes,
-                       const std::map<std::string, YAML::Mark>& actors) {
+                       const std::map<std::string, YAML::Mark>& actors,
+                       const std::string& algorithm) {
   std::map<std::string, std::map<int, YAML::Mark>> by_kind;
   for (const auto& [name, mark] : actors) {
     std::string kind;
@@ -86,9 +102,27 @@ void check_role_counts(reader& r, const YAML::Mark& nodes,
   const std::map<std::string, std::string> purpose = {
       {"coordinator", "it drives the job and evaluates the model"},
       {"server", "servers hold the parameters"},
-      {"worker", "workers compute the gradients"}};
+      {"worker", "workers compute on their share of the data"},
+      {"scheduler", "it hands out the rounds of " + algorithm}};
+  auto needed = roles_for(algorithm);
   for (const auto& kind : role_kinds) {
     const auto& indices = by_kind[kind];
+    if (!needed[kind]) {
+      if (!indices.empty())
+        r.problem(indices.begin()->second,
+                  "algorithm " + algorithm + " uses no " + kind,
+                  "remove " + kind + "/" +
+                      std::to_string(indices.begin()->first) +
+                      " from the roles");
+      continue;
+    }
+    if (kind == "scheduler" && indices.size() > 1) {
+      r.problem(std::next(indices.begin())->second,
+                "one scheduler is supported, found " +
+                    std::to_string(indices.size()),
+                "keep scheduler/0 and remove the others");
+      continue;
+    }
     if (indices.empty()) {
       r.problem(nodes, "the cluster has no " + kind,
                 "add " + kind + "/0 to the roles of a node; " +
@@ -117,8 +151,17 @@ void check_role_counts(reader& r, const YAML::Mark& nodes,
   }
 }
 
+// Where the actors of the cluster were written, for the role checks that
+// need the job.
+struct cluster_marks {
+  YAML::Mark nodes;
+  std::map<std::string, YAML::Mark> actors;
+  bool read = false;
+};
+
 void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
-                  actors::topology& topo, std::vector<node_marks>& marks) {
+                  actors::topology& topo, std::vector<node_marks>& marks,
+                  cluster_marks& roles) {
   if (!r.check_keys(cluster, "cluster", {"nodes"}, at))
     return;
   auto nodes = cluster["nodes"];
@@ -136,7 +179,7 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
     return;
   }
   std::map<std::string, YAML::Mark> names;
-  std::map<std::string, YAML::Mark> actors;
+  auto& actors = roles.actors;
   for (const auto& n : nodes) {
     if (!r.check_keys(n, "a node", {"name", "host", "port", "roles"}, n.Mark()))
       continue;
@@ -177,7 +220,8 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
     topo.nodes.push_back(spec);
     marks.push_back(m);
   }
-  check_role_counts(r, nodes_at, actors);
+  roles.nodes = nodes_at;
+  roles.read = true;
 }
 
 // The consistency model and staleness bound written in `map` (the job or
@@ -302,8 +346,27 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
   }
 }
 
+// The keys of a scheduled program's job: its own section, data and seed.
+void read_scheduled_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
+                        actors::topology& topo) {
+  if (!r.check_keys(job, "job", {"algorithm", "data", "seed", "lasso"}, at))
+    return;
+  r.whole(job, "seed", topo.job.seed, 0,
+          std::numeric_limits<std::uint64_t>::max(), "1");
+  read_data(r, job, at, topo);
+  read_lasso(r, job, topo);
+}
+
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
               actors::topology& topo) {
+  if (job.IsMap() && job["algorithm"])
+    r.choice(job, "algorithm", topo.job.algorithm, algorithms::program_names(),
+             "algorithm");
+  const auto* program = algorithms::find_program(topo.job.algorithm);
+  if (program != nullptr && program->paced == algorithms::pacing::scheduled) {
+    read_scheduled_job(r, job, at, topo);
+    return;
+  }
   if (!r.check_keys(job, "job",
                     {"algorithm", "hidden", "data", "consistency", "staleness",
                      "epochs", "iterations", "batch_size", "learning_rate",
@@ -312,8 +375,6 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
     return;
   auto& spec = topo.job;
   const auto any = std::numeric_limits<std::uint64_t>::max();
-  r.choice(job, "algorithm", spec.algorithm, {"softmax", "mlp", "logreg"},
-           "algorithm");
   read_consistency(r, job, spec.consistency, spec.staleness);
   r.whole(job, "hidden", spec.hidden, 1, any, "128");
   if (r.whole(job, "epochs", spec.epochs, 1, any, "10") &&
@@ -441,9 +502,10 @@ actors::topology load_topology(const std::string& path,
   try {
     r.check_keys(root, "the topology", {"cluster", "job", "options"}, start);
     std::vector<node_marks> marks;
+    cluster_marks roles;
     if (root["cluster"])
       read_cluster(r, root["cluster"], reader::key_mark(root, "cluster"), topo,
-                   marks);
+                   marks, roles);
     else
       r.problem(start, "missing 'cluster'",
                 "add cluster: with a list 'nodes' of the node processes");
@@ -453,6 +515,8 @@ actors::topology load_topology(const std::string& path,
     else
       r.problem(start, "missing 'job'",
                 "add job: with algorithm, data and the training parameters");
+    if (roles.read)
+      check_role_counts(r, roles.nodes, roles.actors, topo.job.algorithm);
     if (root["options"])
       read_options(r, root["options"], reader::key_mark(root, "options"), topo);
   } catch (const YAML::Exception& e) {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/topology.hpp"
+#include "actors/core/topology.hpp"
 
 #include <stdexcept>
 #include <string>

@@ -1,5 +1,6 @@
 #include "launcher/config_reader.hpp"
 
+#include "algorithms/data/libsvm_loader.hpp"
 #include "algorithms/stragglers/stragglers.hpp"
 
 #include <zlib.h>
@@ -65,53 +66,16 @@ bool is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-bool parse_number(std::string_view s, double& out) {
-  if (!s.empty() && s.front() == '+')
-    s.remove_prefix(1);
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return !s.empty() && ec == std::errc() && end == s.data() + s.size() &&
-         std::isfinite(out);
-}
-
-// Why `line` is not a LIBSVM sample ("label index:value ..."), or "".
-std::string libsvm_problem(std::string_view line) {
-  std::vector<std::string_view> tokens;
-  for (std::size_t pos = 0; pos < line.size();) {
-    while (pos < line.size() && is_blank(line[pos]))
-      ++pos;
-    auto start = pos;
-    while (pos < line.size() && !is_blank(line[pos]))
-      ++pos;
-    if (pos > start)
-      tokens.push_back(line.substr(start, pos - start));
-  }
-  double label = 0;
-  if (!parse_number(tokens.front(), label) ||
-      (label != 1 && label != -1 && label != 0))
-    return "bad label '" + std::string(tokens.front()) +
-           "' (expected +1, 1, -1 or 0)";
-  for (std::size_t i = 1; i < tokens.size(); ++i) {
-    auto tok = tokens[i];
-    auto colon = std::min(tok.find(':'), tok.size());
-    std::uint64_t index = 0;
-    double value = 0;
-    auto [end, ec] = std::from_chars(tok.data(), tok.data() + colon, index);
-    if (colon == tok.size() || ec != std::errc() || end != tok.data() + colon ||
-        index == 0 || !parse_number(tok.substr(colon + 1), value))
-      return "bad feature '" + std::string(tok) +
-             "' (expected index:value with an index of 1 or more)";
-  }
-  return {};
-}
-
 struct libsvm_scan {
   std::string error;       ///< first problem, with its line
   std::size_t samples = 0; ///< counted up to the requested number
   bool complete = false;   ///< the whole file was read
 };
 
-// Checks the first sample of a LIBSVM file and counts up to `enough`.
-libsvm_scan scan_libsvm(const std::string& path, std::size_t enough) {
+// Checks the first sample of a LIBSVM file with the loader's own parser
+// and counts up to `enough`.
+libsvm_scan scan_libsvm(const std::string& path, std::size_t enough,
+                        algorithms::libsvm_labels labels) {
   libsvm_scan s;
   std::ifstream in(path, std::ios::binary);
   std::string line;
@@ -123,8 +87,9 @@ libsvm_scan scan_libsvm(const std::string& path, std::size_t enough) {
     if (std::all_of(text.begin(), text.end(), is_blank))
       continue;
     if (s.samples == 0) {
-      if (auto why = libsvm_problem(text); !why.empty()) {
-        s.error = "line " + std::to_string(line_no) + ": " + why;
+      if (auto why = algorithms::libsvm_line_problem(text, labels);
+          !why.empty()) {
+        s.error = "line " + std::to_string(line_no) + ", " + why;
         return s;
       }
     }
@@ -220,21 +185,24 @@ std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
 std::optional<std::size_t> check_libsvm(reader& r, const YAML::Node& data,
                                         const data_paths& fields,
                                         const std::set<std::string>& readable,
-                                        std::size_t workers) {
+                                        std::size_t workers,
+                                        algorithms::libsvm_labels labels) {
   std::optional<std::size_t> samples;
+  bool real = labels == algorithms::libsvm_labels::real;
   for (const std::string key : {"train", "test"}) {
     if (!readable.count(key))
       continue;
-    auto scan =
-        scan_libsvm(*fields.at(key),
-                    key == "train" ? std::max<std::size_t>(1, workers) : 1);
+    auto scan = scan_libsvm(
+        *fields.at(key), key == "train" ? std::max<std::size_t>(1, workers) : 1,
+        labels);
     if (!scan.error.empty()) {
       r.problem(data[key],
                 in_quotes(key) + ": " + in_quotes(*fields.at(key)) +
                     " is not a LIBSVM file: " + scan.error,
-                "each sample is a line 'label index:value ...' with label "
-                "+1, 1, -1 or 0 and feature indices from 1; '#' starts a "
-                "comment");
+                std::string("each sample is a line 'label index:value ...' "
+                            "with label ") +
+                    (real ? "a finite number" : "+1, 1, -1 or 0") +
+                    " and feature indices from 1; '#' starts a comment");
       continue;
     }
     if (key == "train" && scan.complete)
@@ -257,7 +225,11 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
   }
   const std::vector<std::string> idx_keys = {"train_images", "train_labels",
                                              "test_images", "test_labels"};
-  const std::vector<std::string> libsvm_keys = {"train", "test"};
+  // A scheduled program (lasso) reports its objective, not a test set.
+  bool regression = spec.algorithm == "lasso";
+  std::vector<std::string> libsvm_keys = {"train", "test"};
+  if (regression)
+    libsvm_keys = {"train"};
   if (!r.check_keys(data, "job.data",
                     {"format", "train_images", "train_labels", "test_images",
                      "test_labels", "train", "test", "train_limit",
@@ -294,6 +266,11 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
   if (!format_ok)
     return;
 
+  if (regression && data["format"] && d.format != "libsvm")
+    r.problem(data["format"], "algorithm lasso needs libsvm data",
+              "set format: libsvm with a 'train' file of real targets");
+  if (regression)
+    d.format = "libsvm";
   bool idx = d.format == "idx";
   const auto& wanted = idx ? idx_keys : libsvm_keys;
   const auto& other = idx ? libsvm_keys : idx_keys;
@@ -342,9 +319,25 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
 
   auto workers = topo.count("worker");
   std::string samples_key = idx ? "train_images" : "train";
-  auto samples = idx ? check_idx(r, data, fields, readable)
-                     : check_libsvm(r, data, fields, readable, workers);
+  auto problems_before = r.sorted_problems().size();
+  auto samples =
+      idx ? check_idx(r, data, fields, readable)
+          : check_libsvm(r, data, fields, readable, workers,
+                         regression ? algorithms::libsvm_labels::real
+                                    : algorithms::libsvm_labels::binary);
 
+  // Lasso reads every value in double precision: the whole file is
+  // checked now, so that a bad line further down starts nothing.
+  if (regression && readable.count("train") &&
+      r.sorted_problems().size() == problems_before) {
+    try {
+      samples = algorithms::load_libsvm_regression(d.train).samples();
+    } catch (const algorithms::load_error& e) {
+      r.problem(data["train"], e.what(),
+                "every line is 'target index:value ...' with finite "
+                "numbers and indices from 1");
+    }
+  }
   bool limited = train_limit_ok && d.train_limit > 0 &&
                  (!samples || d.train_limit < *samples);
   if (limited)

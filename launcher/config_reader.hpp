@@ -3,9 +3,10 @@
 // Internal to the topology parser (config*.cpp): the reader that collects
 // located problems, and helpers its sections share.
 
-#include "actors/topology.hpp"
+#include "actors/core/topology.hpp"
 #include "launcher/config.hpp"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <unistd.h>
@@ -252,6 +253,49 @@ public:
             in_quotes(key) + " must be a positive finite number, not " +
                 in_quotes(*value),
             "e.g. " + key + ": " + example);
+    return false;
+  }
+
+  // A finite number above `low` (or at it, when `low_allowed`) and at most
+  // `high`.
+  bool real(const YAML::Node& map, const std::string& key, double& out,
+            double low, bool low_allowed, double high,
+            const std::string& example) {
+    auto value = scalar(map, key, example);
+    if (!value)
+      return false;
+    std::string_view s = *value;
+    if (!s.empty() && s.front() == '+')
+      s.remove_prefix(1);
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (!s.empty() && ec == std::errc() && end == s.data() + s.size() &&
+        std::isfinite(v) && (v > low || (low_allowed && v == low)) &&
+        v <= high) {
+      out = v;
+      return true;
+    }
+    auto range = fmt::format("{} {} and at most {}",
+                             low_allowed ? "at least" : "above", low, high);
+    problem(map[key],
+            in_quotes(key) + " must be a finite number " + range + ", not " +
+                in_quotes(*value),
+            "e.g. " + key + ": " + example);
+    return false;
+  }
+
+  // true or false.
+  bool flag(const YAML::Node& map, const std::string& key, bool& out) {
+    auto value = scalar(map, key, "true");
+    if (!value)
+      return false;
+    if (*value == "true" || *value == "false") {
+      out = *value == "true";
+      return true;
+    }
+    problem(map[key],
+            in_quotes(key) + " must be true or false, not " + in_quotes(*value),
+            "e.g. " + key + ": true");
     return false;
   }
 

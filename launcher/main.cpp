@@ -5,6 +5,7 @@
 #include "tools/bench/cutoffs.hpp"
 #include "tools/bench/pushpull.hpp"
 #include "tools/bench/sequential.hpp"
+#include "tools/data/generate.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -150,6 +151,34 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000));
   cutoffs->add_flag("--json", cutoff_opts.json, "Print one JSON object");
 
+  auto* data = app.add_subcommand("data", "Generate data sets");
+  data->require_subcommand(1);
+  metronome::tools::lasso_data_options lasso_data;
+  auto& gen = lasso_data.spec;
+  auto* lasso = data->add_subcommand(
+      "lasso", "A LIBSVM regression problem with a known sparse truth");
+  lasso->add_option("--out", lasso_data.out, "LIBSVM file to write")
+      ->required();
+  lasso->add_option("--samples", gen.samples, "Rows")
+      ->check(CLI::Range(1, 100000000));
+  lasso->add_option("--features", gen.features, "Columns")
+      ->check(CLI::Range(1, 100000000));
+  lasso->add_option("--nonzeros-per-row", gen.nonzeros_per_row,
+                    "Stored entries per row (0: dense)");
+  lasso
+      ->add_option("--block-size", gen.block_size,
+                   "Columns sharing a latent factor")
+      ->check(CLI::Range(1, 100000000));
+  lasso
+      ->add_option("--correlation", gen.correlation,
+                   "Correlation within a block")
+      ->check(CLI::Range(0.0, 0.999999));
+  lasso->add_option("--true-nonzeros", gen.true_nonzeros,
+                    "Non-zero true coefficients");
+  lasso->add_option("--noise", gen.noise, "Noise standard deviation")
+      ->check(CLI::Range(0.0, 1e6));
+  lasso->add_option("--seed", gen.seed, "Seed");
+
   auto* predictor = app.add_subcommand("predictor", "BDSGD's run-time model");
   predictor->require_subcommand(1);
   metronome::launcher::predictor_train_options train_opts;
@@ -210,6 +239,8 @@ int main(int argc, char** argv) {
   }
   if (*train)
     return metronome::launcher::run_predictor_train(train_opts);
+  if (*lasso)
+    return metronome::tools::run_lasso_data(lasso_data);
   if (*cutoffs)
     return metronome::tools::run_cutoff_bench(cutoff_opts);
   if (*pushpull)

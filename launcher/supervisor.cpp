@@ -2,6 +2,7 @@
 
 #include "launcher/config.hpp"
 
+#include "actors/core/job_records.hpp"
 #include "actors/node.hpp"
 
 #include <fmt/format.h>
@@ -53,23 +54,6 @@ std::string join(const std::vector<std::string>& argv) {
   return out;
 }
 
-// A number field of a flat JSON object, or nullopt.
-std::optional<double> json_number(const std::string& line,
-                                  const std::string& key) {
-  auto pos = line.find("\"" + key + "\":");
-  if (pos == std::string::npos)
-    return std::nullopt;
-  return std::strtod(line.c_str() + pos + key.size() + 3, nullptr);
-}
-
-std::string json_string(const std::string& line, const std::string& key) {
-  auto pos = line.find("\"" + key + "\":\"");
-  if (pos == std::string::npos)
-    return {};
-  pos += key.size() + 4;
-  return line.substr(pos, line.find('"', pos) - pos);
-}
-
 // One child process and what it printed.
 struct child {
   planned_process spec;
@@ -93,20 +77,33 @@ public:
       : enabled_(enabled)
       , tty_(isatty(STDERR_FILENO) == 1) {}
 
-  void update(const std::string& json) {
+  // `line` is the JSON object of one "@progress" line: "iteration" of
+  // "iterations" gives the bar, the other fields follow it as they come.
+  void update(const std::string& line) {
     if (!enabled_)
       return;
-    auto it = json_number(json, "iteration").value_or(0);
-    auto total = json_number(json, "iterations").value_or(1);
+    auto record = actors::parse_record(line);
+    if (!record)
+      return;
+    auto number = [&](const char* key, double otherwise) {
+      auto it = record->find(key);
+      return it != record->end() && it->is_number() ? it->get<double>()
+                                                    : otherwise;
+    };
+    auto it = number("iteration", 0);
+    auto total = number("iterations", 1);
     fraction_ = std::clamp(total > 0 ? it / total : 0.0, 0.0, 1.0);
-    auto acc = json_number(json, "accuracy").value_or(-1);
-    text_ = fmt::format(
-        "iteration {:.0f}/{:.0f}  loss {:.4f}  accuracy {}  {:.0f} samples/s  "
-        "slowest {}",
-        it, total, json_number(json, "loss").value_or(0),
-        acc < 0 ? std::string("-") : fmt::format("{:.4f}", acc),
-        json_number(json, "samples_per_s").value_or(0),
-        json_string(json, "slowest"));
+    text_ = fmt::format("iteration {:.0f}/{:.0f}", it, total);
+    for (const auto& [key, value] : record->items()) {
+      if (key == "iteration" || key == "iterations" || key == "wall_s")
+        continue;
+      if (value.is_number_float())
+        text_ += fmt::format("  {} {:.4g}", key, value.get<double>());
+      else if (value.is_string())
+        text_ += fmt::format("  {} {}", key, value.get<std::string>());
+      else if (value.is_number())
+        text_ += fmt::format("  {} {}", key, value.dump());
+    }
     if (tty_) {
       draw();
     } else if (fraction_ >= next_plain_ || fraction_ >= 1.0) {

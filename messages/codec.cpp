@@ -58,6 +58,22 @@ envelope_builder::encode_floats(std::uint64_t offset,
   return wire::CreateFloats(fbb_, offset, key_vec, inline_values, attached);
 }
 
+flatbuffers::Offset<wire::Doubles>
+envelope_builder::doubles(const std::vector<std::uint64_t>& keys,
+                          const std::vector<double>& values,
+                          std::uint64_t offset) {
+  auto k = keys.empty() ? 0 : fbb_.CreateVector(keys);
+  return wire::CreateDoubles(fbb_, offset, k, fbb_.CreateVector(values));
+}
+
+flatbuffers::Offset<wire::Integers>
+envelope_builder::integers(const std::vector<std::uint64_t>& keys,
+                           const std::vector<std::int64_t>& values,
+                           std::uint64_t offset) {
+  auto k = keys.empty() ? 0 : fbb_.CreateVector(keys);
+  return wire::CreateIntegers(fbb_, offset, k, fbb_.CreateVector(values));
+}
+
 outbound envelope_builder::finish(const header& h, wire::Body kind,
                                   flatbuffers::Offset<void> body) {
   auto source = fbb_.CreateString(h.source.data(), h.source.size());
@@ -133,7 +149,75 @@ std::string check_semantics(const wire::Envelope& env,
   return {};
 }
 
+template <class Table>
+std::string check_key_values(const Table* t, const char* what) {
+  if (t == nullptr)
+    return {};
+  auto n = t->values() ? t->values()->size() : 0;
+  if (t->keys() != nullptr && t->keys()->size() > 0 && t->keys()->size() != n)
+    return std::string(what) + " has " + std::to_string(t->keys()->size()) +
+           " keys but " + std::to_string(n) + " values";
+  return {};
+}
+
+// Payloads of the scheduled-program messages: keys and values agree.
+std::string check_rounds(const wire::Envelope& env) {
+  std::string error;
+  auto take = [&](std::string e) {
+    if (error.empty())
+      error = std::move(e);
+  };
+  switch (env.body_type()) {
+  case wire::Body::Round: {
+    const auto* r = env.body_as_Round();
+    take(check_key_values(r->work(), "round work"));
+    take(check_key_values(r->changes(), "round changes"));
+    take(check_key_values(r->counts(), "round counts"));
+    break;
+  }
+  case wire::Body::RoundResult: {
+    const auto* r = env.body_as_RoundResult();
+    take(check_key_values(r->values(), "round result"));
+    take(check_key_values(r->counts(), "round result counts"));
+    break;
+  }
+  case wire::Body::Record:
+    take(check_key_values(env.body_as_Record()->parameters(), "record"));
+    break;
+  default:
+    break;
+  }
+  return error;
+}
+
+template <class T, class Table>
+key_values<T> read_key_values(const Table* t) {
+  key_values<T> out;
+  if (t == nullptr)
+    return out;
+  out.offset = t->offset();
+  if (t->keys() != nullptr) {
+    out.keys.resize(t->keys()->size());
+    std::memcpy(out.keys.data(), t->keys()->data(),
+                out.keys.size() * sizeof(std::uint64_t));
+  }
+  if (t->values() != nullptr) {
+    out.values.resize(t->values()->size());
+    std::memcpy(out.values.data(), t->values()->data(),
+                out.values.size() * sizeof(T));
+  }
+  return out;
+}
+
 } // namespace
+
+key_values<double> read_doubles(const wire::Doubles* d) {
+  return read_key_values<double>(d);
+}
+
+key_values<std::int64_t> read_integers(const wire::Integers* d) {
+  return read_key_values<std::int64_t>(d);
+}
 
 std::unique_ptr<inbound>
 inbound::verify(std::string sender, zmq::message_t envelope,
@@ -174,6 +258,8 @@ inbound::verify(std::string sender, zmq::message_t envelope,
   std::size_t attachment_bytes = attachment ? attachment->size() : 0;
   error =
       check_semantics(*msg->root_, attachment_bytes, attachment.has_value());
+  if (error.empty())
+    error = check_rounds(*msg->root_);
   if (!error.empty())
     return nullptr;
   if (attachment) {

@@ -91,6 +91,17 @@ public:
   flatbuffers::Offset<wire::Floats>
   floats(const std::vector<std::uint64_t>& keys, float_block values);
 
+  /// Encodes double values: for `keys` when not empty (one value each),
+  /// else for the dense range starting at `offset`.
+  flatbuffers::Offset<wire::Doubles>
+  doubles(const std::vector<std::uint64_t>& keys,
+          const std::vector<double>& values, std::uint64_t offset = 0);
+
+  /// Encodes integer values laid out as doubles() lays out doubles.
+  flatbuffers::Offset<wire::Integers>
+  integers(const std::vector<std::uint64_t>& keys,
+           const std::vector<std::int64_t>& values, std::uint64_t offset = 0);
+
   outbound finish(const header& h, wire::Body kind,
                   flatbuffers::Offset<void> body);
 
@@ -102,6 +113,19 @@ private:
   flatbuffers::FlatBufferBuilder fbb_;
   float_block attachment_;
 };
+
+/// Keys and values copied out of a received Doubles or Integers table
+/// (copied, so that their alignment in the frame does not matter).
+template <class T>
+struct key_values {
+  std::uint64_t offset = 0;
+  std::vector<std::uint64_t> keys; ///< empty: dense from offset
+  std::vector<T> values;
+};
+
+/// The contents of `d`, empty when it is absent.
+key_values<double> read_doubles(const wire::Doubles* d);
+key_values<std::int64_t> read_integers(const wire::Integers* d);
 
 /// Why an inbound message was rejected.
 enum class rejection { none, malformed, oversized };

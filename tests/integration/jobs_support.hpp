@@ -4,6 +4,8 @@
 
 #include "tests/support.hpp"
 
+#include "actors/core/job_records.hpp"
+
 #include "algorithms/data/idx_loader.hpp"
 #include "algorithms/sgd/models.hpp"
 #include "algorithms/sgd/sgd.hpp"
@@ -13,7 +15,6 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -86,12 +87,32 @@ inline std::string job_yaml(const job_settings& s, const temp_dir& dir) {
          "\n  parameters_out: " + (dir / "params.bin").string() + "\n";
 }
 
+/// The job's final JSON line (the last line of `output` that is a JSON
+/// object), or an empty object.
+inline actors::json final_line(const std::string& output) {
+  auto record = actors::final_record(output);
+  return record ? *record : actors::json::object();
+}
+
+/// The number `key` of the final line, or -1.
+inline double json_number(const std::string& output, const std::string& key) {
+  auto line = final_line(output);
+  auto it = line.find(key);
+  return it != line.end() && it->is_number() ? it->get<double>() : -1;
+}
+
+/// The JSON object on the first line of the file at `path` (a record
+/// file), or an empty object.
+inline actors::json read_record(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  auto record = actors::parse_record(line);
+  return record ? *record : actors::json::object();
+}
+
 inline double final_accuracy(const std::string& output) {
-  std::smatch m;
-  static const std::regex re("\"final_test_accuracy\":([0-9.]+)");
-  if (!std::regex_search(output, m, re))
-    return -1;
-  return std::stod(m[1]);
+  return json_number(output, "final_test_accuracy");
 }
 
 // Processes whose command line mentions `needle` (our node processes).
@@ -109,14 +130,6 @@ protected:
       GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   }
 };
-
-/// The number after "key": in `output`, or -1.
-inline double json_number(const std::string& output, const std::string& key) {
-  auto at = output.find("\"" + key + "\":");
-  if (at == std::string::npos)
-    return -1;
-  return std::stod(output.substr(at + key.size() + 3));
-}
 
 /// Polls `condition` every 50 ms for up to `seconds`; returns its last value.
 template <class F>

@@ -113,14 +113,12 @@ TEST_F(Jobs, EvaluationsBetweenEpochsSeeExactlyTheirIteration) {
   for (std::size_t i = 0; i < 4; ++i) {
     s.iterations = 5 * (i + 1);
     auto w = sequential_reference(s);
-    char expected[96];
-    std::snprintf(expected, sizeof(expected), "{\"iteration\":%zu,",
-                  s.iterations);
-    EXPECT_EQ(lines[i].rfind(expected, 0), 0u) << lines[i];
-    std::snprintf(expected, sizeof(expected), "\"test_accuracy\":%.6f",
-                  model->evaluate(w.data(), test_set).accuracy);
-    EXPECT_NE(lines[i].find(expected), std::string::npos)
-        << lines[i] << "\nexpected " << expected;
+    auto record = actors::parse_record(lines[i]);
+    ASSERT_TRUE(record) << lines[i];
+    EXPECT_EQ((*record)["iteration"], s.iterations) << lines[i];
+    EXPECT_EQ((*record)["test_accuracy"].get<double>(),
+              model->evaluate(w.data(), test_set).accuracy)
+        << lines[i];
   }
 }
 
@@ -177,17 +175,13 @@ TEST_F(Jobs, SspAndEsspStayWithinTheirBoundAndRecordStaleness) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_GE(final_accuracy(r.output), 0.6) << r.output;
     EXPECT_LE(test::json_number(r.output, "staleness_max"), 2) << r.output;
-    std::ifstream summary(dir / "metrics" / "summary.json");
-    std::string text_summary((std::istreambuf_iterator<char>(summary)), {});
+    auto summary = test::read_record(dir / "metrics" / "summary.json");
     for (std::string w : {"worker/0", "worker/1", "worker/2", "worker/3"})
-      EXPECT_NE(text_summary.find("\"" + w + "\":{\"reads\":93"),
-                std::string::npos)
-          << text_summary;
-    EXPECT_NE(text_summary.find("\"histogram\":["), std::string::npos);
-    std::ifstream metrics(dir / "metrics" / "iterations.jsonl");
-    std::string line;
-    std::getline(metrics, line);
-    EXPECT_NE(line.find("\"staleness\":[0,0,0,0]"), std::string::npos) << line;
+      EXPECT_EQ(summary["workers"][w]["reads"], 93) << summary.dump();
+    EXPECT_EQ(summary["staleness"]["histogram"].size(), 17u);
+    auto first = test::read_record(dir / "metrics" / "iterations.jsonl");
+    EXPECT_EQ(first["staleness"], actors::json::parse("[0,0,0,0]"))
+        << first.dump();
   }
 }
 
@@ -202,8 +196,7 @@ TEST_F(Jobs, OneTablePerLayerUnderBspEqualsSequentialSgd) {
   s.job_extra = "  tables:\n    hidden: {consistency: bsp}\n";
   auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("\"tables\":[{\"name\":\"hidden\""),
-            std::string::npos)
+  EXPECT_EQ(test::final_line(r.output)["tables"][0]["name"], "hidden")
       << r.output;
   expect_bitwise_equal(read_floats(dir / "params.bin"),
                        sequential_reference(s));
@@ -223,13 +216,12 @@ TEST_F(Jobs, TablesKeepTheirOwnConsistencyModels) {
   auto r = test::run_job(s, dir, "launch --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GE(final_accuracy(r.output), 0.6) << r.output;
-  EXPECT_NE(r.output.find("{\"name\":\"hidden\",\"keys\":12560,"
-                          "\"consistency\":\"essp\",\"staleness\":2}"),
-            std::string::npos)
-      << r.output;
-  EXPECT_NE(r.output.find("{\"name\":\"output\",\"keys\":170,"
-                          "\"consistency\":\"async\",\"staleness\":0}"),
-            std::string::npos)
+  auto tables = test::final_line(r.output)["tables"];
+  EXPECT_EQ(tables,
+            actors::json::parse(
+                R"([{"name":"hidden","keys":12560,"consistency":"essp",)"
+                R"("staleness":2},{"name":"output","keys":170,)"
+                R"("consistency":"async","staleness":0}])"))
       << r.output;
 }
 
@@ -250,8 +242,10 @@ TEST_F(Jobs, MultiProcessJobReachesAccuracyAndLeavesNoProcess) {
   std::size_t lines = 0;
   while (std::getline(metrics, line)) {
     ++lines;
-    EXPECT_NE(line.find("\"compute_s\":["), std::string::npos) << line;
-    EXPECT_NE(line.find("\"bytes_in\""), std::string::npos) << line;
+    auto record = actors::parse_record(line);
+    ASSERT_TRUE(record) << line;
+    EXPECT_EQ((*record)["compute_s"].size(), 4u) << line;
+    EXPECT_TRUE((*record)["nodes"]["head"].contains("bytes_in")) << line;
   }
   EXPECT_EQ(lines, 20000u / 4 / 32);
   EXPECT_EQ(processes_mentioning((dir / "job.yaml").string()), "");

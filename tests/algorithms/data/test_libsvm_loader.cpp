@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,145 @@ TEST(LibsvmLoader, MissingFile) {
   std::string path = dir.file("missing.svm");
   std::string msg = load_error_message(path);
   EXPECT_THAT(msg, HasSubstr(path + ": cannot open"));
+}
+
+std::string regression_error(const std::string& path,
+                             std::size_t num_features = 0) {
+  try {
+    load_libsvm_regression(path, num_features);
+  } catch (const load_error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "load_libsvm_regression did not throw for " << path;
+  return "";
+}
+
+TEST(LibsvmRegression, RealTargetsAndDoubleValues) {
+  temp_dir dir;
+  std::string path = dir.write("r.svm", "# targets are real\n"
+                                        "0.1 3:0.1 1:-2.5e-3\n"
+                                        "\n"
+                                        "-7 2:1e39 # beyond float\n"
+                                        "+3.25\r\n"
+                                        "1e-300 4:4\n");
+  regression_data d = load_libsvm_regression(path);
+  ASSERT_EQ(d.samples(), 4u);
+  EXPECT_EQ(d.features(), 4u);
+  EXPECT_EQ(d.x.rows(), 4);
+  EXPECT_EQ(d.y, (std::vector<double>{0.1, -7, 3.25, 1e-300}));
+  Eigen::MatrixXd expected = Eigen::MatrixXd::Zero(4, 4);
+  expected(0, 0) = -2.5e-3;
+  expected(0, 2) = 0.1;
+  expected(1, 1) = 1e39;
+  expected(3, 3) = 4;
+  EXPECT_TRUE(Eigen::MatrixXd(d.x) == expected) << Eigen::MatrixXd(d.x);
+  EXPECT_EQ(d.x.nonZeros(), 4);
+  EXPECT_TRUE(d.x.isCompressed());
+  // Row indices sorted within each column, as row_block expects.
+  for (Eigen::Index j = 0; j < d.x.outerSize(); ++j)
+    EXPECT_TRUE(
+        std::is_sorted(d.x.innerIndexPtr() + d.x.outerIndexPtr()[j],
+                       d.x.innerIndexPtr() + d.x.outerIndexPtr()[j + 1]));
+  EXPECT_EQ(load_libsvm_regression(path, 9).features(), 9u);
+}
+
+TEST(LibsvmRegression, ReadsTheClassificationFileWithItsLabels) {
+  std::string path = test::data_path("synthetic.libsvm");
+  regression_data r = load_libsvm_regression(path);
+  dataset c = load_libsvm(path);
+  ASSERT_EQ(r.samples(), c.num_samples());
+  EXPECT_EQ(r.features(), c.num_features);
+  Eigen::MatrixXf as_float = Eigen::MatrixXd(r.x).cast<float>().transpose();
+  EXPECT_TRUE(as_float == Eigen::MatrixXf(c.sparse));
+  for (std::size_t i = 0; i < r.samples(); ++i)
+    EXPECT_EQ(r.y[i] > 0, c.labels[i] == 1.0f) << i;
+}
+
+TEST(LibsvmRegression, MalformedInputsNameLineAndColumn) {
+  const std::vector<bad_case> cases = {
+      {"nan 1:0.5\n", ":1:1: ", "bad target 'nan' (expected a finite"},
+      {"1 1:0.5\ninf 1:0.5\n", ":2:1: ", "bad target 'inf'"},
+      {"1e400 1:0.5\n", ":1:1: ", "bad target '1e400'"},
+      {"abc 1:0.5\n", ":1:1: ", "bad target 'abc'"},
+      {"  1:0.5 2:1\n", ":1:3: ",
+       "missing target (the line starts with "
+       "'1:0.5')"},
+      {"1.5 0:1\n", ":1:5: ", "feature index must be positive, got 0"},
+      {"1.5 x:1\n", ":1:5: ", "bad feature index 'x'"},
+      {"2 1:1 1:2\n", ":1:7: ", "duplicate feature index 1"},
+      {"2 3:1 1:2 3:4\n", ":1:11: ", "duplicate feature index 3"},
+      {"2 1:inf\n", ":1:5: ", "bad feature value 'inf'"},
+      {"2 1:-nan\n", ":1:5: ", "bad feature value '-nan'"},
+      {"2 1:1e400\n", ":1:5: ", "bad feature value '1e400'"},
+      {"2 1\n", ":1:3: ", "missing ':'"},
+      {"# nothing\n", ":2:1: ", "no samples"},
+  };
+  temp_dir dir;
+  int n = 0;
+  for (const bad_case& c : cases) {
+    std::string path = dir.write("bad" + std::to_string(n++) + ".svm", c.text);
+    std::string msg = regression_error(path);
+    EXPECT_THAT(msg, HasSubstr(path + c.where)) << c.text;
+    EXPECT_THAT(msg, HasSubstr(c.what)) << c.text;
+  }
+  std::string path = dir.write("wide.svm", "1 1:1\n2 5:1\n");
+  EXPECT_THAT(regression_error(path, 4),
+              HasSubstr(path + ":2:3: feature index 5 exceeds the number "
+                               "of features 4"));
+  EXPECT_THAT(regression_error(dir.file("missing.svm")),
+              HasSubstr("missing.svm: cannot open"));
+}
+
+TEST(LibsvmRegression, DescendingIndicesAreSorted) {
+  temp_dir dir;
+  std::string path = dir.write("desc.svm", "1 5:5 3:3 1:1\n2 2:2\n");
+  regression_data d = load_libsvm_regression(path);
+  Eigen::MatrixXd expected = Eigen::MatrixXd::Zero(2, 5);
+  expected << 1, 0, 3, 0, 5, //
+      0, 2, 0, 0, 0;
+  EXPECT_TRUE(Eigen::MatrixXd(d.x) == expected) << Eigen::MatrixXd(d.x);
+}
+
+TEST(LibsvmLine, ProblemsByMode) {
+  using L = libsvm_labels;
+  EXPECT_EQ(libsvm_line_problem("+1 1:0.5 3:2 # c", L::binary), "");
+  EXPECT_EQ(libsvm_line_problem("0.25 1:0.5", L::real), "");
+  EXPECT_EQ(libsvm_line_problem("-3e5 2:1e39", L::real), "");
+  EXPECT_EQ(libsvm_line_problem("0.25 1:0.5", L::binary),
+            "col 1: bad label '0.25' (expected +1, 1, -1 or 0)");
+  EXPECT_EQ(libsvm_line_problem("1 2:1e39", L::binary),
+            "col 5: bad feature value '1e39' (expected a finite number)");
+  EXPECT_EQ(libsvm_line_problem("1 2:1 x", L::real),
+            "col 7: missing ':' in feature 'x' (expected index:value)");
+  EXPECT_EQ(libsvm_line_problem("nan 2:1", L::real),
+            "col 1: bad target 'nan' (expected a finite number)");
+  EXPECT_EQ(libsvm_line_problem("1 4:1 4:2", L::real),
+            "col 7: duplicate feature index 4");
+  EXPECT_EQ(libsvm_line_problem("1 0:1", L::binary),
+            "col 3: feature index must be positive, got 0");
+  EXPECT_EQ(libsvm_line_problem("  # only a comment", L::real),
+            "col 3: missing target (the line holds no sample)");
+  EXPECT_EQ(libsvm_line_problem("", L::binary),
+            "col 1: missing label (the line holds no sample)");
+}
+
+TEST(LibsvmLine, ParserReportsTheParsedLine) {
+  libsvm_line out;
+  ASSERT_TRUE(
+      parse_libsvm_line("-2.5 7:1 2:-0.5", libsvm_labels::real, 0, out));
+  EXPECT_EQ(out.label, -2.5);
+  ASSERT_EQ(out.features.size(), 2u);
+  EXPECT_EQ(out.features[0].index, 7);
+  EXPECT_EQ(out.features[0].value, 1.0);
+  EXPECT_EQ(out.features[1].index, 2);
+  EXPECT_EQ(out.features[1].value, -0.5);
+  EXPECT_TRUE(out.error.empty());
+  // The same storage, reused: a failure leaves the reason and column.
+  EXPECT_FALSE(parse_libsvm_line("1 7:1", libsvm_labels::real, 6, out));
+  EXPECT_EQ(out.column, 3u);
+  EXPECT_EQ(out.error, "feature index 7 exceeds the number of features 6");
+  EXPECT_EQ(libsvm_content("  1 1:2 # x"), "  1 1:2 ");
+  EXPECT_EQ(libsvm_content(" \t# x"), "");
 }
 
 TEST(Dataset, SliceDense) {

@@ -1,4 +1,4 @@
-#include "actors/cutoff_leader.hpp"
+#include "actors/core/cutoff_leader.hpp"
 
 #include <algorithm>
 

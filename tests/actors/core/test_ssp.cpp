@@ -3,8 +3,8 @@
 // clock; every read must contain every update older than the bound, the
 // reader's own updates, and nothing twice.
 
-#include "actors/cache.hpp"
-#include "actors/table.hpp"
+#include "actors/core/cache.hpp"
+#include "actors/core/table.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "actors/table.hpp"
+#include "actors/core/table.hpp"
 
 #include "algorithms/sgd/sgd.hpp"
 

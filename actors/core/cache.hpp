@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/table.hpp"
+#include "actors/core/table.hpp"
 #include "messages/codec.hpp"
 
 #include <cstddef>

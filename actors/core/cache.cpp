@@ -1,4 +1,4 @@
-#include "actors/cache.hpp"
+#include "actors/core/cache.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "actors/topology.hpp"
+#include "actors/core/topology.hpp"
 
 namespace metronome::actors {
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "algorithms/cutoff/cutoff.hpp"
+#include "algorithms/lasso/program.hpp"
 #include "algorithms/stragglers/stragglers.hpp"
 
 #include <cstddef>
@@ -67,7 +68,8 @@ struct cutoff_job_spec {
 
 /// The machine-learning job a cluster runs.
 struct job_spec {
-  /// softmax | mlp | logreg. Benchmarks (not topology files) also use
+  /// A program of algorithms::programs(): softmax | mlp | logreg (SGD) or
+  /// lasso (scheduled). Benchmarks (not topology files) also use
   /// none: a plain parameter store of `keys` zero-initialised floats to
   /// which pushes are added.
   std::string algorithm = "mlp";
@@ -92,6 +94,8 @@ struct job_spec {
   std::size_t batch_size = 32; ///< per worker
   float learning_rate = 0.1f;
   std::uint64_t seed = 1;
+  /// algorithm lasso: the solver, its schedule and pipelining (job.lasso).
+  algorithms::lasso::program_settings lasso;
   /// Emulated stragglers; a worker follows the first rule that names it.
   std::vector<algorithms::straggler_spec> stragglers;
 };

@@ -1,0 +1,148 @@
+// The coordinator of a scheduled program: starts the job once every actor
+// has said hello, writes the records the scheduler sends through the job's
+// one record writer, and stops every actor after the final record.
+//
+// waiting --all hellos--> running --final record--> finished (quits)
+
+#include "actors/core/job_records.hpp"
+#include "actors/roles.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <set>
+
+namespace metronome::actors {
+
+namespace wire = messages::wire;
+
+namespace {
+
+struct round_coordinator_state {
+  std::unique_ptr<sender> out;
+  std::set<std::string> expected;
+  std::set<std::string> present;
+  job_records records;
+  bool started = false;
+  bool finished = false;
+};
+
+void stop_all(round_coordinator_state& st, wire::Command cmd,
+              const std::string& reason) {
+  for (const auto& name : st.expected)
+    st.out->control(name, cmd, reason);
+}
+
+// One coefficient per line in key order, %.17g (they read back exactly).
+std::string save_coefficients(const std::vector<double>& values,
+                              const std::string& path) {
+  std::ofstream out(path);
+  for (auto v : values)
+    out << fmt::format("{:.17g}\n", v);
+  out.close();
+  return out ? std::string() : "cannot write the coefficients to " + path;
+}
+
+void on_record(caf::event_based_actor* self, round_coordinator_state& st,
+               const actor_env& env, const messages::inbound& msg) {
+  const auto* r = msg.envelope().body_as_Record();
+  auto fields =
+      r->fields() ? parse_record(r->fields()->string_view()) : std::nullopt;
+  std::string kind = r->kind() ? r->kind()->str() : "";
+  if (msg.source() != "scheduler/0" || !fields) {
+    spdlog::warn("{}: ignored a malformed record from {}", env.name,
+                 msg.source());
+    return;
+  }
+  if (kind == "iteration") {
+    st.records.iteration(*fields);
+  } else if (kind == "progress") {
+    st.records.progress(*fields);
+  } else if (kind == "final" && !st.finished) {
+    st.finished = true;
+    st.records.final_line(*fields);
+    st.records.summary(*fields);
+    auto error = st.records.error();
+    const auto& path = env.topo->options.parameters_out;
+    if (error.empty() && !path.empty())
+      error = save_coefficients(messages::read_doubles(r->parameters()).values,
+                                path);
+    stop_all(st, wire::Command::Stop, "job finished");
+    if (!error.empty()) {
+      spdlog::error("{}: {}", env.name, error);
+      self->quit(caf::make_error(caf::sec::runtime_error, error));
+      return;
+    }
+    self->quit();
+  }
+}
+
+void on_hello(round_coordinator_state& st, const actor_env& env,
+              const messages::inbound& msg) {
+  const auto* hello = msg.envelope().body_as_Hello();
+  if (hello->actors() != nullptr)
+    for (const auto* a : *hello->actors())
+      if (st.expected.count(a->str()))
+        st.present.insert(a->str());
+  if (st.started || st.present.size() < st.expected.size())
+    return;
+  st.started = true;
+  st.records.say(fmt::format("job started: {} workers, scheduler/0, {}",
+                             env.topo->count("worker"),
+                             env.topo->job.algorithm));
+  for (const auto& name : st.expected)
+    st.out->control(name, wire::Command::Start);
+}
+
+} // namespace
+
+caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env) {
+  keep_exception_messages(self);
+  auto st = std::make_shared<round_coordinator_state>();
+  st->out = std::make_unique<sender>(env);
+  for (const auto& name : env.topo->all_actors())
+    if (name != env.name)
+      st->expected.insert(name);
+  try {
+    st->records = job_records(env.topo->options.metrics_dir,
+                              "round,worker,compute_seconds");
+  } catch (const std::exception& e) {
+    return refuse_to_start(self, env, e);
+  }
+  return {
+      [self, st, env](const messages::inbound_ptr& msg) {
+        msg->handled();
+        switch (msg->kind()) {
+        case wire::Body::Hello:
+          on_hello(*st, env, *msg);
+          break;
+        case wire::Body::Record:
+          on_record(self, *st, env, *msg);
+          break;
+        case wire::Body::Control: {
+          const auto* ctl = msg->envelope().body_as_Control();
+          if (ctl->command() != wire::Command::Abort || st->finished)
+            break;
+          auto reason = ctl->reason() ? ctl->reason()->str() : "no reason";
+          spdlog::error("job aborted: {}", reason);
+          stop_all(*st, wire::Command::Abort, reason);
+          self->quit(aborted_elsewhere);
+          break;
+        }
+        default:
+          spdlog::warn("{}: unexpected {} from {}", env.name,
+                       messages::kind_name(msg->kind()), msg->source());
+        }
+      },
+      [self, st, env](peer_down_atom, const std::string& peer) {
+        if (st->finished)
+          return;
+        spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
+        stop_all(*st, wire::Command::Abort, "node " + peer + " died");
+        self->quit(aborted_elsewhere);
+      },
+  };
+}
+
+} // namespace metronome::actors

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+/// What a job computes, apart from the actors that run it.
+///
+/// A program is hosted by the roles: it never knows which actor, node or
+/// message carries its data. Data-parallel programs (SGD on a model) are
+/// paced by clocks or versions through parameter tables; scheduled
+/// programs (Lasso) by the rounds a scheduler hands out (STRADS'
+/// schedule -> push -> pull): the scheduler side plans a round, every
+/// worker computes its part of it on its data shard, and the scheduler
+/// side commits the round from the parts, in worker order.
+namespace metronome::algorithms {
+
+/// How the workers of a program are paced.
+enum class pacing {
+  clocked,   ///< clocks under a consistency policy, or versions (cutoff)
+  scheduled, ///< rounds handed out by the scheduler
+};
+
+/// One entry of the registry of programs.
+struct program_info {
+  std::string name;    ///< the value of job.algorithm
+  pacing paced;        ///< which roles host it
+  std::string summary; ///< one line for error messages and docs
+};
+
+/// Every program, by job.algorithm name: the one list of valid names.
+const std::vector<program_info>& programs();
+
+/// The program named `name`, or nullptr.
+const program_info* find_program(const std::string& name);
+
+/// The names of every program, in registry order.
+std::vector<std::string> program_names();
+
+/// A round's work order, the same for every worker.
+struct round_task {
+  std::uint64_t round = 0;
+  std::uint32_t task = 0;          ///< what to do; the program's own code
+  std::vector<std::uint64_t> keys; ///< what the round works on
+  std::vector<double> values;      ///< a value per key (program-defined)
+  /// Changes committed since the previous round: every worker applies
+  /// them before it computes its part.
+  std::vector<std::uint64_t> change_keys;
+  std::vector<double> changes;
+};
+
+/// One worker's part of a round.
+struct round_result {
+  std::vector<double> values;
+};
+
+/// The worker side of a scheduled program, on its shard of the data.
+class round_worker {
+public:
+  virtual ~round_worker() = default;
+
+  /// Applies `task`'s changes, then computes this worker's part of it.
+  /// Throws std::invalid_argument for a task that does not fit the data
+  /// (a key out of range, sizes that disagree).
+  virtual round_result work(const round_task& task) = 0;
+};
+
+/// The scheduler side of a scheduled program.
+class round_planner {
+public:
+  virtual ~round_planner() = default;
+
+  /// The next round to hand out, or nullopt while none may start (as many
+  /// rounds are in flight as the pipeline allows, a round needs the ones
+  /// before it committed, or the job is done).
+  virtual std::optional<round_task> plan() = 0;
+
+  /// Commits the oldest round in flight from every worker's part, in
+  /// worker order; returns the round's record (one JSON object). Throws
+  /// std::invalid_argument when a part has the wrong size.
+  virtual nlohmann::ordered_json
+  commit(const std::vector<round_result>& parts) = 0;
+
+  /// Whether the job is over (converged or out of rounds) and nothing is in
+  /// flight.
+  virtual bool done() const = 0;
+
+  /// Rounds committed and the most the job runs, for progress displays.
+  virtual std::uint64_t rounds() const = 0;
+  virtual std::uint64_t max_rounds() const = 0;
+
+  /// The fields of the job's final line.
+  virtual nlohmann::ordered_json summary() const = 0;
+
+  /// The parameters the job computed, in key order.
+  virtual std::vector<double> parameters() const = 0;
+};
+
+} // namespace metronome::algorithms
