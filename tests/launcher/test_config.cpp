@@ -224,7 +224,8 @@ TEST(Launcher, ThereAreEnoughBadFiles) {
 
 TEST(Launcher, ShippedConfigsAreValid) {
   for (const auto& entry : fs::directory_iterator(source_dir / "configs"))
-    EXPECT_EQ(load_error(entry.path()), "") << entry.path();
+    if (entry.path().extension() == ".yaml")
+      EXPECT_EQ(load_error(entry.path()), "") << entry.path();
 }
 
 TEST(Launcher, LaunchRejectsAPortInUse) {
