@@ -2,7 +2,7 @@
 #include "actors/core/table.hpp"
 #include "actors/roles.hpp"
 
-#include "algorithms/sgd/models.hpp"
+#include "algorithms/program.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -117,8 +117,7 @@ struct coordinator_state {
   // every worker iteration (trace.csv, replayable by the replay model),
   // summary.json and stdout.
   job_records records;
-  std::shared_ptr<const algorithms::dataset> test;
-  std::unique_ptr<algorithms::model> model;
+  std::shared_ptr<const algorithms::data_parallel_program> program;
   std::vector<float> eval_params;
   // Reader clocks to evaluate at, and the wall time each was reached.
   std::deque<std::pair<std::uint64_t, double>> eval_queue;
@@ -483,7 +482,7 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
     return;
   auto [clock, reached] = st.eval_queue.front();
   st.eval_queue.pop_front();
-  auto eval = st.model->evaluate(st.eval_params.data(), *st.test);
+  auto eval = st.program->evaluate(st.eval_params.data());
   double wall = seconds_since(st.start_time);
   st.records.evaluation({{"iteration", clock},
                          {"wall_s", reached},
@@ -574,13 +573,12 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   for (std::size_t i = 0; i < topo.count("server"); ++i)
     st->servers.push_back("server/" + std::to_string(i));
   try {
-    auto train = job_data(topo.job.data, false);
-    st->schedule = schedule_of(topo, train->num_samples());
-    st->test = job_data(topo.job.data, true);
-    st->model = job_model(topo.job, *train);
+    st->program = job_program(topo.job, true);
+    st->schedule = schedule_of(topo, st->program->samples());
     st->cutoff = topo.job.consistency == "cutoff";
-    st->eval_params.resize(st->model->num_parameters());
-    st->tables = job_tables(topo.job, st->model.get(), st->eval_params.size());
+    st->eval_params.resize(st->program->parameters());
+    st->tables =
+        job_tables(topo.job, st->program.get(), st->eval_params.size());
     st->parts = partitions(st->tables, st->servers.size());
     st->eval_seq.resize(st->parts.size());
     // Under a cutoff the leading server measures run-times: censored ones

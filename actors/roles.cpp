@@ -7,6 +7,7 @@
 #include "algorithms/program.hpp"
 #include "algorithms/sgd/minibatch.hpp"
 #include "algorithms/sgd/models.hpp"
+#include "algorithms/sgd/program.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -153,13 +154,24 @@ std::unique_ptr<algorithms::model> job_model(const job_spec& job,
   return algorithms::make_model(job.algorithm, d, job.hidden);
 }
 
-std::vector<table_layout> job_tables(const job_spec& job,
-                                     const algorithms::model* model,
-                                     std::uint64_t keys) {
-  if (job.tables.empty() || model == nullptr)
+std::shared_ptr<const algorithms::data_parallel_program>
+job_program(const job_spec& job, bool evaluates) {
+  auto train = job_data(job.data, false);
+  auto model = job_model(job, *train);
+  algorithms::sgd_settings s{job.batch_size, job.learning_rate, job.seed};
+  return std::make_shared<const algorithms::sgd_program>(
+      train, evaluates ? job_data(job.data, true) : nullptr, std::move(model),
+      s);
+}
+
+std::vector<table_layout>
+job_tables(const job_spec& job,
+           const algorithms::data_parallel_program* program,
+           std::uint64_t keys) {
+  if (job.tables.empty() || program == nullptr)
     return {{"all", {0, keys}, job.consistency, job.staleness}};
   std::vector<table_layout> out;
-  for (const auto& block : model->blocks()) {
+  for (const auto& block : program->blocks()) {
     table_layout t{block.name,
                    {block.offset, block.offset + block.size},
                    job.consistency,

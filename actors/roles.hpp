@@ -72,6 +72,7 @@ namespace metronome::algorithms {
 struct dataset;
 struct regression_data;
 class model;
+class data_parallel_program;
 class round_planner;
 class round_worker;
 } // namespace metronome::algorithms
@@ -103,11 +104,18 @@ make_round_worker(const topology& topo, std::size_t rank);
 std::unique_ptr<algorithms::model> job_model(const job_spec& job,
                                              const algorithms::dataset& d);
 
-/// The tables of the job whose parameter vector `keys` keys long `model`
+/// The job's data-parallel program (SGD on its model), with the test set
+/// when `evaluates`: the one place where data-parallel programs are
+/// registered with the roles.
+std::shared_ptr<const algorithms::data_parallel_program>
+job_program(const job_spec& job, bool evaluates);
+
+/// The tables of the job whose parameter vector `keys` keys long `program`
 /// (nullptr for a plain key store) describes: see job_spec::tables.
-std::vector<table_layout> job_tables(const job_spec& job,
-                                     const algorithms::model* model,
-                                     std::uint64_t keys);
+std::vector<table_layout>
+job_tables(const job_spec& job,
+           const algorithms::data_parallel_program* program,
+           std::uint64_t keys);
 
 /// The cutoff rule `spec` describes (loading a bdsgd model file); throws
 /// std::invalid_argument or algorithms::load_error naming what is wrong.

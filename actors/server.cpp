@@ -3,7 +3,7 @@
 #include "actors/predictor.hpp"
 #include "actors/roles.hpp"
 
-#include "algorithms/sgd/models.hpp"
+#include "algorithms/program.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -302,20 +302,18 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
   st->out = std::make_unique<sender>(env);
   try {
     std::vector<float> init;
-    std::unique_ptr<algorithms::model> model;
+    std::shared_ptr<const algorithms::data_parallel_program> program;
     auto rule = update_rule::sgd;
     if (topo.job.algorithm == "none") {
       init.resize(topo.job.keys);
       rule = update_rule::add;
     } else {
-      model = job_model(topo.job, *job_data(topo.job.data, false));
-      init.resize(model->num_parameters());
-      model->initialize(init.data(), topo.job.seed);
+      program = job_program(topo.job, false);
+      init.resize(program->parameters());
+      program->initialize(init.data());
+      st->schedule = schedule_of(topo, program->samples());
     }
-    if (model)
-      st->schedule =
-          schedule_of(topo, job_data(topo.job.data, false)->num_samples());
-    auto tables = job_tables(topo.job, model.get(), init.size());
+    auto tables = job_tables(topo.job, program.get(), init.size());
     st->tables.resize(tables.size());
     for (const auto& part : partitions(tables, shards)) {
       if (part.server != static_cast<std::size_t>(env.index))
@@ -335,9 +333,8 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         throw std::runtime_error("consistency cutoff needs every server to "
                                  "hold keys; use fewer servers");
       st->cutoff = std::make_unique<cutoff_state>();
-      st->cutoff->versions = static_cast<std::int64_t>(
-          schedule_of(topo, job_data(topo.job.data, false)->num_samples())
-              .iterations);
+      st->cutoff->versions =
+          static_cast<std::int64_t>(st->schedule->iterations);
       if (env.index == 0) {
         st->cutoff->leader = std::make_unique<cutoff_leader>(workers);
         auto rule = make_job_cutoff_rule(topo.job.cutoff, topo.job.seed);

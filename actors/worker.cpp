@@ -2,8 +2,8 @@
 #include "actors/core/table.hpp"
 #include "actors/roles.hpp"
 
+#include "algorithms/program.hpp"
 #include "algorithms/sgd/minibatch.hpp"
-#include "algorithms/sgd/models.hpp"
 #include "algorithms/stragglers/stragglers.hpp"
 
 #include <fmt/format.h>
@@ -34,9 +34,8 @@ struct computed_iteration {
 
 struct worker_state {
   std::unique_ptr<sender> out;
-  std::shared_ptr<const algorithms::dataset> data;
-  std::unique_ptr<algorithms::model> model;
-  algorithms::shard_range shard;
+  std::shared_ptr<const algorithms::data_parallel_program> program;
+  std::size_t workers = 1;
   std::vector<std::string> servers; // by server index
   std::vector<partition> parts;     // what is read from where
   std::vector<bool> eager;          // essp: servers push every commit
@@ -83,21 +82,20 @@ bool begin_read(worker_state& st) {
 
 // Computes iteration st.clock on the parameters the cache holds; the push
 // waits for the emulated straggler delay, if any.
-void compute(worker_state& st, const actor_env& env) {
-  const auto& job = env.topo->job;
+void compute(worker_state& st) {
   auto now = std::chrono::steady_clock::now();
   std::chrono::duration<double> blocked = now - st.read_start;
   st.cache->view(st.params);
-  auto batch = algorithms::minibatch(st.shard, job.batch_size, job.seed,
-                                     static_cast<std::uint64_t>(st.clock));
   auto& done = st.computed;
   done.grad = std::make_shared<std::vector<float>>(st.params.size());
-  done.loss = st.model->loss_and_gradient(st.params.data(), *st.data, batch,
-                                          done.grad->data());
+  auto step = st.program->compute(st.params.data(), st.rank, st.workers,
+                                  static_cast<std::uint64_t>(st.clock),
+                                  done.grad->data());
+  done.loss = step.loss;
   done.compute_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - now)
           .count();
-  done.samples = batch.size();
+  done.samples = step.samples;
   done.staleness = st.cache->staleness_at(st.clock);
   done.blocked_seconds = st.fetched ? blocked.count() : 0.0;
   done.delay_seconds = st.stragglers->delay(
@@ -168,7 +166,7 @@ void finish(caf::event_based_actor* self, worker_state& st) {
 // timer (never blocking the thread), push, go on.
 void iterate(caf::event_based_actor* self, worker_state& st,
              const actor_env& env) {
-  compute(st, env);
+  compute(st);
   if (st.computed.delay_seconds > 0) {
     st.phase = worker_state::delaying;
     self->delayed_send(
@@ -211,17 +209,15 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
   const auto& topo = *env.topo;
   st->out = std::make_unique<sender>(env);
   try {
-    st->data = job_data(topo.job.data, false);
-    st->model = job_model(topo.job, *st->data);
+    st->program = job_program(topo.job, false);
     auto workers = topo.count("worker");
-    st->shard =
-        algorithms::data_shard(st->data->num_samples(), workers, env.index);
-    st->iterations = schedule_of(topo, st->data->num_samples()).iterations;
-    st->params.resize(st->model->num_parameters());
+    st->workers = workers;
+    st->iterations = schedule_of(topo, st->program->samples()).iterations;
+    st->params.resize(st->program->parameters());
     auto shards = topo.count("server");
     for (std::size_t s = 0; s < shards; ++s)
       st->servers.push_back("server/" + std::to_string(s));
-    auto tables = job_tables(topo.job, st->model.get(), st->params.size());
+    auto tables = job_tables(topo.job, st->program.get(), st->params.size());
     st->parts = partitions(tables, shards);
     st->pull_seq.resize(st->parts.size());
     std::vector<key_range> ranges;
@@ -237,7 +233,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
       st->eager.push_back(t.consistency == "essp" || st->versions);
     }
     // The servers apply -lr / workers times each worker's gradient.
-    float own_scale = -topo.job.learning_rate / static_cast<float>(workers);
+    float own_scale =
+        -st->program->learning_rate() / static_cast<float>(workers);
     st->cache = std::make_unique<worker_cache>(std::move(ranges),
                                                std::move(bounds), own_scale);
     st->rank = static_cast<std::size_t>(env.index);

@@ -41,6 +41,58 @@ const program_info* find_program(const std::string& name);
 /// The names of every program, in registry order.
 std::vector<std::string> program_names();
 
+/// A named contiguous part of a program's parameter vector (a layer's
+/// weights, a bias), which a job may keep in a table of its own.
+struct parameter_block {
+  std::string name;
+  std::size_t offset = 0;
+  std::size_t size = 0;
+};
+
+/// Mean loss and accuracy of a model over a data set.
+struct evaluation {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+/// What a worker computed in one iteration of a data-parallel program.
+struct worker_step {
+  double loss = 0;           ///< mean loss over the samples it used
+  std::uint64_t samples = 0; ///< samples it used
+};
+
+/// A data-parallel program: parameters kept in server tables, each worker
+/// computing an update from the parameters it read, the servers applying
+/// the updates under the job's consistency policy or cutoff.
+class data_parallel_program {
+public:
+  virtual ~data_parallel_program() = default;
+
+  /// The number of parameters (keys of the tables together).
+  virtual std::size_t parameters() const = 0;
+
+  /// The parameter vector split into its blocks, in order, covering it.
+  virtual std::vector<parameter_block> blocks() const = 0;
+
+  /// The parameters the job starts from (parameters() floats).
+  virtual void initialize(float* w) const = 0;
+
+  /// Samples of the training data, which the workers split between them.
+  virtual std::size_t samples() const = 0;
+
+  /// Worker `rank` of `workers`: its update for `iteration` computed at the
+  /// parameters `w`, written into `update` (parameters() floats).
+  virtual worker_step compute(const float* w, std::size_t rank,
+                              std::size_t workers, std::uint64_t iteration,
+                              float* update) const = 0;
+
+  /// The learning rate servers apply to the mean of the updates.
+  virtual float learning_rate() const = 0;
+
+  /// The parameters `w` judged on the test set.
+  virtual evaluation evaluate(const float* w) const = 0;
+};
+
 /// A round's work order, the same for every worker.
 struct round_task {
   std::uint64_t round = 0;

@@ -28,9 +28,8 @@ column_correlation::column_correlation(const regression_data& d)
       sum += v[k];
     double m = sum / n;
     mean_[j] = m;
-    bool all_equal =
-        std::all_of(v, v + nnz, [&](double a) { return a == v[0]; });
-    if (nnz == x.rows() && all_equal)
+    if (nnz == x.rows() &&
+        std::all_of(v, v + nnz, [&](double a) { return a == v[0]; }))
       continue;
     double ss = static_cast<double>(x.rows() - nnz) * m * m;
     for (std::int64_t k = 0; k < nnz; ++k)
@@ -47,6 +46,9 @@ double column_correlation::operator()(std::uint64_t j, std::uint64_t k) const {
     return 0;
   if (j == k)
     return 1;
+  auto key = std::min(j, k) * features() + std::max(j, k);
+  if (auto hit = cache_.find(key); hit != cache_.end())
+    return hit->second;
   // Sum of centred products over the union of the two patterns; rows where
   // both are zero add mean_j * mean_k each.
   const auto& x = d_.x;
@@ -66,7 +68,11 @@ double column_correlation::operator()(std::uint64_t j, std::uint64_t k) const {
     --both_zero;
   }
   sum += static_cast<double>(both_zero) * mj * mk;
-  return std::clamp(sum / (norm_[j] * norm_[k]), -1.0, 1.0);
+  double corr = std::clamp(sum / (norm_[j] * norm_[k]), -1.0, 1.0);
+  if (cache_.size() >= max_cached)
+    cache_.clear();
+  cache_.emplace(key, corr);
+  return corr;
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "algorithms/data/dataset.hpp"
+#include "algorithms/program.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -9,20 +10,6 @@
 #include <vector>
 
 namespace metronome::algorithms {
-
-/// Mean loss and accuracy of a model over a data set.
-struct evaluation {
-  double loss = 0;
-  double accuracy = 0;
-};
-
-/// A named contiguous part of a model's parameter vector (a layer's
-/// weights, a bias), which a job may keep in a table of its own.
-struct parameter_block {
-  std::string name;
-  std::size_t offset = 0;
-  std::size_t size = 0;
-};
 
 /// A differentiable model whose parameters are one flat float vector.
 ///

@@ -223,9 +223,11 @@ TEST(Launcher, ThereAreEnoughBadFiles) {
 }
 
 TEST(Launcher, ShippedConfigsAreValid) {
-  for (const auto& entry : fs::directory_iterator(source_dir / "configs"))
-    if (entry.path().extension() == ".yaml")
-      EXPECT_EQ(load_error(entry.path()), "") << entry.path();
+  for (const auto& entry : fs::directory_iterator(source_dir / "configs")) {
+    if (entry.path().extension() != ".yaml")
+      continue; // configs/data/ holds the data of the shipped configs
+    EXPECT_EQ(load_error(entry.path()), "") << entry.path();
+  }
 }
 
 TEST(Launcher, LaunchRejectsAPortInUse) {
