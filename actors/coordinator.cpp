@@ -1,4 +1,5 @@
 #include "actors/core/job_records.hpp"
+#include "actors/core/ps_client.hpp"
 #include "actors/core/table.hpp"
 #include "actors/roles.hpp"
 
@@ -103,7 +104,7 @@ struct coordinator_state {
   std::vector<std::string> workers;
   std::vector<std::string> servers;
   std::vector<table_layout> tables;
-  std::vector<partition> parts;
+  std::unique_ptr<ps_client> reads; // evaluation reads
   bool started = false;
   bool finished = false;
   steady_clock::time_point start_time;
@@ -121,8 +122,6 @@ struct coordinator_state {
   std::vector<float> eval_params;
   // Reader clocks to evaluate at, and the wall time each was reached.
   std::deque<std::pair<std::uint64_t, double>> eval_queue;
-  std::vector<std::uint64_t> eval_seq;
-  std::size_t eval_missing = 0;
   progress_feed progress;
   bool cutoff = false; // consistency: cutoff
   cutoff_totals cutoffs;
@@ -141,20 +140,9 @@ void stop_all(coordinator_state& st, wire::Command cmd,
 }
 
 void request_eval(coordinator_state& st) {
-  if (st.eval_missing > 0 || st.eval_queue.empty())
+  if (st.reads->missing() > 0 || st.eval_queue.empty())
     return;
-  auto clock = st.eval_queue.front().first;
-  st.eval_missing = st.parts.size();
-  for (std::size_t p = 0; p < st.parts.size(); ++p) {
-    const auto& part = st.parts[p];
-    messages::envelope_builder builder(256);
-    auto body = wire::CreatePullRequest(builder.fbb(), part.keys.begin,
-                                        part.keys.size());
-    auto h = st.out->header(st.servers[part.server],
-                            static_cast<std::int64_t>(clock), part.table);
-    st.eval_seq[p] = h.seq;
-    st.out->post(builder.finish(h, wire::Body::PullRequest, body.Union()));
-  }
+  st.reads->request_all(static_cast<std::int64_t>(st.eval_queue.front().first));
 }
 
 void write_metrics(coordinator_state& st, std::uint64_t iteration,
@@ -454,31 +442,19 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
 
 void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                    const actor_env& env, const messages::inbound& msg) {
-  auto seq = msg.header().seq();
-  std::size_t s = 0;
-  while (s < st.eval_seq.size() && st.eval_seq[s] != seq)
-    ++s;
-  if (s == st.eval_seq.size() || st.eval_missing == 0)
-    return;
-  const auto* f = msg.envelope().body_as_PullReply()->payload();
-  auto values = msg.values(*f);
-  auto keys = st.parts[s].keys;
-  if (msg.source() != st.servers[st.parts[s].server] ||
-      msg.header().table_id() != st.parts[s].table ||
-      f->offset() != keys.begin || values.size != keys.size()) {
-    auto reason = fmt::format("{} answered the evaluation read with keys "
-                              "[{}, +{}) instead of [{}, {})",
-                              msg.source(), f->offset(), values.size,
-                              keys.begin, keys.end);
-    spdlog::error("{}: {}", env.name, reason);
-    stop_all(st, wire::Command::Abort, reason);
-    self->quit(caf::make_error(caf::sec::runtime_error, reason));
+  std::string error;
+  auto r = st.reads->match(msg, error);
+  if (!error.empty()) {
+    spdlog::error("{}: {}", env.name, error);
+    stop_all(st, wire::Command::Abort, error);
+    self->quit(caf::make_error(caf::sec::runtime_error, error));
     return;
   }
-  std::memcpy(st.eval_params.data() + f->offset(), values.data,
-              values.size * sizeof(float));
-  st.eval_seq[s] = 0;
-  if (--st.eval_missing > 0)
+  if (!r)
+    return;
+  std::memcpy(st.eval_params.data() + st.reads->part(r->part).keys.begin,
+              r->values.data, r->values.size * sizeof(float));
+  if (st.reads->answered(r->part) > 0)
     return;
   auto [clock, reached] = st.eval_queue.front();
   st.eval_queue.pop_front();
@@ -579,8 +555,8 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     st->eval_params.resize(st->program->parameters());
     st->tables =
         job_tables(topo.job, st->program.get(), st->eval_params.size());
-    st->parts = partitions(st->tables, st->servers.size());
-    st->eval_seq.resize(st->parts.size());
+    st->reads =
+        reader_of(*st->out, partitions(st->tables, st->servers.size()), {});
     // Under a cutoff the leading server measures run-times: censored ones
     // are only known to be longer than the version's cutoff.
     st->records = job_records(

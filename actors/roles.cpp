@@ -35,6 +35,16 @@ void sender::control(const std::string& destination,
                       body.Union()));
 }
 
+std::unique_ptr<ps_client> reader_of(sender& out, std::vector<partition> parts,
+                                     std::vector<bool> subscribed) {
+  return std::make_unique<ps_client>(
+      std::move(parts), std::move(subscribed),
+      [&out](const std::string& to, std::int64_t clock, std::uint32_t table) {
+        return out.header(to, clock, table);
+      },
+      [&out](messages::outbound m) { out.post(std::move(m)); });
+}
+
 void keep_exception_messages(caf::event_based_actor* self) {
   self->set_exception_handler(
       [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {

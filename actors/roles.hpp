@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/core/ps_client.hpp"
 #include "actors/core/table.hpp"
 #include "actors/node.hpp"
 
@@ -65,6 +66,14 @@ private:
   actor_env env_;
   std::uint64_t seq_ = 0;
 };
+
+} // namespace metronome::actors
+
+namespace metronome::actors {
+
+/// A reader of `parts` whose messages `out` sends (see ps_client).
+std::unique_ptr<ps_client> reader_of(sender& out, std::vector<partition> parts,
+                                     std::vector<bool> subscribed);
 
 } // namespace metronome::actors
 

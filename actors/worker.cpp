@@ -1,4 +1,5 @@
 #include "actors/core/cache.hpp"
+#include "actors/core/ps_client.hpp"
 #include "actors/core/table.hpp"
 #include "actors/roles.hpp"
 
@@ -36,9 +37,7 @@ struct worker_state {
   std::unique_ptr<sender> out;
   std::shared_ptr<const algorithms::data_parallel_program> program;
   std::size_t workers = 1;
-  std::vector<std::string> servers; // by server index
-  std::vector<partition> parts;     // what is read from where
-  std::vector<bool> eager;          // essp: servers push every commit
+  std::unique_ptr<ps_client> reads; // what is read from where
   std::unique_ptr<worker_cache> cache;
   std::unique_ptr<algorithms::straggler_model> stragglers;
   std::size_t rank = 0;
@@ -46,8 +45,6 @@ struct worker_state {
   std::vector<float> params;
   std::uint64_t iterations = 0;
   std::int64_t clock = 0;
-  std::vector<std::uint64_t> pull_seq;
-  std::size_t replies_missing = 0;
   std::chrono::steady_clock::time_point read_start;
   bool fetched = false; // the current read waits for servers
   bool started = false;
@@ -62,21 +59,11 @@ struct worker_state {
 // not serve at this clock. Returns true when nothing needs fetching.
 bool begin_read(worker_state& st) {
   st.read_start = std::chrono::steady_clock::now();
-  st.replies_missing = 0;
-  for (std::size_t p = 0; p < st.parts.size(); ++p) {
-    st.pull_seq[p] = 0;
-    if (st.cache->fresh(p, st.clock))
-      continue;
-    const auto& part = st.parts[p];
-    messages::envelope_builder builder(256);
-    auto body = wire::CreatePullRequest(builder.fbb(), part.keys.begin,
-                                        part.keys.size(), 0, st.eager[p]);
-    auto h = st.out->header(st.servers[part.server], st.clock, part.table);
-    st.pull_seq[p] = h.seq;
-    ++st.replies_missing;
-    st.out->post(builder.finish(h, wire::Body::PullRequest, body.Union()));
-  }
-  st.fetched = st.replies_missing > 0;
+  st.reads->reset();
+  for (std::size_t p = 0; p < st.reads->size(); ++p)
+    if (!st.cache->fresh(p, st.clock))
+      st.reads->request(p, st.clock);
+  st.fetched = st.reads->missing() > 0;
   return !st.fetched;
 }
 
@@ -105,14 +92,15 @@ void compute(worker_state& st) {
 // Pushes the computed gradient, reports the iteration and moves the clock.
 void push(worker_state& st) {
   const auto& done = st.computed;
-  for (const auto& part : st.parts) {
+  for (std::size_t p = 0; p < st.reads->size(); ++p) {
+    const auto& part = st.reads->part(p);
     messages::envelope_builder builder(256);
     auto payload = builder.floats(
         part.keys.begin, messages::float_block::of(done.grad, part.keys.begin,
                                                    part.keys.size()));
     auto body = wire::CreatePush(builder.fbb(), payload);
     st.out->post(builder.finish(
-        st.out->header(st.servers[part.server], st.clock, part.table),
+        st.out->header(st.reads->server(p), st.clock, part.table),
         wire::Body::Push, body.Union()));
   }
   st.cache->record_own(st.clock, done.grad);
@@ -133,7 +121,7 @@ void advance(caf::event_based_actor* self, worker_state& st);
 std::int64_t complete_version(const worker_state& st) {
   std::int64_t low = std::numeric_limits<std::int64_t>::max();
   std::int64_t high = -1;
-  for (std::size_t p = 0; p < st.parts.size(); ++p) {
+  for (std::size_t p = 0; p < st.reads->size(); ++p) {
     low = std::min(low, st.cache->clock_of(p));
     high = std::max(high, st.cache->clock_of(p));
   }
@@ -143,7 +131,7 @@ std::int64_t complete_version(const worker_state& st) {
 // Cutoff: whether some server has sent a version newer than the one being
 // computed, which makes its gradient late.
 bool outdated(const worker_state& st) {
-  for (std::size_t p = 0; p < st.parts.size(); ++p)
+  for (std::size_t p = 0; p < st.reads->size(); ++p)
     if (st.cache->clock_of(p) > st.clock)
       return true;
   return false;
@@ -214,24 +202,22 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     st->workers = workers;
     st->iterations = schedule_of(topo, st->program->samples()).iterations;
     st->params.resize(st->program->parameters());
-    auto shards = topo.count("server");
-    for (std::size_t s = 0; s < shards; ++s)
-      st->servers.push_back("server/" + std::to_string(s));
     auto tables = job_tables(topo.job, st->program.get(), st->params.size());
-    st->parts = partitions(tables, shards);
-    st->pull_seq.resize(st->parts.size());
+    auto parts = partitions(tables, topo.count("server"));
     std::vector<key_range> ranges;
     // Under bsp and async a worker reads every iteration (async measures
     // the staleness of what it gets instead of bounding it).
     std::vector<std::int64_t> bounds;
     st->versions = topo.job.consistency == "cutoff";
-    for (const auto& part : st->parts) {
+    std::vector<bool> eager; // servers push every commit: essp, versions
+    for (const auto& part : parts) {
       const auto& t = tables[part.table];
       ranges.push_back(part.keys);
       bool bounded = t.consistency == "ssp" || t.consistency == "essp";
       bounds.push_back(bounded ? t.staleness : 0);
-      st->eager.push_back(t.consistency == "essp" || st->versions);
+      eager.push_back(t.consistency == "essp" || st->versions);
     }
+    st->reads = reader_of(*st->out, std::move(parts), std::move(eager));
     // The servers apply -lr / workers times each worker's gradient.
     float own_scale =
         -st->program->learning_rate() / static_cast<float>(workers);
@@ -249,43 +235,16 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         msg->handled();
         switch (msg->kind()) {
         case wire::Body::PullReply: {
-          auto seq = msg->header().seq();
-          std::size_t p = 0;
-          if (seq == 0) {
-            // A commit pushed by a server (essp): refresh the cache, and
-            // finish the read that waits for it, if any.
-            while (p < st->parts.size() &&
-                   !(st->eager[p] &&
-                     st->parts[p].table == msg->header().table_id() &&
-                     st->servers[st->parts[p].server] == msg->source()))
-              ++p;
-            if (p == st->parts.size())
-              return;
-          } else {
-            while (p < st->pull_seq.size() && st->pull_seq[p] != seq)
-              ++p;
-            if (p == st->pull_seq.size() || st->replies_missing == 0)
-              return; // a reply to a request we no longer wait for
-          }
-          const auto& part = st->parts[p];
-          const auto* f = msg->envelope().body_as_PullReply()->payload();
-          auto values = msg->values(*f);
-          if (msg->source() != st->servers[part.server] ||
-              msg->header().table_id() != part.table ||
-              f->offset() != part.keys.begin ||
-              values.size != part.keys.size()) {
-            auto reason = fmt::format(
-                "{} answered a pull of table {} with keys [{}, +{}) instead "
-                "of [{}, {})",
-                msg->source(), part.table, f->offset(), values.size,
-                part.keys.begin, part.keys.end);
-            spdlog::error("{}: {}", env.name, reason);
-            self->quit(caf::make_error(caf::sec::runtime_error, reason));
+          std::string error;
+          auto r = st->reads->match(*msg, error);
+          if (!error.empty()) {
+            spdlog::error("{}: {}", env.name, error);
+            self->quit(caf::make_error(caf::sec::runtime_error, error));
             return;
           }
-          st->cache->store(p, msg->header().clock(),
-                           msg->envelope().body_as_PullReply()->applied(),
-                           values);
+          if (!r)
+            return; // a reply to a request we no longer wait for
+          st->cache->store(r->part, r->clock, r->applied, r->values);
           if (st->versions) {
             // A newer version makes a computation waiting out its delay
             // stale: it is abandoned at once.
@@ -298,11 +257,10 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           // The answer to our request completes the read (the server
           // waited as long as the policy needs); a pushed commit completes
           // it only once the cache is fresh enough.
-          if (st->pull_seq[p] == 0 ||
-              (seq == 0 && !st->cache->fresh(p, st->clock)))
+          if (!st->reads->outstanding(r->part) ||
+              (!r->answer && !st->cache->fresh(r->part, st->clock)))
             return;
-          st->pull_seq[p] = 0;
-          if (--st->replies_missing > 0)
+          if (st->reads->answered(r->part) > 0)
             return;
           iterate(self, *st, env);
           break;
