@@ -4,6 +4,8 @@
 #include "algorithms/data/dataset.hpp"
 #include "algorithms/stragglers/stragglers.hpp"
 
+#include "actors/core/job_records.hpp"
+
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -76,25 +78,29 @@ int run_predictor_train(const predictor_train_options& options) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  std::string fit = "null";
-  std::string iid = "null";
+  // Without a held-out fit both log-likelihoods are null.
+  actors::json fit = nullptr;
+  actors::json iid = nullptr;
   if (held > model.spec().lag && all_uncensored(test)) {
     // The windows of the first held-out targets reach into the training
     // part; the i.i.d. fit is scored on the same targets.
     std::vector<algorithms::runtime_observation> scored(
         all.end() - held - model.spec().lag, all.end());
-    fit = fmt::format("{:.4f}", algorithms::dmm_predictive_log_likelihood(
-                                    model, scored, 64, options.seed));
-    iid = fmt::format("{:.4f}", algorithms::iid_gaussian_log_likelihood(
-                                    train, scored, model.spec().lag));
+    fit = algorithms::dmm_predictive_log_likelihood(model, scored, 64,
+                                                    options.seed);
+    iid = algorithms::iid_gaussian_log_likelihood(train, scored,
+                                                  model.spec().lag);
   } else if (held > 0) {
     fmt::print(stderr, "the held-out part is censored or too short: no "
                        "held-out log-likelihood\n");
   }
-  fmt::print("{{\"model\":\"{}\",\"workers\":{},\"iterations\":{},"
-             "\"train_s\":{:.3f},\"heldout_loglik\":{},"
-             "\"heldout_loglik_iid\":{}}}\n",
-             options.out, model.workers(), train.size(), seconds, fit, iid);
+  actors::json record = {
+      {"model", options.out},       {"workers", model.workers()},
+      {"iterations", train.size()}, {"train_s", seconds},
+      {"heldout_loglik", fit},      {"heldout_loglik_iid", iid}};
+  // A path need not be UTF-8: invalid bytes are replaced, not thrown on.
+  fmt::print("{}\n", record.dump(-1, ' ', false,
+                                 actors::json::error_handler_t::replace));
   return 0;
 }
 

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <regex>
 
 using namespace metronome;
 using test::expect_bitwise_equal;
@@ -26,23 +25,26 @@ std::string cutoff_job(const std::string& rule, const std::string& more = "") {
          "  stragglers: [{model: lognormal, mu: -6, sigma: 1}]\n";
 }
 
+// The records of a JSON-lines file (iterations.jsonl), one per line that
+// is a JSON object.
+std::vector<actors::json> records(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<actors::json> out;
+  std::string line;
+  while (std::getline(in, line))
+    if (auto record = actors::parse_record(line))
+      out.push_back(std::move(*record));
+  return out;
+}
+
 // The "accepted" list of every line of iterations.jsonl.
 std::vector<std::vector<std::size_t>>
 accepted_sets(const std::filesystem::path& metrics) {
-  std::ifstream in(metrics);
   std::vector<std::vector<std::size_t>> out;
-  std::string line;
-  std::regex list("\"accepted\":\\[([0-9,]*)\\]");
-  while (std::getline(in, line)) {
-    std::smatch m;
-    if (!std::regex_search(line, m, list))
-      continue;
-    std::vector<std::size_t> set;
-    std::stringstream items(m[1].str());
-    std::string item;
-    while (std::getline(items, item, ','))
-      set.push_back(std::stoul(item));
-    out.push_back(set);
+  for (const auto& record : records(metrics)) {
+    auto it = record.find("accepted");
+    if (it != record.end() && it->is_array())
+      out.push_back(it->get<std::vector<std::size_t>>());
   }
   return out;
 }
@@ -206,10 +208,13 @@ TEST_F(Cutoff, BdsgdRunsWithATrainedModel) {
   auto sets = accepted_sets(dir / "metrics" / "iterations.jsonl");
   ASSERT_EQ(sets.size(), 40u);
   // Decisions carry the model's expected-throughput curve.
-  std::ifstream metrics(dir / "metrics" / "iterations.jsonl");
-  std::string all((std::istreambuf_iterator<char>(metrics)), {});
-  EXPECT_TRUE(
-      std::regex_search(all, std::regex("\"expected_throughput\":\\[[0-9]")));
+  auto iterations = records(dir / "metrics" / "iterations.jsonl");
+  EXPECT_TRUE(std::any_of(iterations.begin(), iterations.end(),
+                          [](const actors::json& record) {
+                            auto it = record.find("expected_throughput");
+                            return it != record.end() && it->is_array() &&
+                                   !it->empty() && it->front().is_number();
+                          }));
 
   s.workers = 4; // the model describes 3
   test::write_file(dir / "job4.yaml", topology(s, dir));

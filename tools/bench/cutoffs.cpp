@@ -1,5 +1,6 @@
 #include "tools/bench/cutoffs.hpp"
 
+#include "actors/core/job_records.hpp"
 #include "algorithms/cutoff/bdsgd.hpp"
 #include "algorithms/cutoff/cutoff.hpp"
 #include "algorithms/cutoff/dmm.hpp"
@@ -205,18 +206,23 @@ int run_cutoff_bench(const cutoff_bench_options& options) {
   }
 
   if (o.json) {
-    std::string items;
+    actors::json items = actors::json::array();
     for (const auto& r : rows)
-      items += fmt::format(
-          "{}{{\"rule\":\"{}\",\"achieved\":{:.3f},\"oracle\":{:.3f},"
-          "\"fraction\":{:.4f},\"mean_cutoff\":{:.2f},\"decision_us\":{:.1f}}}",
-          items.empty() ? "" : ",", r.name, r.result.achieved, r.result.oracle,
-          r.result.achieved / r.result.oracle, r.mean_cutoff,
-          r.decision_seconds * 1e6);
-    fmt::print("{{\"scenario\":\"{}\",\"workers\":{},\"train\":{},"
-               "\"test\":{},\"fit_s\":{:.2f},\"rules\":[{}]}}\n",
-               o.trace.empty() ? o.scenario : o.trace, o.workers, train.size(),
-               test.size(), fit_seconds, items);
+      items.push_back({{"rule", r.name},
+                       {"achieved", r.result.achieved},
+                       {"oracle", r.result.oracle},
+                       {"fraction", r.result.achieved / r.result.oracle},
+                       {"mean_cutoff", r.mean_cutoff},
+                       {"decision_us", r.decision_seconds * 1e6}});
+    actors::json out = {{"scenario", o.trace.empty() ? o.scenario : o.trace},
+                        {"workers", o.workers},
+                        {"train", train.size()},
+                        {"test", test.size()},
+                        {"fit_s", fit_seconds},
+                        {"rules", items}};
+    // A trace's path need not be UTF-8: invalid bytes are replaced.
+    fmt::print("{}\n", out.dump(-1, ' ', false,
+                                actors::json::error_handler_t::replace));
     return 0;
   }
   fmt::print("{} workers, {}: model trained on {} iterations in {:.2f} s, "

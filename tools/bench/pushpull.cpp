@@ -1,5 +1,6 @@
 #include "tools/bench/pushpull.hpp"
 
+#include "actors/core/job_records.hpp"
 #include "actors/node.hpp"
 #include "actors/roles.hpp"
 
@@ -445,13 +446,12 @@ int run_pushpull(const pushpull_options& opts) {
        "us", floor.wakeup_rtt_us, r.rtt_p50_us},
   };
   if (opts.json) {
-    std::string out;
+    actors::json out = actors::json::object();
     for (const auto& x : rows)
-      out += fmt::format("{}\"{}\":{{\"metronome\":{:.3f},\"raw_zmq\":{:.3f},"
-                         "\"ratio\":{:.3f}}}",
-                         out.empty() ? "{" : ",", x.key, x.ours, x.raw,
-                         ratio(x.ours, x.raw));
-    fmt::print("{}}}\n", out);
+      out[x.key] = {{"metronome", x.ours},
+                    {"raw_zmq", x.raw},
+                    {"ratio", ratio(x.ours, x.raw)}};
+    fmt::print("{}\n", out.dump());
     return 0;
   }
   fmt::print("\n{:<40}{:>16}{:>16}{:>8}\n", "", "metronome", "raw ZeroMQ",

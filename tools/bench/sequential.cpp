@@ -1,5 +1,6 @@
 #include "tools/bench/sequential.hpp"
 
+#include "actors/core/job_records.hpp"
 #include "actors/roles.hpp"
 #include "algorithms/sgd/models.hpp"
 #include "algorithms/sgd/sgd.hpp"
@@ -27,9 +28,11 @@ int run_sequential(const actors::topology& topo) {
   std::chrono::duration<double> wall = std::chrono::steady_clock::now() - start;
   auto eval = model->evaluate(w.data(), *test);
   double samples = static_cast<double>(o.iterations * o.workers * o.batch_size);
-  fmt::print("{{\"sequential_wall_s\":{:.3f},\"samples_per_s\":{:.1f},"
-             "\"iterations\":{},\"final_test_accuracy\":{:.4f}}}\n",
-             wall.count(), samples / wall.count(), o.iterations, eval.accuracy);
+  actors::json record = {{"sequential_wall_s", wall.count()},
+                         {"samples_per_s", samples / wall.count()},
+                         {"iterations", o.iterations},
+                         {"final_test_accuracy", eval.accuracy}};
+  fmt::print("{}\n", record.dump());
   return 0;
 }
 

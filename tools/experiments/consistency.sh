@@ -72,10 +72,24 @@ for spec in ${MODELS:-bsp: ssp:1 ssp:3 essp:3 async:}; do
   mkdir -p "$dir"
   topology "$model" "$s" "$dir" > "$dir/topology.yaml"
   "$bin" run "$dir/topology.yaml" > "$dir/output.txt" 2> "$dir/log.txt"
-  python3 - "$dir" "$name" "$target_loss" <<'PY'
+  /usr/bin/python3 - "$dir" "$name" "$target_loss" <<'PY'
 import json, sys
 d, name, target = sys.argv[1], sys.argv[2], float(sys.argv[3])
-final = json.loads(open(f"{d}/output.txt").read().strip().splitlines()[-1])
+
+
+def final_record(path):
+    """The last line of `path` that is a JSON object (the final line)."""
+    for line in reversed(open(path).read().splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return record
+    sys.exit(f"{path}: no final JSON line")
+
+
+final = final_record(f"{d}/output.txt")
 summary = json.load(open(f"{d}/summary.json"))
 window, reached = [], None
 for line in open(f"{d}/iterations.jsonl"):

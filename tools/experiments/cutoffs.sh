@@ -106,10 +106,24 @@ for seed in $seeds; do
   done
 done
 
-python3 - "$out" "$target" "$rules" "$seeds" <<'PY'
+/usr/bin/python3 - "$out" "$target" "$rules" "$seeds" <<'PY'
 import json, statistics, sys
 out, target = sys.argv[1], float(sys.argv[2])
 rules, seeds = sys.argv[3].split(), sys.argv[4].split()
+
+
+def final_record(path):
+    """The last line of `path` that is a JSON object (the final line)."""
+    for line in reversed(open(path).read().splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return record
+    sys.exit(f"{path}: no final JSON line")
+
+
 print(f"{'rule':<9} {'s/version':>9} {'grads/s':>8} {'mean_c':>6} "
       f"{'to_target_s':>11} {'(per seed)':<20} {'accuracy':>8} "
       f"{'decision_us':>11} {'decision%':>9} {'late':>4}")
@@ -118,8 +132,7 @@ for spec in rules:
     rows = []
     for seed in seeds:
         d = f"{out}/seed{seed}/{name}"
-        final = json.loads(open(f"{d}/output.txt").read().strip()
-                           .splitlines()[-1])
+        final = final_record(f"{d}/output.txt")
         reached = next((e["wall_s"] for e in map(json.loads,
                         open(f"{d}/evaluations.jsonl"))
                         if e["test_accuracy"] >= target), float("nan"))
