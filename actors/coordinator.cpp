@@ -1,3 +1,4 @@
+#include "actors/core/cutoff_ledger.hpp"
 #include "actors/core/job_records.hpp"
 #include "actors/core/ps_client.hpp"
 #include "actors/core/table.hpp"
@@ -15,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 namespace metronome::actors {
@@ -33,24 +35,6 @@ struct iteration_reports {
   std::vector<double> blocked_seconds;
   std::vector<bool> seen;
   int last = -1; // the worker whose report came in last
-  // Cutoff: the leading server's record of the version, as JSON fields,
-  // and the loss and samples of each worker's report (only the accepted
-  // workers' count).
-  bool cut = false;
-  json cutoff_fields = json::object();
-  std::vector<std::size_t> accepted;
-  std::vector<double> losses;
-  std::vector<std::uint64_t> sample_counts;
-};
-
-// Totals of a cutoff run.
-struct cutoff_totals {
-  std::uint64_t gradients = 0; // accepted ones
-  std::uint64_t late_gradients = 0;
-  std::uint64_t late_decisions = 0;
-  double decision_seconds = 0; // sum over decisions in time
-  double cutoff_seconds = 0;   // sum over versions
-  std::set<std::size_t> lost;  // workers on dead nodes
 };
 
 // What `launch` shows live, sent as "@progress {json}" lines on stdout when
@@ -123,8 +107,7 @@ struct coordinator_state {
   // Reader clocks to evaluate at, and the wall time each was reached.
   std::deque<std::pair<std::uint64_t, double>> eval_queue;
   progress_feed progress;
-  bool cutoff = false; // consistency: cutoff
-  cutoff_totals cutoffs;
+  std::unique_ptr<cutoff_ledger> ledger;  // consistency: cutoff only
   std::vector<staleness_stats> staleness; // per worker
   staleness_stats all_staleness;
 };
@@ -162,7 +145,8 @@ void write_metrics(coordinator_state& st, std::uint64_t iteration,
                  {"compute_s", r.compute_seconds},
                  {"staleness", r.staleness},
                  {"blocked_s", r.blocked_seconds}};
-  record.update(r.cutoff_fields);
+  if (st.ledger)
+    record.update(st.ledger->fields(iteration));
   record["nodes"] = std::move(nodes);
   st.records.iteration(record);
 }
@@ -197,35 +181,22 @@ void note_progress(coordinator_state& st, const iteration_reports& done) {
   std::fill(p.last_counts.begin(), p.last_counts.end(), 0);
 }
 
-// Cutoff: whether the version's record and the reports of its accepted,
-// live workers are in; then its loss and samples are theirs.
-bool cutoff_complete(const coordinator_state& st, iteration_reports& r) {
-  if (!r.cut)
-    return false;
-  r.seen.resize(st.workers.size());
-  for (auto w : r.accepted)
-    if (!r.seen[w] && !st.cutoffs.lost.count(w))
-      return false;
-  r.count = 0;
-  r.loss = 0;
-  r.samples = 0;
-  for (auto w : r.accepted)
-    if (r.seen[w]) {
-      ++r.count;
-      r.loss += r.losses[w];
-      r.samples += r.sample_counts[w];
-    }
-  return true;
-}
-
 // Writes out the iterations that are complete, in order: every worker
 // reported, or, under a cutoff, the version's record and the reports of
 // its gradients are in.
 void complete_iterations(coordinator_state& st) {
   while (!st.reports.empty() && st.reports.begin()->first == st.completed) {
     auto& done = st.reports.begin()->second;
-    if (st.cutoff ? !cutoff_complete(st, done) : done.count < st.workers.size())
+    if (st.ledger) {
+      auto version = st.ledger->complete(st.completed);
+      if (!version)
+        return;
+      done.count = version->count;
+      done.loss = version->loss;
+      done.samples = version->samples;
+    } else if (done.count < st.workers.size()) {
       return;
+    }
     write_metrics(st, st.completed, done);
     if (done.count > 0) {
       st.epoch_loss += done.loss / done.count;
@@ -234,6 +205,8 @@ void complete_iterations(coordinator_state& st) {
     st.samples += done.samples;
     note_progress(st, done);
     st.reports.erase(st.reports.begin());
+    if (st.ledger)
+      st.ledger->close(st.completed);
     ++st.completed;
     if (st.schedule.evaluated_at(st.completed)) {
       st.eval_queue.emplace_back(st.completed, seconds_since(st.start_time));
@@ -257,7 +230,7 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   if (r.seen[rank])
     return;
   r.seen[rank] = true;
-  if (!st.cutoff)
+  if (!st.ledger)
     st.records.trace(fmt::format("{},{},{:.6f},{:.6f},{:.6f}", rep->iteration(),
                                  rank,
                                  rep->compute_seconds() + rep->delay_seconds(),
@@ -271,11 +244,8 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   st.staleness.resize(st.workers.size());
   st.staleness[rank].add(rep->staleness(), rep->blocked_seconds());
   st.all_staleness.add(rep->staleness(), rep->blocked_seconds());
-  if (st.cutoff) {
-    r.losses.resize(st.workers.size());
-    r.sample_counts.resize(st.workers.size());
-    r.losses[rank] = rep->loss();
-    r.sample_counts[rank] = rep->samples();
+  if (st.ledger) {
+    st.ledger->report(rep->iteration(), rank, rep->loss(), rep->samples());
   } else {
     r.loss += rep->loss();
     r.samples += rep->samples();
@@ -287,60 +257,18 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
 // Cutoff: the leading server's record of a version completes it.
 void on_cutoff(coordinator_state& st, const actor_env& env,
                const messages::inbound& msg) {
-  const auto* cut = msg.envelope().body_as_Cutoff();
   auto version = msg.header().clock();
-  auto n = st.workers.size();
-  if (!st.cutoff || msg.source() != "server/0" || version < 0 ||
-      static_cast<std::uint64_t>(version) < st.completed ||
-      cut->accepted() == nullptr || cut->runtimes() == nullptr ||
-      cut->censored() == nullptr || cut->runtimes()->size() != n ||
-      cut->censored()->size() != n) {
+  std::optional<std::vector<std::string>> rows;
+  if (st.ledger && msg.source() == "server/0")
+    rows = st.ledger->decide(version, *msg.envelope().body_as_Cutoff());
+  if (!rows) {
     spdlog::warn("{}: ignored a malformed or unexpected cutoff record from {}",
                  env.name, msg.source());
     return;
   }
-  auto& r = st.reports[static_cast<std::uint64_t>(version)];
-  if (r.cut)
-    return;
-  r.cut = true;
-  std::vector<bool> in(n);
-  std::vector<std::size_t> dropped;
-  for (auto w : *cut->accepted())
-    if (w < n) {
-      in[w] = true;
-      r.accepted.push_back(w);
-    }
-  for (std::size_t w = 0; w < n; ++w) {
-    if (!in[w])
-      dropped.push_back(w);
-    st.records.trace(fmt::format("{},{},{:.6f},{}", version, w,
-                                 cut->runtimes()->Get(w),
-                                 cut->censored()->Get(w) ? 1 : 0));
-  }
-  std::vector<double> curve;
-  if (cut->expected_throughput() != nullptr)
-    curve.assign(cut->expected_throughput()->begin(),
-                 cut->expected_throughput()->end());
-  r.cutoff_fields = {
-      {"cutoff", cut->accepted()->size()},
-      {"cutoff_s", cut->cutoff_seconds()},
-      {"accepted", std::vector<std::uint32_t>(cut->accepted()->begin(),
-                                              cut->accepted()->end())},
-      {"dropped", dropped},
-      {"runtime_s",
-       std::vector<double>(cut->runtimes()->begin(), cut->runtimes()->end())},
-      {"censored",
-       std::vector<bool>(cut->censored()->begin(), cut->censored()->end())},
-      {"decision_s", cut->decision_seconds()},
-      {"decision_late", cut->decision_late()},
-      {"late_gradients", cut->late_gradients()},
-      {"expected_throughput", curve}};
-  auto& totals = st.cutoffs;
-  totals.gradients += cut->accepted()->size();
-  totals.late_gradients = cut->late_gradients();
-  totals.late_decisions += cut->decision_late() ? 1 : 0;
-  totals.decision_seconds += cut->decision_seconds();
-  totals.cutoff_seconds += cut->cutoff_seconds();
+  st.reports.try_emplace(static_cast<std::uint64_t>(version));
+  for (const auto& row : *rows)
+    st.records.trace(row);
   complete_iterations(st);
 }
 
@@ -368,27 +296,6 @@ void write_summary(coordinator_state& st, const actor_env& env,
                       {"staleness_bound", env.topo->job.staleness},
                       {"staleness", st.all_staleness.record()},
                       {"workers", workers}});
-}
-
-// Totals of a cutoff run as more fields of the final line (or nothing).
-json cutoff_fields(const coordinator_state& st, const actor_env& env,
-                   double wall) {
-  if (!st.cutoff)
-    return json::object();
-  const auto& t = st.cutoffs;
-  const auto& spec = env.topo->job.cutoff;
-  auto versions = static_cast<double>(std::max<std::uint64_t>(1, st.completed));
-  auto in_time = std::max<double>(1, versions - t.late_decisions);
-  return {{"cutoff_rule", spec.rule.rule},
-          {"scaling", spec.scaling},
-          {"mean_cutoff", static_cast<double>(t.gradients) / versions},
-          {"mean_cutoff_s", t.cutoff_seconds / versions},
-          {"gradients_per_s",
-           static_cast<double>(t.gradients) / std::max(wall, 1e-9)},
-          {"late_gradients", t.late_gradients},
-          {"late_decisions", t.late_decisions},
-          {"decision_mean_s", t.decision_seconds / in_time},
-          {"lost_workers", t.lost.size()}};
 }
 
 json tables_record(const std::vector<table_layout>& tables) {
@@ -423,7 +330,11 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
                {"staleness_max", all.max},
                {"blocked_s", all.blocked_seconds},
                {"tables", tables_record(st.tables)}};
-  line.update(cutoff_fields(st, env, wall));
+  if (st.ledger) {
+    line["cutoff_rule"] = job.cutoff.rule.rule;
+    line["scaling"] = job.cutoff.scaling;
+    line.update(st.ledger->totals(wall));
+  }
   st.records.final_line(line);
   write_summary(st, env, eval, wall);
   st.finished = true;
@@ -500,12 +411,11 @@ bool lose_workers(coordinator_state& st, const actor_env& env,
   if (!env.topo->only_workers_on(peer))
     return false;
   for (auto w : env.topo->workers_on(peer))
-    st.cutoffs.lost.insert(w);
-  if (st.cutoffs.lost.size() >= st.workers.size())
+    st.ledger->lose(w);
+  if (st.ledger->live() == 0)
     return false;
   spdlog::warn("{}: node {} is lost; the job goes on with {} of {} workers",
-               env.name, peer, st.workers.size() - st.cutoffs.lost.size(),
-               st.workers.size());
+               env.name, peer, st.ledger->live(), st.workers.size());
   complete_iterations(st);
   return true;
 }
@@ -527,7 +437,7 @@ void on_hello(coordinator_state& st, const messages::inbound& msg) {
                              st.schedule.batches_per_epoch));
   for (const auto& w : st.workers)
     st.out->control(w, wire::Command::Start);
-  if (st.cutoff)
+  if (st.ledger)
     for (const auto& s : st.servers)
       st.out->control(s, wire::Command::Start);
 }
@@ -551,7 +461,8 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   try {
     st->program = job_program(topo.job, true);
     st->schedule = schedule_of(topo, st->program->samples());
-    st->cutoff = topo.job.consistency == "cutoff";
+    if (topo.job.consistency == "cutoff")
+      st->ledger = std::make_unique<cutoff_ledger>(st->workers.size());
     st->eval_params.resize(st->program->parameters());
     st->tables =
         job_tables(topo.job, st->program.get(), st->eval_params.size());
@@ -561,7 +472,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     // are only known to be longer than the version's cutoff.
     st->records = job_records(
         topo.options.metrics_dir,
-        st->cutoff ? "iteration,worker,seconds,censored"
+        st->ledger ? "iteration,worker,seconds,censored"
                    : "iteration,worker,seconds,compute_seconds,delay_seconds");
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
@@ -588,7 +499,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           if (ctl->command() != wire::Command::Abort || st->finished)
             break;
           // Under a cutoff a worker that failed is a lost worker.
-          if (st->cutoff && lose_workers(*st, env, std::string(msg->source())))
+          if (st->ledger && lose_workers(*st, env, std::string(msg->source())))
             break;
           auto reason = ctl->reason() ? ctl->reason()->str() : "no reason";
           spdlog::error("job aborted: {}", reason);
@@ -612,7 +523,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
       },
       [self, st, env](peer_down_atom, const std::string& peer) {
-        if (st->finished || (st->cutoff && lose_workers(*st, env, peer)))
+        if (st->finished || (st->ledger && lose_workers(*st, env, peer)))
           return;
         spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
         stop_all(*st, wire::Command::Abort, "node " + peer + " died");

@@ -3,6 +3,8 @@
 #include "launcher/config_lasso.hpp"
 #include "launcher/config_reader.hpp"
 
+#include "actors/core/table.hpp"
+
 #include "algorithms/cutoff/dmm.hpp"
 #include "algorithms/program.hpp"
 #include "algorithms/sgd/models.hpp"
@@ -228,12 +230,13 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
 // one of its tables).
 void read_consistency(reader& r, const YAML::Node& map, std::string& model,
                       std::int64_t& staleness, bool table = false) {
-  std::vector<std::string> models = {"bsp", "ssp", "essp", "async"};
+  auto models = actors::consistency_models();
   std::map<std::string, std::string> notes = {{"asp", "did you mean 'async'?"}};
-  if (table)
+  if (table) {
     notes["cutoff"] = "cutoff applies to a whole job, not to one table";
-  else
-    models.push_back("cutoff");
+    models.erase(std::remove(models.begin(), models.end(), "cutoff"),
+                 models.end());
+  }
   r.choice(map, "consistency", model, models, "consistency model", notes);
   if (r.whole(map, "staleness", staleness, 0, 1000000, "3") && model != "ssp" &&
       model != "essp")
@@ -290,7 +293,7 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
                     reader::key_mark(job, "cutoff")))
     return;
   r.choice(node, "rule", spec.rule.rule,
-           {"full", "static", "elfving", "ecdf", "bdsgd"}, "cutoff rule");
+           algorithms::cutoff_rule_names(), "cutoff rule");
   auto workers = topo.count("worker");
   if (r.whole(node, "backups", spec.rule.backups, 0, 1000000, "2")) {
     if (spec.rule.rule != "static")

@@ -75,6 +75,12 @@ public:
 
 } // namespace
 
+const std::vector<std::string>& consistency_models() {
+  static const std::vector<std::string> names = {"bsp", "ssp", "essp", "async",
+                                                 "cutoff"};
+  return names;
+}
+
 std::unique_ptr<consistency_policy> make_policy(const std::string& name,
                                                 std::int64_t staleness) {
   if (name == "bsp")
@@ -89,8 +95,11 @@ std::unique_ptr<consistency_policy> make_policy(const std::string& name,
     return std::make_unique<async_policy>();
   if (name == "cutoff")
     return std::make_unique<cutoff_policy>();
+  std::string valid;
+  for (const auto& m : consistency_models())
+    valid += (valid.empty() ? "" : ", ") + m;
   throw std::invalid_argument("unknown consistency model '" + name +
-                              "' (valid: bsp, ssp, essp, async, cutoff)");
+                              "' (valid: " + valid + ")");
 }
 
 table_shard::table_shard(key_range keys, std::size_t workers, update_rule rule,

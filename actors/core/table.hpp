@@ -78,6 +78,10 @@ public:
   }
 };
 
+/// The names of the consistency models, in the order error messages list
+/// them: bsp, ssp, essp, async, cutoff.
+const std::vector<std::string>& consistency_models();
+
 /// Creates the policy named `name`: "bsp", "ssp" or "essp" with bound
 /// `staleness` (ssp and essp with 0 are bsp), "async" or "cutoff". Throws
 /// std::invalid_argument naming the valid policies otherwise.

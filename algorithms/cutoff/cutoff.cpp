@@ -560,6 +560,12 @@ normal_fit fit_censored_normal(const std::vector<double>& seconds,
   return {mean + scale * gamma / theta, scale / theta};
 }
 
+const std::vector<std::string>& cutoff_rule_names() {
+  static const std::vector<std::string> names = {"full", "static", "elfving",
+                                                 "ecdf", "bdsgd"};
+  return names;
+}
+
 std::unique_ptr<cutoff_rule> make_cutoff_rule(const cutoff_spec& spec) {
   const std::string& r = spec.rule;
   if (r == "full")

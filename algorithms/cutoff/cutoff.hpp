@@ -57,6 +57,11 @@ struct cutoff_spec {
   std::size_t window = 20;
 };
 
+/// The names of every cutoff rule a job may use, in the order error
+/// messages list them: full, static, elfving, ecdf, bdsgd (bdsgd is built
+/// from a model file by the roles, the others by make_cutoff_rule).
+const std::vector<std::string>& cutoff_rule_names();
+
 /// Builds the rule `spec` names; throws std::invalid_argument naming the
 /// rule or field that is wrong.
 ///

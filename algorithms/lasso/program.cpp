@@ -28,8 +28,6 @@ planner::planner(const regression_data& d, const program_settings& s,
 }
 
 bool planner::gap_due() const {
-  if (gap_in_flight_)
-    return false;
   auto every = settings_.solver.gap_every;
   return (every > 0 && since_gap_ >= every) ||
          (finished_ && (since_gap_ > 0 || gap_ < 0));
@@ -61,7 +59,9 @@ std::optional<round_task> planner::plan_update() {
 }
 
 std::optional<round_task> planner::plan() {
-  if (flight_.size() > settings_.pipeline)
+  // A gap round sees every change before it and none after: nothing else
+  // is sent until it is committed, so the job stops on the values it judged.
+  if (flight_.size() > settings_.pipeline || gap_in_flight_)
     return std::nullopt;
   std::optional<round_task> t;
   if (!finished_ && !gap_due())
@@ -80,6 +80,7 @@ std::optional<round_task> planner::plan() {
   t->round = next_round_++;
   t->change_keys.swap(change_keys_);
   t->changes.swap(changes_);
+  lags_.push_back(flight_.size());
   flight_.push_back(*t);
   return t;
 }
@@ -92,8 +93,10 @@ ordered_json planner::commit(const std::vector<round_result>& parts) {
         fmt::format("lasso: {} parts for {} workers", parts.size(), workers_));
   auto t = std::move(flight_.front());
   flight_.pop_front();
+  auto lag = lags_.front();
+  lags_.pop_front();
   auto record = t.task == gap_task ? commit_gap(parts) : commit_sums(t, parts);
-  ordered_json out = {{"round", t.round}};
+  ordered_json out = {{"round", t.round}, {"lag", lag}};
   out.update(record);
   return out;
 }

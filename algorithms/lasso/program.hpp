@@ -63,6 +63,9 @@ private:
   std::unique_ptr<coordinate_scheduler> schedule_;
   std::vector<double> beta_;
   std::deque<round_task> flight_;
+  // Per round in flight: the rounds sent before it and not committed when
+  // it was sent, whose changes its residuals lack.
+  std::deque<std::size_t> lags_;
   std::vector<std::uint64_t> change_keys_; // committed, not yet sent
   std::vector<double> changes_;
   std::uint64_t next_round_ = 0;

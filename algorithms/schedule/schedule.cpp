@@ -254,6 +254,9 @@ public:
     rejected_ = 0;
     for (auto j : busy)
       busy_.at(j) = 1;
+    // Rounds in flight update their coordinates concurrently with this
+    // one: the dependency check holds against them too.
+    in_flight_ = busy;
     std::vector<std::uint64_t> out;
     if (sweeps_ < s_.warmup_sweeps)
       out = next_in_sweep();
@@ -289,10 +292,11 @@ private:
   bool independent(std::uint64_t j, const std::vector<std::uint64_t>& kept) {
     if (correlation_ == nullptr)
       return true;
-    for (auto k : kept)
-      if (!(std::abs((*correlation_)(j, k)) < s_.rho))
-        return false;
-    return true;
+    auto correlated = [&](std::uint64_t k) {
+      return !(std::abs((*correlation_)(j, k)) < s_.rho);
+    };
+    return std::none_of(kept.begin(), kept.end(), correlated) &&
+           std::none_of(in_flight_.begin(), in_flight_.end(), correlated);
   }
 
   // Keeps candidates in order while they pass the dependency check.
@@ -318,6 +322,7 @@ private:
   const column_correlation* correlation_;
   weighted_pool pool_;
   std::vector<char> busy_;
+  std::vector<std::uint64_t> in_flight_; // the busy coordinates of next()
   std::mt19937_64 gen_;
   std::vector<std::uint64_t> sweep_; ///< the current sweep, from head_ on
   std::size_t head_ = 0;

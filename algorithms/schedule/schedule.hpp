@@ -69,7 +69,8 @@ class coordinate_scheduler {
 public:
   virtual ~coordinate_scheduler() = default;
   /// The coordinates of the next round, at most schedule_size, distinct,
-  /// none of `busy` (coordinates of rounds still in flight).
+  /// none of `busy` (coordinates of rounds still in flight; priority's
+  /// dependency check also keeps the round uncorrelated with them).
   virtual std::vector<std::uint64_t>
   next(const std::vector<std::uint64_t>& busy) = 0;
   /// Changes committed for `keys`.

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <regex>
 #include <thread>
 
 using namespace metronome;
