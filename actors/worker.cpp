@@ -1,4 +1,5 @@
 #include "actors/core/cache.hpp"
+#include "actors/core/pacing.hpp"
 #include "actors/core/ps_client.hpp"
 #include "actors/core/table.hpp"
 #include "actors/roles.hpp"
@@ -48,9 +49,9 @@ struct worker_state {
   std::chrono::steady_clock::time_point read_start;
   bool fetched = false; // the current read waits for servers
   bool started = false;
-  // Cutoff: every version is pushed to us; a computation is abandoned when
-  // a newer version arrives before its gradient is sent.
-  bool versions = false;
+  // When which iteration is computed; under a cutoff every version is
+  // pushed to us and a computation a newer version overtook is abandoned.
+  std::unique_ptr<worker_pacing> pacing;
   enum { idle, scheduled, delaying } phase = idle;
   std::uint64_t abandoned = 0;
 };
@@ -116,33 +117,12 @@ void push(worker_state& st) {
 
 void advance(caf::event_based_actor* self, worker_state& st);
 
-// Cutoff: the version every server has sent, or -1 while some server is
-// already further (its part of that version would be missing).
-std::int64_t complete_version(const worker_state& st) {
-  std::int64_t low = std::numeric_limits<std::int64_t>::max();
-  std::int64_t high = -1;
-  for (std::size_t p = 0; p < st.reads->size(); ++p) {
-    low = std::min(low, st.cache->clock_of(p));
-    high = std::max(high, st.cache->clock_of(p));
-  }
-  return low == high ? low : -1;
-}
-
-// Cutoff: whether some server has sent a version newer than the one being
-// computed, which makes its gradient late.
-bool outdated(const worker_state& st) {
-  for (std::size_t p = 0; p < st.reads->size(); ++p)
-    if (st.cache->clock_of(p) > st.clock)
-      return true;
-  return false;
-}
-
 // Sends the computed gradient unless, under a cutoff, a newer version came
 // meanwhile (the gradient would be dropped as late), then goes on.
 void finish(caf::event_based_actor* self, worker_state& st) {
   st.phase = worker_state::idle;
   st.read_start = std::chrono::steady_clock::now();
-  if (st.versions && outdated(st)) {
+  if (st.pacing->overtaken(*st.cache, st.clock)) {
     ++st.abandoned;
   } else {
     push(st);
@@ -169,24 +149,20 @@ void iterate(caf::event_based_actor* self, worker_state& st,
 
 // Runs the next iteration if its read can be served from the cache (then
 // continues through a message to itself, so other messages get a turn), or
-// starts the fetch it waits for.
+// starts the fetch it waits for; a versioned worker starts the newest
+// version every server has sent.
 void advance(caf::event_based_actor* self, worker_state& st) {
-  if (st.versions) {
-    if (st.phase != worker_state::idle)
-      return;
-    auto v = complete_version(st);
-    if (v < st.clock || static_cast<std::uint64_t>(v) >= st.iterations)
-      return;
-    st.clock = v;
-    st.phase = worker_state::scheduled;
-    st.fetched = true;
-    self->send(self, tick_atom::value);
+  if (st.phase != worker_state::idle)
     return;
-  }
-  if (static_cast<std::uint64_t>(st.clock) >= st.iterations)
+  auto next = st.pacing->start(*st.cache, st.clock, st.iterations);
+  if (next < 0)
     return;
-  if (begin_read(st))
-    self->send(self, tick_atom::value);
+  if (st.pacing->reads() && !begin_read(st))
+    return;
+  st.clock = next;
+  st.phase = worker_state::scheduled;
+  st.fetched = st.fetched || !st.pacing->reads();
+  self->send(self, tick_atom::value);
 }
 
 } // namespace
@@ -208,14 +184,14 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     // Under bsp and async a worker reads every iteration (async measures
     // the staleness of what it gets instead of bounding it).
     std::vector<std::int64_t> bounds;
-    st->versions = topo.job.consistency == "cutoff";
+    st->pacing = make_worker_pacing(topo.job.consistency);
     std::vector<bool> eager; // servers push every commit: essp, versions
     for (const auto& part : parts) {
       const auto& t = tables[part.table];
       ranges.push_back(part.keys);
       bool bounded = t.consistency == "ssp" || t.consistency == "essp";
       bounds.push_back(bounded ? t.staleness : 0);
-      eager.push_back(t.consistency == "essp" || st->versions);
+      eager.push_back(t.consistency == "essp" || !st->pacing->reads());
     }
     st->reads = reader_of(*st->out, std::move(parts), std::move(eager));
     // The servers apply -lr / workers times each worker's gradient.
@@ -245,10 +221,11 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           if (!r)
             return; // a reply to a request we no longer wait for
           st->cache->store(r->part, r->clock, r->applied, r->values);
-          if (st->versions) {
+          if (!st->pacing->reads()) {
             // A newer version makes a computation waiting out its delay
             // stale: it is abandoned at once.
-            if (st->phase == worker_state::delaying && outdated(*st))
+            if (st->phase == worker_state::delaying &&
+                st->pacing->overtaken(*st->cache, st->clock))
               finish(self, *st);
             else
               advance(self, *st);
@@ -269,8 +246,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           auto cmd = msg->envelope().body_as_Control()->command();
           if (cmd == wire::Command::Start && !st->started) {
             st->started = true;
-            if (!st->versions)
-              advance(self, *st);
+            advance(self, *st);
           } else if (cmd == wire::Command::Stop) {
             self->quit();
           } else if (cmd == wire::Command::Abort) {
@@ -286,11 +262,9 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
       [self, st, env](tick_atom) {
         // The read of st->clock was served from the cache; under a cutoff,
         // the newest version is computed.
-        if (st->versions) {
-          auto v = complete_version(*st);
-          if (v > st->clock && static_cast<std::uint64_t>(v) < st->iterations)
-            st->clock = v;
-        }
+        auto newest = st->pacing->start(*st->cache, st->clock, st->iterations);
+        if (newest > st->clock)
+          st->clock = newest;
         iterate(self, *st, env);
       },
       [self, st](delayed_atom, std::int64_t clock) {
