@@ -1,9 +1,8 @@
 #include "launcher/config_reader.hpp"
 
+#include "algorithms/data/idx_loader.hpp"
 #include "algorithms/data/libsvm_loader.hpp"
 #include "algorithms/stragglers/stragglers.hpp"
-
-#include <zlib.h>
 
 #include <cstdio>
 
@@ -13,46 +12,24 @@ namespace {
 
 // --- data ------------------------------------------------------------------
 
-struct idx_header {
+// An IDX header read with the loader's own reader, or why it cannot be.
+struct idx_header : algorithms::idx_header {
   std::string error; ///< empty when the header was read
-  std::uint32_t magic = 0;
-  std::uint32_t count = 0;
-  std::uint32_t rows = 0;
-  std::uint32_t cols = 0;
 };
 
-constexpr std::uint32_t idx_images_magic = 0x00000803;
-constexpr std::uint32_t idx_labels_magic = 0x00000801;
-
-// Reads the IDX header of `path`, gzip-compressed or not.
 idx_header read_idx_header(const std::string& path, bool images) {
   idx_header h;
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    h.error = std::strerror(errno);
+  try {
+    static_cast<algorithms::idx_header&>(h) =
+        algorithms::read_idx_header(path, images);
+  } catch (const algorithms::load_error& e) {
+    h.error = e.what();
     return h;
   }
-  unsigned char b[16] = {};
-  int want = images ? 16 : 8;
-  int got = gzread(f, b, static_cast<unsigned>(want));
-  if (got < 0) {
-    int code = 0;
-    h.error = gzerror(f, &code);
-  }
-  gzclose(f);
-  if (got < 0)
-    return h;
-  auto be32 = [&](int at) {
-    return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) |
-           (std::uint32_t{b[at + 2]} << 8) | std::uint32_t{b[at + 3]};
-  };
-  h.magic = be32(0);
-  h.count = be32(4);
-  h.rows = be32(8);
-  h.cols = be32(12);
-  if (got < want)
-    h.error = "it ends after " + std::to_string(got) + " bytes, inside the " +
-              std::to_string(want) + "-byte IDX header";
+  std::size_t want = images ? 16 : 8;
+  if (h.bytes < want)
+    h.error = "it ends after " + std::to_string(h.bytes) +
+              " bytes, inside the " + std::to_string(want) + "-byte IDX header";
   return h;
 }
 
@@ -117,7 +94,8 @@ std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
     bool images = key.find("images") != std::string::npos;
     auto h = read_idx_header(*fields.at(key), images);
     auto what = in_quotes(key) + ": " + in_quotes(*fields.at(key));
-    auto expected = images ? idx_images_magic : idx_labels_magic;
+    auto expected =
+        images ? algorithms::idx_images_magic : algorithms::idx_labels_magic;
     if (h.error.empty() && h.magic != expected) {
       auto partner = images ? key.substr(0, key.find('_')) + "_labels"
                             : key.substr(0, key.find('_')) + "_images";
@@ -125,7 +103,8 @@ std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
                 what + " is not an IDX " + (images ? "images" : "labels") +
                     " file (magic number " + hex32(h.magic) + ", expected " +
                     hex32(expected) + ")",
-                h.magic == (images ? idx_labels_magic : idx_images_magic)
+                h.magic == (images ? algorithms::idx_labels_magic
+                                   : algorithms::idx_images_magic)
                     ? "that is an IDX " +
                           std::string(images ? "labels" : "images") +
                           " file; did you swap " + key + " and " + partner + "?"

@@ -13,8 +13,6 @@ namespace metronome::algorithms {
 
 namespace {
 
-constexpr std::uint32_t images_magic = 0x00000803;
-constexpr std::uint32_t labels_magic = 0x00000801;
 constexpr std::uint32_t max_pixels = 1u << 24;
 constexpr int max_label = 9;
 
@@ -61,19 +59,6 @@ public:
     return got;
   }
 
-  void read_exact(unsigned char* buf, std::size_t n, const std::string& what) {
-    std::size_t got = read_some(buf, n);
-    if (got < n)
-      throw error(fmt::format("expected {} got end of file", what));
-  }
-
-  std::uint32_t read_u32(const char* what) {
-    unsigned char b[4];
-    read_exact(b, 4, what);
-    return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
-           (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]};
-  }
-
   load_error error(const std::string& what) const {
     return error_at(offset_, what);
   }
@@ -89,20 +74,45 @@ private:
   std::uint64_t offset_ = 0;
 };
 
-void check_magic(idx_file& f, std::uint32_t expected, const char* kind) {
-  std::uint32_t magic = f.read_u32("a 4-byte IDX magic number");
+idx_header read_header(idx_file& f, bool images) {
+  unsigned char b[16] = {};
+  idx_header h;
+  h.bytes = f.read_some(b, images ? 16 : 8);
+  auto be32 = [&](int at) {
+    return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) |
+           (std::uint32_t{b[at + 2]} << 8) | std::uint32_t{b[at + 3]};
+  };
+  h.magic = be32(0);
+  h.count = be32(4);
+  h.rows = be32(8);
+  h.cols = be32(12);
+  return h;
+}
+
+// Field `index` (0: magic, 1: count, 2: rows, 3: cols) of `h`, checked to
+// be in the file (and, but for the magic, positive).
+std::uint32_t field(const idx_file& f, const idx_header& h, int index,
+                    const char* what) {
+  std::size_t end = 4 * static_cast<std::size_t>(index + 1);
+  if (h.bytes < end)
+    throw f.error_at(h.bytes, fmt::format("expected {} got end of file", what));
+  std::uint32_t v = index == 0   ? h.magic
+                    : index == 1 ? h.count
+                    : index == 2 ? h.rows
+                                 : h.cols;
+  if (index > 0 && v == 0)
+    throw f.error_at(end - 4,
+                     fmt::format("expected a positive {} got 0", what));
+  return v;
+}
+
+void check_magic(const idx_file& f, const idx_header& h, std::uint32_t expected,
+                 const char* kind) {
+  std::uint32_t magic = field(f, h, 0, "a 4-byte IDX magic number");
   if (magic != expected)
     throw f.error_at(0,
                      fmt::format("expected IDX {} magic 0x{:08x} got 0x{:08x}",
                                  kind, expected, magic));
-}
-
-std::uint32_t read_dim(idx_file& f, const char* what) {
-  std::uint64_t at = f.offset();
-  std::uint32_t v = f.read_u32(what);
-  if (v == 0)
-    throw f.error_at(at, fmt::format("expected a positive {} got 0", what));
-  return v;
 }
 
 std::vector<unsigned char> read_labels(idx_file& f, std::size_t n) {
@@ -127,13 +137,20 @@ std::vector<unsigned char> read_labels(idx_file& f, std::size_t n) {
 
 } // namespace
 
+idx_header read_idx_header(const std::string& path, bool images) {
+  idx_file f(path);
+  return read_header(f, images);
+}
+
 dataset load_idx(const std::string& images_path, const std::string& labels_path,
                  std::size_t limit) {
   idx_file images(images_path);
-  check_magic(images, images_magic, "image (unsigned byte, 3 dimensions)");
-  std::uint32_t count = read_dim(images, "image count");
-  std::uint32_t rows = read_dim(images, "row count");
-  std::uint32_t cols = read_dim(images, "column count");
+  auto header = read_header(images, true);
+  check_magic(images, header, idx_images_magic,
+              "image (unsigned byte, 3 dimensions)");
+  std::uint32_t count = field(images, header, 1, "image count");
+  std::uint32_t rows = field(images, header, 2, "row count");
+  std::uint32_t cols = field(images, header, 3, "column count");
   std::uint64_t pixels = std::uint64_t{rows} * cols;
   if (pixels > max_pixels)
     throw images.error_at(
@@ -141,8 +158,13 @@ dataset load_idx(const std::string& images_path, const std::string& labels_path,
                        max_pixels, rows, cols));
 
   idx_file labels_file(labels_path);
-  check_magic(labels_file, labels_magic, "label (unsigned byte, 1 dimension)");
-  std::uint32_t label_count = labels_file.read_u32("a 4-byte label count");
+  auto label_header = read_header(labels_file, false);
+  check_magic(labels_file, label_header, idx_labels_magic,
+              "label (unsigned byte, 1 dimension)");
+  if (label_header.bytes < 8)
+    throw labels_file.error_at(label_header.bytes,
+                               "expected a 4-byte label count got end of file");
+  std::uint32_t label_count = label_header.count;
   if (label_count != count)
     throw labels_file.error_at(
         4, fmt::format("expected {} labels (the image count of {}) got {}",

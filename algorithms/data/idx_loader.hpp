@@ -7,6 +7,26 @@
 
 namespace metronome::algorithms {
 
+/// Magic numbers of IDX files of unsigned bytes: images (3 dimensions) and
+/// labels (1 dimension).
+constexpr std::uint32_t idx_images_magic = 0x00000803;
+constexpr std::uint32_t idx_labels_magic = 0x00000801;
+
+/// The header of an IDX file as far as the file holds it.
+struct idx_header {
+  std::uint32_t magic = 0;
+  std::uint32_t count = 0;
+  std::uint32_t rows = 0; ///< images only
+  std::uint32_t cols = 0; ///< images only
+  /// Header bytes the file has: 16 for a whole images header, 8 for labels.
+  std::size_t bytes = 0;
+};
+
+/// Reads the header of an IDX images (`images`) or labels file, gzip'd or
+/// plain, as far as the file goes (load_idx reads it the same way). Throws
+/// load_error naming the file when it cannot be opened or read.
+idx_header read_idx_header(const std::string& path, bool images);
+
 /// Reads an IDX image file and its IDX label file (gzip'd or plain, as in the
 /// Debian package dataset-fashion-mnist) into a dense data set with pixel
 /// values scaled to [0, 1]; reads at most `limit` samples when `limit` > 0.
