@@ -83,8 +83,7 @@ struct staleness_stats {
 struct coordinator_state {
   std::unique_ptr<sender> out;
   const messages::transport* transport = nullptr;
-  std::set<std::string> expected;
-  std::set<std::string> present;
+  std::unique_ptr<job_members> members;
   std::vector<std::string> workers;
   std::vector<std::string> servers;
   std::vector<table_layout> tables;
@@ -118,8 +117,7 @@ double seconds_since(steady_clock::time_point t) {
 
 void stop_all(coordinator_state& st, wire::Command cmd,
               const std::string& reason) {
-  for (const auto& name : st.expected)
-    st.out->control(name, cmd, reason);
+  st.members->command(*st.out, cmd, reason);
 }
 
 void request_eval(coordinator_state& st) {
@@ -421,12 +419,7 @@ bool lose_workers(coordinator_state& st, const actor_env& env,
 }
 
 void on_hello(coordinator_state& st, const messages::inbound& msg) {
-  const auto* hello = msg.envelope().body_as_Hello();
-  if (hello->actors() != nullptr)
-    for (const auto* a : *hello->actors())
-      if (st.expected.count(a->str()))
-        st.present.insert(a->str());
-  if (st.started || st.present.size() < st.expected.size())
+  if (!st.members->hello(msg))
     return;
   st.started = true;
   st.start_time = steady_clock::now();
@@ -451,9 +444,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   const auto& topo = *env.topo;
   st->out = std::make_unique<sender>(env);
   st->transport = local_transport;
-  for (const auto& name : topo.all_actors())
-    if (name != env.name)
-      st->expected.insert(name);
+  st->members = std::make_unique<job_members>(topo, env.name);
   for (std::size_t i = 0; i < topo.count("worker"); ++i)
     st->workers.push_back("worker/" + std::to_string(i));
   for (std::size_t i = 0; i < topo.count("server"); ++i)
@@ -501,7 +492,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           // Under a cutoff a worker that failed is a lost worker.
           if (st->ledger && lose_workers(*st, env, std::string(msg->source())))
             break;
-          auto reason = ctl->reason() ? ctl->reason()->str() : "no reason";
+          auto reason = abort_reason(*msg);
           spdlog::error("job aborted: {}", reason);
           stop_all(*st, wire::Command::Abort, reason);
           self->quit(aborted_elsewhere);
@@ -515,11 +506,8 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
       [self, st](tick_atom) {
         if (st->started)
           return;
-        std::string missing;
-        for (const auto& name : st->expected)
-          if (!st->present.count(name))
-            missing += (missing.empty() ? "" : ", ") + name;
-        spdlog::info("waiting for actors to say hello: {}", missing);
+        spdlog::info("waiting for actors to say hello: {}",
+                     st->members->missing());
         self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
       },
       [self, st, env](peer_down_atom, const std::string& peer) {

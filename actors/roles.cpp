@@ -45,6 +45,43 @@ std::unique_ptr<ps_client> reader_of(sender& out, std::vector<partition> parts,
       [&out](messages::outbound m) { out.post(std::move(m)); });
 }
 
+job_members::job_members(const topology& topo, const std::string& coordinator) {
+  for (const auto& name : topo.all_actors())
+    if (name != coordinator)
+      expected_.insert(name);
+}
+
+bool job_members::hello(const messages::inbound& msg) {
+  const auto* hello = msg.envelope().body_as_Hello();
+  if (hello->actors() != nullptr)
+    for (const auto* a : *hello->actors())
+      if (expected_.count(a->str()))
+        present_.insert(a->str());
+  if (complete_ || present_.size() < expected_.size())
+    return false;
+  complete_ = true;
+  return true;
+}
+
+std::string job_members::missing() const {
+  std::string out;
+  for (const auto& name : expected_)
+    if (!present_.count(name))
+      out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+void job_members::command(sender& out, messages::wire::Command cmd,
+                          const std::string& reason) const {
+  for (const auto& name : expected_)
+    out.control(name, cmd, reason);
+}
+
+std::string abort_reason(const messages::inbound& msg) {
+  const auto* ctl = msg.envelope().body_as_Control();
+  return ctl->reason() ? ctl->reason()->str() : "no reason";
+}
+
 void keep_exception_messages(caf::event_based_actor* self) {
   self->set_exception_handler(
       [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {

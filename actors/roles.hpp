@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <set>
 
 namespace metronome::actors {
 
@@ -47,6 +48,34 @@ caf::behavior refuse_to_start(caf::event_based_actor* self,
 void stop_if_coordinator_lost(caf::event_based_actor* self,
                               const actor_env& env,
                               const std::string& dead_node);
+
+class sender;
+
+/// The other actors of a job as its coordinator sees them: who must say
+/// hello before the job starts, and whom a command goes to.
+class job_members {
+public:
+  /// Every actor of `topo` but `coordinator`.
+  job_members(const topology& topo, const std::string& coordinator);
+
+  /// Takes a Hello; true exactly once, when the last expected actor is in.
+  bool hello(const messages::inbound& msg);
+
+  /// The actors that have not said hello, comma-separated.
+  std::string missing() const;
+
+  /// Sends `cmd` to every actor of the job.
+  void command(sender& out, messages::wire::Command cmd,
+               const std::string& reason = {}) const;
+
+private:
+  std::set<std::string> expected_;
+  std::set<std::string> present_;
+  bool complete_ = false;
+};
+
+/// The reason an Abort Control message carries, or "no reason".
+std::string abort_reason(const messages::inbound& msg);
 
 /// Sequence numbers and header filling shared by the role actors.
 class sender {

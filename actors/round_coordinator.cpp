@@ -11,7 +11,6 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
-#include <set>
 
 namespace metronome::actors {
 
@@ -21,18 +20,11 @@ namespace {
 
 struct round_coordinator_state {
   std::unique_ptr<sender> out;
-  std::set<std::string> expected;
-  std::set<std::string> present;
+  std::unique_ptr<job_members> members;
   job_records records;
   bool started = false;
   bool finished = false;
 };
-
-void stop_all(round_coordinator_state& st, wire::Command cmd,
-              const std::string& reason) {
-  for (const auto& name : st.expected)
-    st.out->control(name, cmd, reason);
-}
 
 // One coefficient per line in key order, %.17g (they read back exactly).
 std::string save_coefficients(const std::vector<double>& values,
@@ -55,8 +47,8 @@ void on_record(caf::event_based_actor* self, round_coordinator_state& st,
                  msg.source());
     return;
   }
-  if (kind == "iteration") {
-    st.records.iteration(*fields);
+  if (kind == "iterations") {
+    st.records.iterations(fields->value("records", json::array()));
   } else if (kind == "progress") {
     st.records.progress(*fields);
   } else if (kind == "final" && !st.finished) {
@@ -68,7 +60,7 @@ void on_record(caf::event_based_actor* self, round_coordinator_state& st,
     if (error.empty() && !path.empty())
       error = save_coefficients(messages::read_doubles(r->parameters()).values,
                                 path);
-    stop_all(st, wire::Command::Stop, "job finished");
+    st.members->command(*st.out, wire::Command::Stop, "job finished");
     if (!error.empty()) {
       spdlog::error("{}: {}", env.name, error);
       self->quit(caf::make_error(caf::sec::runtime_error, error));
@@ -80,19 +72,13 @@ void on_record(caf::event_based_actor* self, round_coordinator_state& st,
 
 void on_hello(round_coordinator_state& st, const actor_env& env,
               const messages::inbound& msg) {
-  const auto* hello = msg.envelope().body_as_Hello();
-  if (hello->actors() != nullptr)
-    for (const auto* a : *hello->actors())
-      if (st.expected.count(a->str()))
-        st.present.insert(a->str());
-  if (st.started || st.present.size() < st.expected.size())
+  if (!st.members->hello(msg))
     return;
   st.started = true;
   st.records.say(fmt::format("job started: {} workers, scheduler/0, {}",
                              env.topo->count("worker"),
                              env.topo->job.algorithm));
-  for (const auto& name : st.expected)
-    st.out->control(name, wire::Command::Start);
+  st.members->command(*st.out, wire::Command::Start);
 }
 
 } // namespace
@@ -101,15 +87,14 @@ caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env) {
   keep_exception_messages(self);
   auto st = std::make_shared<round_coordinator_state>();
   st->out = std::make_unique<sender>(env);
-  for (const auto& name : env.topo->all_actors())
-    if (name != env.name)
-      st->expected.insert(name);
+  st->members = std::make_unique<job_members>(*env.topo, env.name);
   try {
     st->records = job_records(env.topo->options.metrics_dir,
                               "round,worker,compute_seconds");
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
+  self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
         msg->handled();
@@ -124,9 +109,9 @@ caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env) {
           const auto* ctl = msg->envelope().body_as_Control();
           if (ctl->command() != wire::Command::Abort || st->finished)
             break;
-          auto reason = ctl->reason() ? ctl->reason()->str() : "no reason";
+          auto reason = abort_reason(*msg);
           spdlog::error("job aborted: {}", reason);
-          stop_all(*st, wire::Command::Abort, reason);
+          st->members->command(*st->out, wire::Command::Abort, reason);
           self->quit(aborted_elsewhere);
           break;
         }
@@ -135,11 +120,19 @@ caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env) {
                        messages::kind_name(msg->kind()), msg->source());
         }
       },
+      [self, st](tick_atom) {
+        if (st->started)
+          return;
+        spdlog::info("waiting for actors to say hello: {}",
+                     st->members->missing());
+        self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
+      },
       [self, st, env](peer_down_atom, const std::string& peer) {
         if (st->finished)
           return;
         spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
-        stop_all(*st, wire::Command::Abort, "node " + peer + " died");
+        st->members->command(*st->out, wire::Command::Abort,
+                             "node " + peer + " died");
         self->quit(aborted_elsewhere);
       },
   };

@@ -47,6 +47,10 @@ struct scheduler_state {
   std::deque<round_in_flight> flight;
   steady_clock::time_point start;
   steady_clock::time_point last_progress;
+  // Round records not sent yet: they go to the coordinator in batches, a
+  // message per round would cost a third of a short round.
+  json records = json::array();
+  steady_clock::time_point last_records;
   bool started = false;
   bool finished = false;
 };
@@ -92,6 +96,19 @@ void fill(scheduler_state& st) {
     send_round(st, *t);
 }
 
+// Sends the round records held back, when there are many, when they are
+// old enough for someone watching, or when `now` says so.
+void send_records(scheduler_state& st, bool now) {
+  auto t = steady_clock::now();
+  if (st.records.empty() ||
+      (!now && st.records.size() < 256 &&
+       t - st.last_records < std::chrono::milliseconds(100)))
+    return;
+  st.last_records = t;
+  send_record(st, "iterations", {{"records", std::move(st.records)}}, {});
+  st.records = json::array();
+}
+
 void report_progress(scheduler_state& st, const json& record) {
   auto now = steady_clock::now();
   if (now - st.last_progress < std::chrono::milliseconds(250) &&
@@ -119,12 +136,14 @@ void commit_ready(scheduler_state& st) {
     record["round_s"] = seconds_since(f.sent);
     record["compute_s"] = f.compute_seconds;
     record["wall_s"] = seconds_since(st.start);
-    send_record(st, "iteration", record, {});
+    st.records.push_back(record);
+    send_records(st, false);
     report_progress(st, record);
   }
   fill(st);
   if (st.planner->done() && !st.finished) {
     st.finished = true;
+    send_records(st, true);
     auto summary = st.planner->summary();
     if (summary.value("diverged", false))
       spdlog::warn("the job diverged: the coordinates of a round are too "

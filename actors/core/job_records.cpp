@@ -49,6 +49,16 @@ void job_records::write_line(file& f, std::string_view text) {
     fail("cannot write " + f.path.string() + ": " + std::strerror(errno));
 }
 
+void job_records::iterations(const json& records) {
+  std::string lines;
+  for (const auto& r : records)
+    lines += r.dump() + '\n';
+  if (!lines.empty()) {
+    lines.pop_back();
+    write_line(iterations_, lines);
+  }
+}
+
 void job_records::trace(std::string_view row) {
   write_line(trace_, row);
 }

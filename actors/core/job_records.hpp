@@ -35,6 +35,8 @@ public:
 
   /// One line of iterations.jsonl.
   void iteration(const json& record) { write_line(iterations_, record.dump()); }
+  /// One line of iterations.jsonl per element of the array `records`.
+  void iterations(const json& records);
   /// One line of evaluations.jsonl.
   void evaluation(const json& record) {
     write_line(evaluations_, record.dump());
