@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 
@@ -133,8 +134,13 @@ void commit_ready(scheduler_state& st) {
     for (auto& p : f.parts)
       parts.push_back(std::move(*p));
     auto record = st.planner->commit(parts);
-    record["round_s"] = seconds_since(f.sent);
+    auto round_s = seconds_since(f.sent);
+    auto slowest =
+        *std::max_element(f.compute_seconds.begin(), f.compute_seconds.end());
+    record["round_s"] = round_s;
     record["compute_s"] = f.compute_seconds;
+    // What the round waited beyond its slowest worker's computation.
+    record["blocked_s"] = std::max(0.0, round_s - slowest);
     record["wall_s"] = seconds_since(st.start);
     st.records.push_back(record);
     send_records(st, false);

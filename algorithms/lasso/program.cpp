@@ -45,7 +45,8 @@ std::optional<round_task> planner::plan_update() {
     busy.insert(busy.end(), f.keys.begin(), f.keys.end());
   round_task t;
   t.keys = schedule_->next(busy);
-  rejected_ += schedule_->rejected();
+  // Refusals of attempts that found nothing count with the next round.
+  round_rejected_ += schedule_->rejected();
   if (t.keys.empty()) {
     finished_ = flight_.empty();
     return std::nullopt;
@@ -80,7 +81,11 @@ std::optional<round_task> planner::plan() {
   t->round = next_round_++;
   t->change_keys.swap(change_keys_);
   t->changes.swap(changes_);
-  lags_.push_back(flight_.size());
+  sent_.push_back({flight_.size(), t->task == gap_task ? 0 : round_rejected_});
+  if (t->task != gap_task) {
+    rejected_ += round_rejected_;
+    round_rejected_ = 0;
+  }
   flight_.push_back(*t);
   return t;
 }
@@ -93,10 +98,12 @@ ordered_json planner::commit(const std::vector<round_result>& parts) {
         fmt::format("lasso: {} parts for {} workers", parts.size(), workers_));
   auto t = std::move(flight_.front());
   flight_.pop_front();
-  auto lag = lags_.front();
-  lags_.pop_front();
+  auto sent = sent_.front();
+  sent_.pop_front();
   auto record = t.task == gap_task ? commit_gap(parts) : commit_sums(t, parts);
-  ordered_json out = {{"round", t.round}, {"lag", lag}};
+  if (t.task != gap_task)
+    record["rejected"] = sent.rejected;
+  ordered_json out = {{"round", t.round}, {"lag", sent.lag}};
   out.update(record);
   return out;
 }
@@ -130,6 +137,7 @@ ordered_json planner::commit_sums(const round_task& t,
                           settings_.solver.alpha);
     deltas[i] = next - t.values[i];
     nonzero_changes += deltas[i] != 0;
+    nnz_ += static_cast<std::int64_t>(next != 0) - (t.values[i] != 0);
     beta_[t.keys[i]] = next;
   }
   schedule_->observe(t.keys.data(), deltas.data(), k);
@@ -143,6 +151,7 @@ ordered_json planner::commit_sums(const round_task& t,
       {"task", "update"},
       {"coordinates", k},
       {"changed", nonzero_changes},
+      {"nnz", nnz_},
       {"residual_objective", rr / (2.0 * static_cast<double>(n_))}};
   return record;
 }
@@ -166,23 +175,19 @@ ordered_json planner::commit_gap(const std::vector<round_result>& parts) {
   diverged_ = !std::isfinite(objective_) || !std::isfinite(gap_);
   if (converged_ || diverged_ || rounds_ >= settings_.solver.max_rounds)
     finished_ = true;
-  auto nnz = std::count_if(beta_.begin(), beta_.end(),
-                           [](double b) { return b != 0; });
   return {{"task", "gap"},       {"objective", objective_},
           {"gap", gap_},         {"gap_threshold", threshold},
-          {"nnz", nnz},          {"rounds", rounds_},
+          {"nnz", nnz_},         {"rounds", rounds_},
           {"updates", updates_}, {"rejected", rejected_}};
 }
 
 ordered_json planner::summary() const {
-  auto nnz = std::count_if(beta_.begin(), beta_.end(),
-                           [](double b) { return b != 0; });
   return {{"algorithm", "lasso"},
           {"objective", objective_},
           {"gap", gap_},
           {"converged", converged_},
           {"diverged", diverged_},
-          {"nnz", nnz},
+          {"nnz", nnz_},
           {"rounds", rounds_},
           {"updates", updates_},
           {"rejected", rejected_},

@@ -64,8 +64,15 @@ private:
   std::vector<double> beta_;
   std::deque<round_task> flight_;
   // Per round in flight: the rounds sent before it and not committed when
-  // it was sent, whose changes its residuals lack.
-  std::deque<std::size_t> lags_;
+  // it was sent (whose changes its residuals lack), and the candidates the
+  // dependency check refused for it.
+  struct sent_round {
+    std::size_t lag = 0;
+    std::uint64_t rejected = 0;
+  };
+  std::deque<sent_round> sent_;
+  std::uint64_t round_rejected_ = 0;
+  std::int64_t nnz_ = 0;                   // non-zero coefficients
   std::vector<std::uint64_t> change_keys_; // committed, not yet sent
   std::vector<double> changes_;
   std::uint64_t next_round_ = 0;

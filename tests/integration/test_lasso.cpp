@@ -188,6 +188,7 @@ TEST_F(Lasso, EveryScheduleOverTcpStaysWithinItsPipelineBound) {
         << schedule;
     std::ifstream records(dir_ / "metrics" / "iterations.jsonl");
     std::uint64_t rounds = 0, updates = 0, gaps = 0, max_lag = 0;
+    std::uint64_t rejected = 0, last_nnz = 0;
     for (std::string text; std::getline(records, text);) {
       auto record = actors::parse_record(text);
       ASSERT_TRUE(record) << text;
@@ -200,10 +201,15 @@ TEST_F(Lasso, EveryScheduleOverTcpStaysWithinItsPipelineBound) {
       }
       ++rounds;
       updates += (*record)["coordinates"].get<std::uint64_t>();
+      rejected += (*record)["rejected"].get<std::uint64_t>();
+      last_nnz = (*record)["nnz"].get<std::uint64_t>();
+      EXPECT_GE((*record)["blocked_s"].get<double>(), 0);
       EXPECT_LE((*record)["coordinates"].get<std::size_t>(), j.schedule_size);
     }
     EXPECT_EQ(rounds, line["rounds"].get<std::uint64_t>()) << schedule;
     EXPECT_EQ(updates, line["updates"].get<std::uint64_t>()) << schedule;
+    EXPECT_EQ(rejected, line["rejected"].get<std::uint64_t>()) << schedule;
+    EXPECT_EQ(last_nnz, line["nnz"].get<std::uint64_t>()) << schedule;
     EXPECT_GE(gaps, 1u);
     EXPECT_EQ(max_lag, j.pipeline) << schedule << ": the bound, and reached";
   }
