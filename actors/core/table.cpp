@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <stdexcept>
 
 namespace metronome::actors {
@@ -38,42 +39,192 @@ constexpr std::int64_t max_clock = std::int64_t{1} << 62;
 
 constexpr std::size_t max_held_snapshots = 8;
 
-// ssp(s): a read at clock c waits for the clocks below c - s. bsp is
-// ssp(0): its updates of a clock are applied together in worker order, so
-// the result does not depend on arrival order. With s > 0 updates are
-// applied as they arrive: reads get fresher values than the bound needs.
-class ssp_policy : public consistency_policy {
+// ssp(s) with s > 0 and async: each update is applied as it arrives, so
+// reads get fresher values than the bound needs.
+class on_arrival_policy : public consistency_policy {
 public:
-  explicit ssp_policy(std::int64_t s)
+  explicit on_arrival_policy(std::int64_t s)
       : s_(s) {}
   std::string name() const override {
-    return s_ == 0 ? "bsp" : "ssp(" + std::to_string(s_) + ")";
+    return s_ < 0 ? "async" : "ssp(" + std::to_string(s_) + ")";
   }
-  bool aggregates() const override { return s_ == 0; }
   std::int64_t staleness() const override { return s_; }
+  std::optional<clock_commit> complete(std::int64_t) override {
+    return std::nullopt;
+  }
+  std::int64_t applied(worker_clocks at) const override { return at.finished; }
+
+protected:
+  verdict judge(std::size_t worker, std::int64_t clock,
+                worker_clocks at) override {
+    if (clock >= at.finished)
+      return {{}, arrival::apply};
+    return {"update from worker " + std::to_string(worker) + " for clock " +
+            std::to_string(clock) + " after one for clock " +
+            std::to_string(at.finished - 1)};
+  }
 
 private:
   std::int64_t s_;
 };
 
-class async_policy : public consistency_policy {
+// bsp, ssp(0): the updates of a clock are buffered and applied together in
+// worker order once every worker's is in, so that the result does not
+// depend on arrival order.
+class bsp_policy : public consistency_policy {
 public:
-  std::string name() const override { return "async"; }
-  bool aggregates() const override { return false; }
-  std::int64_t staleness() const override { return -1; }
+  std::string name() const override { return "bsp"; }
+  std::int64_t staleness() const override { return 0; }
+  std::optional<clock_commit> complete(std::int64_t clock) override {
+    auto i = in_.find(clock);
+    if (i == in_.end() ||
+        std::count(i->second.begin(), i->second.end(), false) > 0)
+      return std::nullopt;
+    in_.erase(i);
+    clock_commit c;
+    c.workers.resize(workers_);
+    std::iota(c.workers.begin(), c.workers.end(), std::size_t{0});
+    c.divisor = workers_;
+    return c;
+  }
+  std::int64_t applied(worker_clocks at) const override { return at.committed; }
+
+protected:
+  verdict judge(std::size_t worker, std::int64_t clock,
+                worker_clocks at) override {
+    if (clock < at.committed)
+      return {"update for clock " + std::to_string(clock) +
+              " arrived after that clock was committed"};
+    return hold(worker, clock);
+  }
+
+  // Which workers' updates are buffered for `clock`.
+  std::vector<bool>& held(std::int64_t clock) {
+    auto& in = in_[clock];
+    in.resize(workers_);
+    return in;
+  }
+
+  // Buffers the update of `worker` for `clock`, unless it is a second one.
+  verdict hold(std::size_t worker, std::int64_t clock) {
+    auto& in = held(clock);
+    if (in[worker])
+      return {"second update from worker " + std::to_string(worker) +
+              " for clock " + std::to_string(clock)};
+    in[worker] = true;
+    return {{}, arrival::buffer};
+  }
+
+  void forget_clock(std::int64_t clock) { in_.erase(clock); }
+
+private:
+  std::map<std::int64_t, std::vector<bool>> in_;
 };
 
 // Synchronous SGD with a cutoff: a clock (a version of the parameters) is
-// made of the updates of the workers a leader accepted for it.
-class cutoff_policy : public consistency_policy {
+// made of the updates of the workers a leader accepted for it; the others
+// are dropped as late. A dead worker's update may never come even though
+// the leader had it: the clock goes on without it, at the same scale.
+class cutoff_policy : public bsp_policy {
 public:
   std::string name() const override { return "cutoff"; }
-  bool aggregates() const override { return true; }
-  std::int64_t staleness() const override { return 0; }
-  bool cuts_off() const override { return true; }
+  void attach(std::size_t workers) override {
+    bsp_policy::attach(workers);
+    dead_.assign(workers, false);
+  }
+  std::optional<clock_commit> complete(std::int64_t clock) override;
+  std::string accept(std::int64_t clock, std::int64_t committed,
+                     std::vector<std::size_t> workers) override;
+  void forget(std::size_t worker) override { dead_[worker] = true; }
+  void revive(std::size_t worker) override { dead_[worker] = false; }
+  void set_step_scaling(step_scaling s) override { scaling_ = s; }
+  std::uint64_t late_updates() const override { return late_; }
+
+protected:
+  verdict judge(std::size_t worker, std::int64_t clock,
+                worker_clocks at) override {
+    if (clock < at.committed)
+      return late();
+    auto a = accepted_.find(clock);
+    if (a != accepted_.end() && !accepts(a->second, worker))
+      return late();
+    return hold(worker, clock);
+  }
+
+private:
+  static bool accepts(const std::vector<std::size_t>& set, std::size_t w) {
+    return std::find(set.begin(), set.end(), w) != set.end();
+  }
+  verdict late() {
+    ++late_;
+    return {{}, arrival::drop};
+  }
+
+  std::map<std::int64_t, std::vector<std::size_t>> accepted_;
+  std::vector<bool> dead_;
+  step_scaling scaling_ = step_scaling::fixed;
+  std::uint64_t late_ = 0;
 };
 
+std::optional<clock_commit> cutoff_policy::complete(std::int64_t clock) {
+  auto a = accepted_.find(clock);
+  if (a == accepted_.end())
+    return std::nullopt;
+  auto& in = held(clock);
+  clock_commit c;
+  for (std::size_t w = 0; w < workers_; ++w) {
+    if (!accepts(a->second, w))
+      continue;
+    if (!in[w] && !dead_[w])
+      return std::nullopt;
+    if (in[w])
+      c.workers.push_back(w);
+  }
+  c.divisor = scaling_ == step_scaling::fixed
+                  ? std::max<std::size_t>(1, a->second.size())
+                  : workers_;
+  accepted_.erase(a);
+  forget_clock(clock);
+  return c;
+}
+
+std::string cutoff_policy::accept(std::int64_t clock, std::int64_t committed,
+                                  std::vector<std::size_t> workers) {
+  if (clock != committed)
+    return "cutoff for clock " + std::to_string(clock) + " while clock " +
+           std::to_string(committed) + " is the one being decided";
+  if (accepted_.count(clock))
+    return "second cutoff for clock " + std::to_string(clock);
+  for (auto w : workers)
+    if (w >= workers_ || std::count(workers.begin(), workers.end(), w) != 1)
+      return "cutoff for clock " + std::to_string(clock) + " names worker " +
+             std::to_string(w) + " twice or out of range";
+  auto& in = held(clock);
+  for (std::size_t w = 0; w < workers_; ++w)
+    if (in[w] && !accepts(workers, w)) {
+      in[w] = false;
+      ++late_;
+    }
+  accepted_[clock] = std::move(workers);
+  return {};
+}
+
 } // namespace
+
+verdict consistency_policy::admit(std::size_t worker, std::int64_t clock,
+                                  worker_clocks at) {
+  // A worker pushes clock c only after reading at c, which needs every
+  // update from clocks below c - s: nothing legitimate is further ahead.
+  if (staleness() >= 0 && clock > at.committed + staleness())
+    return {"update for clock " + std::to_string(clock) + " while clock " +
+            std::to_string(at.committed) + " is not committed yet"};
+  return judge(worker, clock, at);
+}
+
+std::string consistency_policy::accept(std::int64_t, std::int64_t,
+                                       std::vector<std::size_t>) {
+  return "accept needs the cutoff policy";
+}
 
 const std::vector<std::string>& consistency_models() {
   static const std::vector<std::string> names = {"bsp", "ssp", "essp", "async",
@@ -84,15 +235,17 @@ const std::vector<std::string>& consistency_models() {
 std::unique_ptr<consistency_policy> make_policy(const std::string& name,
                                                 std::int64_t staleness) {
   if (name == "bsp")
-    return std::make_unique<ssp_policy>(0);
+    return std::make_unique<bsp_policy>();
   // essp has ssp's bound; servers also push each commit to subscribers.
   if (name == "ssp" || name == "essp") {
     if (staleness < 0)
       throw std::invalid_argument("ssp needs a staleness bound >= 0");
-    return std::make_unique<ssp_policy>(staleness);
+    if (staleness == 0)
+      return std::make_unique<bsp_policy>();
+    return std::make_unique<on_arrival_policy>(staleness);
   }
   if (name == "async")
-    return std::make_unique<async_policy>();
+    return std::make_unique<on_arrival_policy>(-1);
   if (name == "cutoff")
     return std::make_unique<cutoff_policy>();
   std::string valid;
@@ -114,6 +267,7 @@ table_shard::table_shard(key_range keys, std::size_t workers, update_rule rule,
     , worker_clock_(workers, 0) {
   if (values_->size() != keys.size())
     throw std::invalid_argument("initial values do not match the key range");
+  policy_->attach(workers);
 }
 
 std::int64_t table_shard::min_clock() const {
@@ -132,38 +286,18 @@ bool table_shard::plausible_read(std::int64_t reader_clock, bool worker) const {
 }
 
 std::int64_t table_shard::applied(std::size_t worker) const {
-  if (policy_->aggregates() || worker >= workers_)
+  if (worker >= workers_)
     return committed_;
-  return worker_clock_[worker];
+  return policy_->applied({committed_, worker_clock_[worker]});
 }
 
-std::string table_shard::check(std::size_t worker, std::int64_t clock) const {
+verdict table_shard::admit(std::size_t worker, std::int64_t clock) {
   if (worker >= workers_)
-    return "worker index " + std::to_string(worker) + " out of range (" +
-           std::to_string(workers_) + " workers)";
+    return {"worker index " + std::to_string(worker) + " out of range (" +
+            std::to_string(workers_) + " workers)"};
   if (clock < 0 || clock >= max_clock)
-    return "clock " + std::to_string(clock) + " out of range";
-  // A worker pushes clock c only after reading at c, which needs every
-  // update from clocks below c - s: nothing legitimate is further ahead.
-  if (policy_->staleness() >= 0 && clock > committed_ + policy_->staleness())
-    return "update for clock " + std::to_string(clock) + " while clock " +
-           std::to_string(committed_) + " is not committed yet";
-  if (policy_->aggregates()) {
-    if (clock < committed_ && policy_->cuts_off())
-      return {}; // late: record() drops it
-    if (clock < committed_)
-      return "update for clock " + std::to_string(clock) +
-             " arrived after that clock was committed";
-    auto i = pending_.find(clock);
-    if (i != pending_.end() && i->second[worker].present)
-      return "second update from worker " + std::to_string(worker) +
-             " for clock " + std::to_string(clock);
-  } else if (clock < worker_clock_[worker]) {
-    return "update from worker " + std::to_string(worker) + " for clock " +
-           std::to_string(clock) + " after one for clock " +
-           std::to_string(worker_clock_[worker] - 1);
-  }
-  return {};
+    return {"clock " + std::to_string(clock) + " out of range"};
+  return policy_->admit(worker, clock, {committed_, worker_clock_[worker]});
 }
 
 void table_shard::note_clock(std::size_t worker, std::int64_t clock) {
@@ -183,12 +317,13 @@ std::string table_shard::push(std::size_t worker, std::int64_t clock,
     return "keys [" + std::to_string(offset) + ", " +
            std::to_string(offset + values.size) + ") outside shard [" +
            std::to_string(keys_.begin) + ", " + std::to_string(keys_.end) + ")";
-  if (auto error = check(worker, clock); !error.empty())
-    return error;
+  auto v = admit(worker, clock);
+  if (!v.error.empty())
+    return v.error;
   update u;
   u.offset = offset;
   u.values = std::move(values);
-  record(worker, clock, std::move(u));
+  record(worker, clock, std::move(u), v.action);
   return {};
 }
 
@@ -203,89 +338,64 @@ std::string table_shard::push_sparse(std::size_t worker, std::int64_t clock,
       return "key " + std::to_string(k) + " outside shard [" +
              std::to_string(keys_.begin) + ", " + std::to_string(keys_.end) +
              ")";
-  if (auto error = check(worker, clock); !error.empty())
-    return error;
+  auto v = admit(worker, clock);
+  if (!v.error.empty())
+    return v.error;
   update u;
   u.keys = std::move(keys);
   u.values = std::move(values);
-  record(worker, clock, std::move(u));
+  record(worker, clock, std::move(u), v.action);
   return {};
 }
 
 std::string table_shard::clock(std::size_t worker, std::int64_t clock) {
-  if (auto error = check(worker, clock); !error.empty())
-    return error;
-  record(worker, clock, update{});
+  auto v = admit(worker, clock);
+  if (!v.error.empty())
+    return v.error;
+  record(worker, clock, update{}, v.action);
   return {};
-}
-
-bool table_shard::is_late(std::size_t worker, std::int64_t clock) const {
-  if (!policy_->cuts_off())
-    return false;
-  if (clock < committed_)
-    return true;
-  auto i = accepted_.find(clock);
-  return i != accepted_.end() && std::find(i->second.begin(), i->second.end(),
-                                           worker) == i->second.end();
 }
 
 std::string table_shard::accept(std::int64_t clock,
                                 std::vector<std::size_t> workers) {
-  if (!policy_->cuts_off())
-    return "accept needs the cutoff policy";
-  if (clock != committed_)
-    return "cutoff for clock " + std::to_string(clock) + " while clock " +
-           std::to_string(committed_) + " is the one being decided";
-  if (accepted_.count(clock))
-    return "second cutoff for clock " + std::to_string(clock);
-  for (auto w : workers)
-    if (w >= workers_ || std::count(workers.begin(), workers.end(), w) != 1)
-      return "cutoff for clock " + std::to_string(clock) + " names worker " +
-             std::to_string(w) + " twice or out of range";
-  auto& slot = pending_[clock];
-  slot.resize(workers_);
-  for (std::size_t w = 0; w < workers_; ++w)
-    if (slot[w].present &&
-        std::find(workers.begin(), workers.end(), w) == workers.end()) {
-      slot[w] = update{};
-      ++late_;
-    }
-  accepted_[clock] = std::move(workers);
-  commit_ready();
-  return {};
+  auto error = policy_->accept(clock, committed_, std::move(workers));
+  if (error.empty())
+    commit_ready();
+  return error;
 }
 
 void table_shard::forget(std::size_t worker) {
   if (worker >= workers_)
     return;
-  dead_.resize(workers_);
-  dead_[worker] = true;
+  policy_->forget(worker);
   commit_ready();
 }
 
 void table_shard::revive(std::size_t worker) {
-  if (worker < dead_.size())
-    dead_[worker] = false;
+  if (worker < workers_)
+    policy_->revive(worker);
 }
 
-void table_shard::record(std::size_t worker, std::int64_t clock, update u) {
-  u.present = true;
-  if (is_late(worker, clock)) {
-    ++late_;
+void table_shard::record(std::size_t worker, std::int64_t clock, update u,
+                         arrival a) {
+  switch (a) {
+  case arrival::drop:
     return;
-  }
-  if (policy_->aggregates()) {
+  case arrival::buffer: {
     auto& slot = pending_[clock];
     slot.resize(workers_);
     slot[worker] = std::move(u);
     note_clock(worker, clock);
     commit_ready();
-  } else {
+    return;
+  }
+  case arrival::apply:
     if (u.values.size > 0)
       apply(u, workers_);
     note_clock(worker, clock);
     committed_ = min_clock();
     take_marks();
+    return;
   }
 }
 
@@ -339,66 +449,54 @@ void table_shard::apply(const update& u, std::size_t count) {
 }
 
 void table_shard::commit_ready() {
-  for (;;) {
-    auto i = pending_.find(committed_);
-    if (i == pending_.end())
-      return;
-    auto& slot = i->second;
-    slot.resize(workers_);
-    std::size_t count = workers_;
-    if (policy_->cuts_off()) {
-      // A dead worker's update may never come here even though the leader
-      // had it: the version goes on without it, at the same scale.
-      dead_.resize(workers_);
-      auto a = accepted_.find(committed_);
-      if (a == accepted_.end() ||
-          std::any_of(a->second.begin(), a->second.end(), [&](std::size_t w) {
-            return !slot[w].present && !dead_[w];
-          }))
-        return;
-      if (scaling_ == step_scaling::fixed)
-        count = std::max<std::size_t>(1, a->second.size());
-      accepted_.erase(a);
-    } else if (std::any_of(slot.begin(), slot.end(),
-                           [](const update& u) { return !u.present; })) {
-      return;
-    }
-    // Sum in worker order so the result does not depend on arrival order.
-    bool initialized = false;
-    sum_.resize(keys_.size());
-    for (const auto& u : slot) {
-      if (u.values.size == 0)
-        continue;
-      bool whole = u.keys.empty() && u.offset == keys_.begin &&
-                   u.values.size == keys_.size();
-      if (!initialized && whole) {
-        std::memcpy(sum_.data(), u.values.data, u.values.size * sizeof(float));
-        initialized = true;
-        continue;
-      }
-      if (!initialized) {
-        std::fill(sum_.begin(), sum_.end(), 0.0f);
-        initialized = true;
-      }
-      if (u.keys.empty()) {
-        algorithms::accumulate(sum_.data() + (u.offset - keys_.begin),
-                               u.values.data, u.values.size);
-      } else {
-        for (std::size_t k = 0; k < u.keys.size(); ++k)
-          sum_[u.keys[k] - keys_.begin] += u.values.data[k];
-      }
-    }
-    if (initialized) {
+  while (auto c = policy_->complete(committed_))
+    commit(*c);
+}
+
+void table_shard::commit(const clock_commit& c) {
+  auto i = pending_.find(committed_);
+  if (i != pending_.end()) {
+    if (sum(c, i->second)) {
       update total;
       total.offset = keys_.begin;
       total.values.data = sum_.data();
       total.values.size = sum_.size();
-      apply(total, count);
+      apply(total, c.divisor);
     }
     pending_.erase(i);
-    ++committed_;
-    take_marks();
   }
+  ++committed_;
+  take_marks();
+}
+
+bool table_shard::sum(const clock_commit& c, const std::vector<update>& slot) {
+  // In worker order, so the result does not depend on arrival order.
+  bool initialized = false;
+  sum_.resize(keys_.size());
+  for (auto w : c.workers) {
+    const auto& u = slot[w];
+    if (u.values.size == 0)
+      continue;
+    bool whole = u.keys.empty() && u.offset == keys_.begin &&
+                 u.values.size == keys_.size();
+    if (!initialized && whole) {
+      std::memcpy(sum_.data(), u.values.data, u.values.size * sizeof(float));
+      initialized = true;
+      continue;
+    }
+    if (!initialized) {
+      std::fill(sum_.begin(), sum_.end(), 0.0f);
+      initialized = true;
+    }
+    if (u.keys.empty()) {
+      algorithms::accumulate(sum_.data() + (u.offset - keys_.begin),
+                             u.values.data, u.values.size);
+    } else {
+      for (std::size_t k = 0; k < u.keys.size(); ++k)
+        sum_[u.keys[k] - keys_.begin] += u.values.data[k];
+    }
+  }
+  return initialized;
 }
 
 } // namespace metronome::actors

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,34 +49,93 @@ struct partition {
 std::vector<partition> partitions(const std::vector<table_layout>& tables,
                                   std::size_t servers);
 
+/// Under a cutoff, what the SGD step of a clock divides the sum of its c
+/// accepted gradients by.
+enum class step_scaling {
+  fixed,  ///< c: the mean gradient, whatever c is
+  linear, ///< the number of workers: the step grows linearly with c
+};
+
+/// What a table shard does with an update its policy admitted.
+enum class arrival {
+  apply,  ///< now, on its own, as one of the workers' updates of its clock
+  buffer, ///< keep it until the policy says its clock is complete
+  drop,   ///< never apply it: it came after its clock's cutoff
+};
+
+/// A policy's judgement of one update.
+struct verdict {
+  std::string error; ///< why the update is refused; empty when admitted
+  arrival action = arrival::apply;
+};
+
+/// Where one worker stands in a table shard, as a policy sees it.
+struct worker_clocks {
+  std::int64_t committed = 0; ///< every update from clocks below is applied
+  std::int64_t finished = 0;  ///< clocks the worker has finished here
+};
+
+/// The buffered updates that make one clock, and what divides their sum.
+struct clock_commit {
+  std::vector<std::size_t> workers; ///< whose updates, in worker order
+  std::size_t divisor = 1;
+};
+
 /// Decides, on the server, when updates are applied and reads are served.
+/// A policy object holds the decisions of one table_shard, which calls
+/// attach() once, then asks it about every update and clock.
 class consistency_policy {
 public:
   virtual ~consistency_policy() = default;
 
   virtual std::string name() const = 0;
 
-  /// True when the updates of one clock are buffered and applied together,
-  /// in worker order, once every worker has sent its update for that clock
-  /// (bsp, so that it equals sequential SGD); false when each update is
-  /// applied as it arrives (ssp and essp with s > 0, async), so that reads
-  /// also see updates newer than the bound requires.
-  virtual bool aggregates() const = 0;
-
   /// The staleness bound s: a read at clock c must see every update from
   /// clocks <= c - s - 1; negative when unbounded.
   virtual std::int64_t staleness() const = 0;
-
-  /// True for synchronous SGD with a cutoff: the updates of a clock are
-  /// applied once those of the workers accepted for it (table_shard::accept)
-  /// are in; the others are dropped.
-  virtual bool cuts_off() const { return false; }
 
   /// Whether a read by a reader at `reader_clock` may be answered when every
   /// update from clocks < `committed` is applied.
   bool can_read(std::int64_t reader_clock, std::int64_t committed) const {
     return staleness() < 0 || committed >= reader_clock - staleness();
   }
+
+  /// Sizes the policy for a shard of `workers` workers.
+  virtual void attach(std::size_t workers) { workers_ = workers; }
+
+  /// Judges an update of `worker` (in range) for `clock` (in range) and,
+  /// when it is admitted, takes note of it: an update beyond the bound is
+  /// refused, the rest as the policy says.
+  verdict admit(std::size_t worker, std::int64_t clock, worker_clocks at);
+
+  /// The buffered updates that make `clock`, the first clock not committed,
+  /// once they are all in (and forgets them); nullopt before, and always
+  /// for a policy that never buffers.
+  virtual std::optional<clock_commit> complete(std::int64_t clock) = 0;
+
+  /// Every update of the worker at `at` from clocks below this is applied.
+  virtual std::int64_t applied(worker_clocks at) const = 0;
+
+  /// Cutoff: fixes the workers whose updates make `clock`, which must be
+  /// `committed`; returns an error message, or an empty string on success.
+  virtual std::string accept(std::int64_t clock, std::int64_t committed,
+                             std::vector<std::size_t> workers);
+
+  /// Cutoff: no clock waits for `worker` (in range) any more.
+  virtual void forget(std::size_t) {}
+  /// Cutoff: clocks wait for `worker` again after forget().
+  virtual void revive(std::size_t) {}
+  /// Cutoff: how a step scales with the number of accepted updates.
+  virtual void set_step_scaling(step_scaling) {}
+  /// Cutoff: updates dropped because they came after their clock's cutoff.
+  virtual std::uint64_t late_updates() const { return 0; }
+
+protected:
+  /// admit() for an update within the staleness bound.
+  virtual verdict judge(std::size_t worker, std::int64_t clock,
+                        worker_clocks at) = 0;
+
+  std::size_t workers_ = 0;
 };
 
 /// The names of the consistency models, in the order error messages list
@@ -92,13 +152,6 @@ std::unique_ptr<consistency_policy> make_policy(const std::string& name,
 enum class update_rule {
   add, ///< w += delta
   sgd, ///< w -= lr * mean of the gradients of one clock
-};
-
-/// Under a cutoff, what the SGD step of a clock divides the sum of its c
-/// accepted gradients by.
-enum class step_scaling {
-  fixed,  ///< c: the mean gradient, whatever c is
-  linear, ///< the number of workers: the step grows linearly with c
 };
 
 /// One server's shard of a dense parameter table and its clock state.
@@ -135,11 +188,11 @@ public:
   void revive(std::size_t worker);
 
   /// Cutoff policy: how a step scales with the number of accepted updates.
-  void set_step_scaling(step_scaling s) { scaling_ = s; }
+  void set_step_scaling(step_scaling s) { policy_->set_step_scaling(s); }
 
   /// Cutoff policy: updates dropped because they came after their clock's
   /// cutoff.
-  std::uint64_t late_updates() const { return late_; }
+  std::uint64_t late_updates() const { return policy_->late_updates(); }
 
   /// Whether a read at `reader_clock` can be legitimate (by a worker, or
   /// by an evaluation): a clock in range, and for a worker not further
@@ -187,17 +240,17 @@ private:
     std::uint64_t offset = 0;
     std::vector<std::uint64_t> keys; // sparse when not empty
     messages::float_block values;
-    bool present = false;
   };
 
-  std::string check(std::size_t worker, std::int64_t clock) const;
-  // Cutoff policy: whether an update of `worker` for `clock` is too late.
-  bool is_late(std::size_t worker, std::int64_t clock) const;
-  // Buffers `u` for aggregation or applies it, per the policy.
-  void record(std::size_t worker, std::int64_t clock, update u);
+  // Range checks, then the policy's verdict on the update.
+  verdict admit(std::size_t worker, std::int64_t clock);
+  // Applies, buffers or drops `u` as the policy judged it.
+  void record(std::size_t worker, std::int64_t clock, update u, arrival a);
   void note_clock(std::size_t worker, std::int64_t clock);
   void apply(const update& u, std::size_t count);
   void commit_ready();
+  void commit(const clock_commit& c);
+  bool sum(const clock_commit& c, const std::vector<update>& slot);
   void take_marks();
   std::vector<float>& writable();
 
@@ -210,10 +263,6 @@ private:
   std::vector<std::int64_t> worker_clock_;
   std::int64_t committed_ = 0;
   std::map<std::int64_t, std::vector<update>> pending_;
-  std::map<std::int64_t, std::vector<std::size_t>> accepted_; // cutoff
-  step_scaling scaling_ = step_scaling::fixed;
-  std::uint64_t late_ = 0;
-  std::vector<bool> dead_; // cutoff
   std::map<std::int64_t, std::shared_ptr<const std::vector<float>>> marks_;
   std::vector<float> sum_;
 };

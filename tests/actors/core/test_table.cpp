@@ -64,6 +64,83 @@ TEST(Policy, UnknownNameIsRejected) {
   }
 }
 
+TEST(Policy, NamesAndBounds) {
+  EXPECT_EQ(actors::make_policy("bsp")->name(), "bsp");
+  EXPECT_EQ(actors::make_policy("essp", 2)->name(), "ssp(2)");
+  EXPECT_EQ(actors::make_policy("async")->name(), "async");
+  EXPECT_EQ(actors::make_policy("cutoff")->name(), "cutoff");
+  EXPECT_EQ(actors::make_policy("ssp", 3)->staleness(), 3);
+  EXPECT_LT(actors::make_policy("async")->staleness(), 0);
+  EXPECT_EQ(actors::make_policy("cutoff")->staleness(), 0);
+}
+
+TEST(Policy, BspBuffersEveryWorkersUpdateOfAClock) {
+  auto p = actors::make_policy("bsp");
+  p->attach(2);
+  EXPECT_EQ(p->admit(1, 0, {0, 0}).action, actors::arrival::buffer);
+  EXPECT_NE(p->admit(1, 0, {0, 1}).error.find("second update"),
+            std::string::npos);
+  EXPECT_NE(p->admit(0, 1, {0, 0}).error.find("not committed yet"),
+            std::string::npos);
+  EXPECT_FALSE(p->complete(0));
+  auto v = p->admit(0, 0, {0, 0});
+  EXPECT_EQ(v.error, "");
+  EXPECT_EQ(v.action, actors::arrival::buffer);
+  auto c = p->complete(0);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->workers, (std::vector<std::size_t>{0, 1}));
+  EXPECT_EQ(c->divisor, 2u);
+  EXPECT_FALSE(p->complete(0)); // forgotten once complete
+  EXPECT_NE(p->admit(0, 0, {1, 1}).error.find("after that clock"),
+            std::string::npos);
+  EXPECT_EQ(p->applied({3, 5}), 3);
+  EXPECT_NE(p->accept(1, 1, {0}), "");
+  EXPECT_EQ(p->late_updates(), 0u);
+}
+
+TEST(Policy, SspAndAsyncApplyOnArrival) {
+  auto p = actors::make_policy("ssp", 2);
+  p->attach(2);
+  EXPECT_EQ(p->admit(0, 2, {0, 0}).action, actors::arrival::apply);
+  EXPECT_NE(p->admit(0, 3, {0, 0}).error, ""); // beyond the bound
+  EXPECT_NE(p->admit(0, 1, {0, 3}).error, ""); // behind its own clock
+  EXPECT_EQ(p->admit(1, 0, {0, 0}).error, "");
+  EXPECT_FALSE(p->complete(0));
+  EXPECT_EQ(p->applied({1, 4}), 4);
+  auto a = actors::make_policy("async");
+  a->attach(1);
+  EXPECT_EQ(a->admit(0, 1000, {0, 0}).action, actors::arrival::apply);
+  EXPECT_EQ(a->applied({0, 1001}), 1001);
+}
+
+TEST(Policy, CutoffMakesAClockOfTheAcceptedLiveWorkers) {
+  auto p = actors::make_policy("cutoff");
+  p->attach(4);
+  EXPECT_EQ(p->admit(3, 0, {0, 0}).action, actors::arrival::buffer);
+  EXPECT_EQ(p->admit(2, 0, {0, 0}).action, actors::arrival::buffer);
+  EXPECT_FALSE(p->complete(0)); // no decision yet
+  EXPECT_EQ(p->accept(0, 0, {2, 0, 1}), "");
+  EXPECT_EQ(p->late_updates(), 1u); // worker 3's buffered update
+  EXPECT_EQ(p->admit(3, 0, {0, 0}).action, actors::arrival::drop);
+  EXPECT_EQ(p->late_updates(), 2u);
+  EXPECT_EQ(p->admit(1, 0, {0, 0}).action, actors::arrival::buffer);
+  EXPECT_FALSE(p->complete(0)); // worker 0 is not in yet
+  p->forget(0);
+  auto c = p->complete(0);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->workers, (std::vector<std::size_t>{1, 2})); // worker order
+  EXPECT_EQ(c->divisor, 3u);                               // |accepted|
+  EXPECT_EQ(p->admit(0, 0, {1, 0}).action, actors::arrival::drop);
+  EXPECT_EQ(p->late_updates(), 3u);
+  p->set_step_scaling(actors::step_scaling::linear);
+  EXPECT_EQ(p->accept(1, 1, {}), "");
+  c = p->complete(1);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->workers.empty());
+  EXPECT_EQ(c->divisor, 4u); // the number of workers
+  EXPECT_EQ(p->applied({2, 7}), 2);
+}
+
 TEST(TableShard, BspWaitsForEveryWorkerThenAppliesMeanGradient) {
   table_shard t({4, 7}, 2, update_rule::sgd, 0.5f, actors::make_policy("bsp"),
                 {1, 2, 3});
