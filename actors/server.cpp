@@ -1,4 +1,4 @@
-#include "actors/core/cutoff_leader.hpp"
+#include "actors/core/cutoff_server.hpp"
 #include "actors/core/table.hpp"
 #include "actors/predictor.hpp"
 #include "actors/roles.hpp"
@@ -29,15 +29,13 @@ struct served_table {
   std::int64_t pushed = -1;
 };
 
-// Synchronous SGD with a cutoff: every worker gets every version; server/0
-// leads, deciding which gradients make each version.
+// Synchronous SGD with a cutoff: the pacing, and the predictor that
+// chooses each version's cutoff on server/0.
 struct cutoff_state {
-  std::unique_ptr<cutoff_leader> leader; // server/0 only
-  caf::actor predictor;                  // server/0 only
+  std::unique_ptr<cutoff_server> pacing;
+  caf::actor predictor; // server/0 only
   std::chrono::steady_clock::time_point epoch =
       std::chrono::steady_clock::now();
-  std::int64_t versions = 0; // the job's iterations
-  bool started = false;
 
   double now() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -188,25 +186,6 @@ void serve_waiting(server_state& st) {
   waiting.erase(ready, waiting.end());
 }
 
-// Sends the leader's decision to the other servers, which apply exactly
-// these gradients, and to the coordinator, which records it.
-void announce(server_state& st, const actor_env& env, const cutoff_record& r) {
-  const auto& obs = r.observation;
-  std::vector<std::uint32_t> accepted(r.accepted.begin(), r.accepted.end());
-  std::vector<std::string> to = {"coordinator/0"};
-  for (std::size_t s = 1; s < env.topo->count("server"); ++s)
-    to.push_back("server/" + std::to_string(s));
-  for (const auto& destination : to) {
-    messages::envelope_builder builder(512);
-    auto body = wire::CreateCutoffDirect(
-        builder.fbb(), &accepted, r.cutoff_seconds, &obs.seconds, &obs.censored,
-        r.decision_seconds, r.decision_late, st.tables[0].shard->late_updates(),
-        &r.expected_throughput);
-    st.out->post(builder.finish(st.out->header(destination, r.version),
-                                wire::Body::Cutoff, body.Union()));
-  }
-}
-
 // Marks the next few evaluation clocks of every table, so that each
 // evaluation sees its clock exactly.
 void mark_ahead(server_state& st) {
@@ -230,65 +209,66 @@ void mark_ahead(server_state& st) {
 
 // Brings everything up to date after the table changed: waiting reads,
 // broadcasts of new versions and, on the leader, cutoffs reached.
-void settle(caf::event_based_actor* self, server_state& st,
-            const actor_env& env) {
+void settle(server_state& st, const actor_env& env) {
   for (;;) {
     mark_ahead(st);
     serve_waiting(st);
     push_to_subscribers(st);
-    if (!st.cutoff || !st.cutoff->leader || !st.cutoff->started)
+    if (!st.cutoff)
       return;
-    auto& c = *st.cutoff;
-    auto& shard = *st.tables[0].shard;
-    if (shard.committed() > c.leader->version())
-      c.leader->broadcast(shard.committed(), c.now());
-    auto r = c.leader->reached();
-    if (!r)
+    auto step = st.cutoff->pacing->advance(st.cutoff->now());
+    if (!step.error.empty())
+      spdlog::error("{}: {}", env.name, step.error);
+    if (!step.decided)
       return;
-    announce(st, env, *r);
-    if (r->version + 1 < c.versions) {
-      auto query = std::make_shared<predictor_query>();
-      query->version = r->version + 1;
-      query->workers = c.leader->live();
-      query->observation = std::move(r->observation);
-      self->send(c.predictor, predictor_query_ptr{std::move(query)});
-    }
-    auto error = shard.accept(r->version, std::move(r->accepted));
-    if (!error.empty())
-      spdlog::error("{}: {}", env.name, error);
   }
 }
 
 // Cutoff: sends version 0 to every worker and asks for its cutoff.
-void start_versions(caf::event_based_actor* self, server_state& st,
-                    const actor_env& env) {
-  auto& table = st.tables[0];
-  st.cutoff->started = true;
-  for (std::size_t w = 0; w < env.topo->count("worker"); ++w)
-    table.subscribers.insert("worker/" + std::to_string(w));
-  if (st.cutoff->leader) {
-    auto query = std::make_shared<predictor_query>();
-    query->workers = st.cutoff->leader->live();
-    self->send(st.cutoff->predictor, predictor_query_ptr{std::move(query)});
-  }
-  settle(self, st, env);
+void start_versions(server_state& st, const actor_env& env) {
+  for (const auto& reader : st.cutoff->pacing->readers())
+    st.tables[0].subscribers.insert(reader);
+  st.cutoff->pacing->start();
+  settle(st, env);
 }
 
 // Cutoff: the workers of node `peer` are waited for no more (for good when
 // it is dead, until it is back when it is only suspect).
-void lose_workers(caf::event_based_actor* self, server_state& st,
-                  const actor_env& env, const std::string& peer, bool dead) {
+void lose_workers(server_state& st, const actor_env& env,
+                  const std::string& peer, bool dead) {
   for (auto w : env.topo->workers_on(peer)) {
     if (dead)
       spdlog::warn("{}: worker/{} is lost with node {}; versions go on "
                    "without it",
                    env.name, w, peer);
-    if (st.cutoff->leader)
-      st.cutoff->leader->lost(w);
-    if (dead)
-      st.tables[0].shard->forget(w);
+    st.cutoff->pacing->lost(w, dead);
   }
-  settle(self, st, env);
+  settle(st, env);
+}
+
+// Cutoff: the pacing of this server (st.cutoff must exist), whose queries
+// go to st.cutoff->predictor.
+std::unique_ptr<cutoff_server> make_pacing(caf::event_based_actor* self,
+                                           server_state& st,
+                                           const actor_env& env) {
+  const auto& topo = *env.topo;
+  auto versions = static_cast<std::int64_t>(st.schedule->iterations);
+  auto* out = st.out.get();
+  auto* cutoff = st.cutoff.get();
+  return std::make_unique<cutoff_server>(
+      static_cast<std::size_t>(env.index), topo.count("server"),
+      topo.count("worker"), versions, *st.tables[0].shard,
+      [out](const std::string& to, std::int64_t clock, std::uint32_t table) {
+        return out->header(to, clock, table);
+      },
+      [out](messages::outbound m) { out->post(std::move(m)); },
+      [self, cutoff](cutoff_query q) {
+        auto query = std::make_shared<predictor_query>();
+        query->version = q.version;
+        query->workers = q.workers;
+        query->observation = std::move(q.observation);
+        self->send(cutoff->predictor, predictor_query_ptr{std::move(query)});
+      });
 }
 
 } // namespace
@@ -333,10 +313,8 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         throw std::runtime_error("consistency cutoff needs every server to "
                                  "hold keys; use fewer servers");
       st->cutoff = std::make_unique<cutoff_state>();
-      st->cutoff->versions =
-          static_cast<std::int64_t>(st->schedule->iterations);
-      if (env.index == 0) {
-        st->cutoff->leader = std::make_unique<cutoff_leader>(workers);
+      st->cutoff->pacing = make_pacing(self, *st, env);
+      if (st->cutoff->pacing->leads()) {
         auto rule = make_job_cutoff_rule(topo.job.cutoff, topo.job.seed);
         refit_spec refit{topo.job.cutoff.refit_every, topo.job.cutoff.history};
         st->cutoff->predictor =
@@ -379,32 +357,19 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           }
           if (!error.empty())
             complain(*st, env, *msg, error);
-          else if (st->cutoff && st->cutoff->leader &&
-                   msg->header().clock() == st->cutoff->leader->version())
-            st->cutoff->leader->arrived(static_cast<std::size_t>(rank),
+          else if (st->cutoff)
+            st->cutoff->pacing->arrived(static_cast<std::size_t>(rank),
+                                        msg->header().clock(),
                                         st->cutoff->now());
-          settle(self, *st, env);
+          settle(*st, env);
           break;
         }
         case wire::Body::Cutoff: {
-          const auto* cut = msg->envelope().body_as_Cutoff();
-          std::string error;
-          if (!st->cutoff || st->cutoff->leader)
-            error = "this server takes no cutoff decisions";
-          else if (msg->source() != "server/0")
-            error = "cutoff decisions come from server/0 only";
-          else if (cut->accepted() == nullptr)
-            error = "cutoff without accepted workers";
-          if (error.empty()) {
-            auto version = msg->header().clock();
-            if (version < st->tables[0].shard->committed())
-              break; // a repeated decision
-            error = st->tables[0].shard->accept(
-                version, {cut->accepted()->begin(), cut->accepted()->end()});
-          }
+          auto error = st->cutoff ? st->cutoff->pacing->decided(*msg)
+                                  : "this server takes no cutoff decisions";
           if (!error.empty())
             complain(*st, env, *msg, error);
-          settle(self, *st, env);
+          settle(*st, env);
           break;
         }
         case wire::Body::Clock: {
@@ -414,7 +379,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
                            : table->shard->clock(rank, msg->header().clock());
           if (!error.empty())
             complain(*st, env, *msg, error);
-          settle(self, *st, env);
+          settle(*st, env);
           break;
         }
         case wire::Body::PullRequest: {
@@ -435,8 +400,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         }
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();
-          if (cmd == wire::Command::Start && st->cutoff && !st->cutoff->started)
-            start_versions(self, *st, env);
+          if (cmd == wire::Command::Start && st->cutoff &&
+              !st->cutoff->pacing->started())
+            start_versions(*st, env);
           else if (cmd == wire::Command::Stop)
             self->quit();
           else if (cmd == wire::Command::Abort)
@@ -447,29 +413,26 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           complain(*st, env, *msg, "unexpected message kind");
         }
       },
-      [self, st, env](const predictor_answer_ptr& answer) {
-        st->cutoff->leader->decision(answer->version, answer->decision,
+      [st, env](const predictor_answer_ptr& answer) {
+        st->cutoff->pacing->answered(answer->version, answer->decision,
                                      answer->seconds);
-        settle(self, *st, env);
+        settle(*st, env);
       },
       [self, st, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);
         if (st->cutoff)
-          lose_workers(self, *st, env, peer, true);
+          lose_workers(*st, env, peer, true);
       },
-      [self, st, env](peer_suspect_atom, const std::string& peer) {
+      [st, env](peer_suspect_atom, const std::string& peer) {
         if (st->cutoff)
-          lose_workers(self, *st, env, peer, false);
+          lose_workers(*st, env, peer, false);
       },
-      [self, st, env](peer_alive_atom, const std::string& peer) {
+      [st, env](peer_alive_atom, const std::string& peer) {
         if (!st->cutoff)
           return;
-        for (auto w : env.topo->workers_on(peer)) {
-          if (st->cutoff->leader)
-            st->cutoff->leader->found(w);
-          st->tables[0].shard->revive(w);
-        }
-        settle(self, *st, env);
+        for (auto w : env.topo->workers_on(peer))
+          st->cutoff->pacing->found(w);
+        settle(*st, env);
       },
   };
 }
