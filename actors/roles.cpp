@@ -171,29 +171,45 @@ struct holding : Program {
   std::shared_ptr<const algorithms::regression_data> data;
 };
 
-void require_lasso(const topology& topo) {
-  if (topo.job.algorithm != "lasso")
+// The scheduled programs the roles can host: adding one adds a line here.
+struct scheduled_program {
+  std::unique_ptr<algorithms::round_planner> (*planner)(const topology&);
+  std::unique_ptr<algorithms::round_worker> (*worker)(const topology&,
+                                                      std::size_t rank);
+};
+
+std::unique_ptr<algorithms::round_planner> lasso_planner(const topology& t) {
+  return std::make_unique<holding<algorithms::lasso::planner>>(
+      job_regression_data(t.job.data), t.job.lasso, t.count("worker"));
+}
+
+std::unique_ptr<algorithms::round_worker> lasso_worker(const topology& t,
+                                                       std::size_t rank) {
+  return std::make_unique<holding<algorithms::lasso::worker>>(
+      job_regression_data(t.job.data), t.job.lasso.solver.fit_intercept, rank,
+      t.count("worker"));
+}
+
+const scheduled_program& scheduled_program_of(const topology& topo) {
+  static const std::map<std::string, scheduled_program> registered = {
+      {"lasso", {lasso_planner, lasso_worker}}};
+  auto it = registered.find(topo.job.algorithm);
+  if (it == registered.end())
     throw std::invalid_argument("algorithm " + topo.job.algorithm +
                                 " is not a scheduled program");
+  return it->second;
 }
 
 } // namespace
 
 std::unique_ptr<algorithms::round_planner>
 make_round_planner(const topology& topo) {
-  require_lasso(topo);
-  using planner = holding<algorithms::lasso::planner>;
-  return std::make_unique<planner>(job_regression_data(topo.job.data),
-                                   topo.job.lasso, topo.count("worker"));
+  return scheduled_program_of(topo).planner(topo);
 }
 
 std::unique_ptr<algorithms::round_worker>
 make_round_worker(const topology& topo, std::size_t rank) {
-  require_lasso(topo);
-  using worker = holding<algorithms::lasso::worker>;
-  return std::make_unique<worker>(job_regression_data(topo.job.data),
-                                  topo.job.lasso.solver.fit_intercept, rank,
-                                  topo.count("worker"));
+  return scheduled_program_of(topo).worker(topo, rank);
 }
 
 std::unique_ptr<algorithms::model> job_model(const job_spec& job,

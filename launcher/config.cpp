@@ -17,8 +17,13 @@ using namespace detail;
 
 namespace {
 
-const std::vector<std::string> role_kinds = {"coordinator", "server", "worker",
-                                             "scheduler"};
+const std::vector<std::string>& role_kinds = actors::role_names();
+
+// The section of the job each scheduled program is configured by, and its
+// reader: adding a program adds one line here.
+using section_reader = void (*)(reader&, const YAML::Node&, actors::topology&);
+const std::map<std::string, std::pair<std::string, section_reader>>
+    scheduled_sections = {{"lasso", {"lasso", read_lasso}}};
 
 bool valid_node_name(const std::string& name) {
   return !name.empty() &&
@@ -292,8 +297,8 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
                      "refit_every", "history"},
                     reader::key_mark(job, "cutoff")))
     return;
-  r.choice(node, "rule", spec.rule.rule,
-           algorithms::cutoff_rule_names(), "cutoff rule");
+  r.choice(node, "rule", spec.rule.rule, algorithms::cutoff_rule_names(),
+           "cutoff rule");
   auto workers = topo.count("worker");
   if (r.whole(node, "backups", spec.rule.backups, 0, 1000000, "2")) {
     if (spec.rule.rule != "static")
@@ -352,12 +357,14 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
 // The keys of a scheduled program's job: its own section, data and seed.
 void read_scheduled_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
                         actors::topology& topo) {
-  if (!r.check_keys(job, "job", {"algorithm", "data", "seed", "lasso"}, at))
+  const auto& [section, read_section] =
+      scheduled_sections.at(topo.job.algorithm);
+  if (!r.check_keys(job, "job", {"algorithm", "data", "seed", section}, at))
     return;
   r.whole(job, "seed", topo.job.seed, 0,
           std::numeric_limits<std::uint64_t>::max(), "1");
   read_data(r, job, at, topo);
-  read_lasso(r, job, topo);
+  read_section(r, job, topo);
 }
 
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,

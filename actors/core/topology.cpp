@@ -2,6 +2,12 @@
 
 namespace metronome::actors {
 
+const std::vector<std::string>& role_names() {
+  static const std::vector<std::string> names = {"coordinator", "server",
+                                                 "worker", "scheduler"};
+  return names;
+}
+
 std::size_t topology::count(const std::string& role) const {
   std::size_t n = 0;
   for (const auto& node : nodes)

@@ -11,6 +11,10 @@
 
 namespace metronome::actors {
 
+/// The roles an actor may have, in the order messages list them:
+/// coordinator, server, worker, scheduler.
+const std::vector<std::string>& role_names();
+
 /// One node process of a cluster and the actors it hosts.
 struct node_spec {
   std::string name;
