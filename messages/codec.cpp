@@ -196,12 +196,14 @@ key_values<T> read_key_values(const Table* t) {
   if (t == nullptr)
     return out;
   out.offset = t->offset();
-  if (t->keys() != nullptr) {
+  // memcpy, not element reads: the vectors may sit misaligned in the frame
+  // (the verifier checks 4-byte alignment only).
+  if (t->keys() != nullptr && t->keys()->size() > 0) {
     out.keys.resize(t->keys()->size());
     std::memcpy(out.keys.data(), t->keys()->data(),
                 out.keys.size() * sizeof(std::uint64_t));
   }
-  if (t->values() != nullptr) {
+  if (t->values() != nullptr && t->values()->size() > 0) {
     out.values.resize(t->values()->size());
     std::memcpy(out.values.data(), t->values()->data(),
                 out.values.size() * sizeof(T));

@@ -258,4 +258,42 @@ private:
   std::vector<inbound_ptr> held_;
 };
 
+/// The header of the messages the codec tests send.
+inline constexpr std::string_view source_name = "worker/3";
+inline constexpr std::string_view destination_name = "server/1";
+inline constexpr std::uint64_t test_seq = 0x0102030405060708ull;
+inline constexpr std::int64_t test_clock = -123456789012345ll;
+inline constexpr std::uint32_t test_table = 0xCAFEu;
+
+inline header test_header() {
+  return make_header(source_name, destination_name, test_seq, test_clock,
+                     test_table);
+}
+
+/// Verifies `out` and checks the header, the kind and the frame layout.
+inline std::unique_ptr<inbound> round_trip(const outbound& out, wire::Body kind,
+                                           bool attached = false) {
+  EXPECT_EQ(out.kind, kind);
+  EXPECT_EQ(out.destination, destination_name);
+  EXPECT_EQ(out.attachment.size > 0, attached);
+  auto f = to_frames(out);
+  EXPECT_EQ(out.wire_bytes(),
+            f.envelope.size() + (f.attachment ? f.attachment->size() : 0));
+  auto v = verify_bytes(f.envelope, f.attachment);
+  EXPECT_NE(v.msg, nullptr) << v.error;
+  if (!v.msg)
+    return nullptr;
+  EXPECT_EQ(v.why, rejection::none);
+  const auto& m = *v.msg;
+  EXPECT_EQ(m.kind(), kind);
+  EXPECT_EQ(m.sender(), "peer");
+  EXPECT_EQ(m.source(), source_name);
+  EXPECT_EQ(m.destination(), destination_name);
+  EXPECT_EQ(m.header().seq(), test_seq);
+  EXPECT_EQ(m.header().clock(), test_clock);
+  EXPECT_EQ(m.header().table_id(), test_table);
+  EXPECT_EQ(m.wire_bytes(), out.wire_bytes());
+  return std::move(v.msg);
+}
+
 } // namespace metronome::messages::test

@@ -270,9 +270,9 @@ TEST(SchedulePriority, DependencyCheckCoversTheRoundsInFlight) {
         EXPECT_LT(std::abs(corr(j, k)), 0.1) << j << " beside " << k;
         ++checked_pairs;
       }
-    std::vector<double> deltas(r.size(), 0.1);
     flight.push_back(r);
     if (flight.size() > 2) {
+      std::vector<double> deltas(flight.front().size(), 0.1);
       sched->observe(flight.front().data(), deltas.data(),
                      flight.front().size());
       flight.pop_front();
