@@ -95,6 +95,16 @@ void keep_exception_messages(caf::event_based_actor* self) {
       });
 }
 
+bool stop_on(caf::event_based_actor* self, messages::wire::Command cmd) {
+  if (cmd == messages::wire::Command::Stop)
+    self->quit();
+  else if (cmd == messages::wire::Command::Abort)
+    self->quit(aborted_elsewhere);
+  else
+    return false;
+  return true;
+}
+
 caf::behavior refuse_to_start(caf::event_based_actor* self,
                               const actor_env& env, const std::exception& e) {
   spdlog::error("{}: cannot start: {}", env.name, e.what());

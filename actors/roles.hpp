@@ -38,6 +38,10 @@ caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env);
 /// that carries the exception's message (CAF's default drops it).
 void keep_exception_messages(caf::event_based_actor* self);
 
+/// Stops `self` on a Stop command (normally) or an Abort (as stopped
+/// because the job failed elsewhere); returns whether `cmd` was one.
+bool stop_on(caf::event_based_actor* self, messages::wire::Command cmd);
+
 /// Logs why `self` cannot start and stops it with that error; returns the
 /// empty behavior a role function then returns.
 caf::behavior refuse_to_start(caf::event_based_actor* self,

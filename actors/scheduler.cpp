@@ -218,10 +218,8 @@ caf::behavior scheduler(caf::event_based_actor* self, actor_env env) {
             st->started = true;
             st->start = steady_clock::now();
             commit_ready(*st);
-          } else if (cmd == wire::Command::Stop) {
-            self->quit();
-          } else if (cmd == wire::Command::Abort) {
-            self->quit(aborted_elsewhere);
+          } else {
+            stop_on(self, cmd);
           }
           break;
         }
@@ -249,11 +247,7 @@ caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
       [self, program, out, env](const messages::inbound_ptr& msg) {
         msg->handled();
         if (msg->kind() == wire::Body::Control) {
-          auto cmd = msg->envelope().body_as_Control()->command();
-          if (cmd == wire::Command::Stop)
-            self->quit();
-          else if (cmd == wire::Command::Abort)
-            self->quit(aborted_elsewhere);
+          stop_on(self, msg->envelope().body_as_Control()->command());
           return;
         }
         if (msg->kind() != wire::Body::Round ||

@@ -403,10 +403,8 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           if (cmd == wire::Command::Start && st->cutoff &&
               !st->cutoff->pacing->started())
             start_versions(*st, env);
-          else if (cmd == wire::Command::Stop)
-            self->quit();
-          else if (cmd == wire::Command::Abort)
-            self->quit(aborted_elsewhere);
+          else
+            stop_on(self, cmd);
           break;
         }
         default:

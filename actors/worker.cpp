@@ -247,10 +247,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           if (cmd == wire::Command::Start && !st->started) {
             st->started = true;
             advance(self, *st);
-          } else if (cmd == wire::Command::Stop) {
-            self->quit();
-          } else if (cmd == wire::Command::Abort) {
-            self->quit(aborted_elsewhere);
+          } else {
+            stop_on(self, cmd);
           }
           break;
         }
