@@ -492,10 +492,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           // Under a cutoff a worker that failed is a lost worker.
           if (st->ledger && lose_workers(*st, env, std::string(msg->source())))
             break;
-          auto reason = abort_reason(*msg);
-          spdlog::error("job aborted: {}", reason);
-          stop_all(*st, wire::Command::Abort, reason);
-          self->quit(aborted_elsewhere);
+          st->members->abort(self, *st->out, abort_reason(*msg));
           break;
         }
         default:
@@ -503,19 +500,11 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
                        messages::kind_name(msg->kind()), msg->source());
         }
       },
-      [self, st](tick_atom) {
-        if (st->started)
-          return;
-        spdlog::info("waiting for actors to say hello: {}",
-                     st->members->missing());
-        self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
-      },
+      [self, st](tick_atom) { st->members->remind(self); },
       [self, st, env](peer_down_atom, const std::string& peer) {
         if (st->finished || (st->ledger && lose_workers(*st, env, peer)))
           return;
-        spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
-        stop_all(*st, wire::Command::Abort, "node " + peer + " died");
-        self->quit(aborted_elsewhere);
+        st->members->abort(self, *st->out, "node " + peer + " died");
       },
   };
 }

@@ -77,6 +77,20 @@ void job_members::command(sender& out, messages::wire::Command cmd,
     out.control(name, cmd, reason);
 }
 
+void job_members::abort(caf::event_based_actor* self, sender& out,
+                        const std::string& reason) const {
+  spdlog::error("job aborted: {}", reason);
+  command(out, messages::wire::Command::Abort, reason);
+  self->quit(aborted_elsewhere);
+}
+
+void job_members::remind(caf::event_based_actor* self) const {
+  if (complete_)
+    return;
+  spdlog::info("waiting for actors to say hello: {}", missing());
+  self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
+}
+
 std::string abort_reason(const messages::inbound& msg) {
   const auto* ctl = msg.envelope().body_as_Control();
   return ctl->reason() ? ctl->reason()->str() : "no reason";

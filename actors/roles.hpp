@@ -72,6 +72,15 @@ public:
   void command(sender& out, messages::wire::Command cmd,
                const std::string& reason = {}) const;
 
+  /// Ends a failed job: logs `reason`, tells every actor to abort and
+  /// stops `self` (the coordinator).
+  void abort(caf::event_based_actor* self, sender& out,
+             const std::string& reason) const;
+
+  /// Until every actor has said hello, logs who is missing and asks `self`
+  /// for another tick_atom in five seconds.
+  void remind(caf::event_based_actor* self) const;
+
 private:
   std::set<std::string> expected_;
   std::set<std::string> present_;

@@ -22,7 +22,6 @@ struct round_coordinator_state {
   std::unique_ptr<sender> out;
   std::unique_ptr<job_members> members;
   job_records records;
-  bool started = false;
   bool finished = false;
 };
 
@@ -74,7 +73,6 @@ void on_hello(round_coordinator_state& st, const actor_env& env,
               const messages::inbound& msg) {
   if (!st.members->hello(msg))
     return;
-  st.started = true;
   st.records.say(fmt::format("job started: {} workers, scheduler/0, {}",
                              env.topo->count("worker"),
                              env.topo->job.algorithm));
@@ -109,10 +107,7 @@ caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env) {
           const auto* ctl = msg->envelope().body_as_Control();
           if (ctl->command() != wire::Command::Abort || st->finished)
             break;
-          auto reason = abort_reason(*msg);
-          spdlog::error("job aborted: {}", reason);
-          st->members->command(*st->out, wire::Command::Abort, reason);
-          self->quit(aborted_elsewhere);
+          st->members->abort(self, *st->out, abort_reason(*msg));
           break;
         }
         default:
@@ -120,20 +115,11 @@ caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env) {
                        messages::kind_name(msg->kind()), msg->source());
         }
       },
-      [self, st](tick_atom) {
-        if (st->started)
-          return;
-        spdlog::info("waiting for actors to say hello: {}",
-                     st->members->missing());
-        self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
-      },
-      [self, st, env](peer_down_atom, const std::string& peer) {
+      [self, st](tick_atom) { st->members->remind(self); },
+      [self, st](peer_down_atom, const std::string& peer) {
         if (st->finished)
           return;
-        spdlog::error("{}: node {} is dead; aborting the job", env.name, peer);
-        st->members->command(*st->out, wire::Command::Abort,
-                             "node " + peer + " died");
-        self->quit(aborted_elsewhere);
+        st->members->abort(self, *st->out, "node " + peer + " died");
       },
   };
 }
