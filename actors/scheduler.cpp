@@ -35,9 +35,9 @@ double seconds_since(steady_clock::time_point t) {
 
 struct round_in_flight {
   std::uint64_t round = 0;
+  std::size_t worker = algorithms::every_worker;
   steady_clock::time_point sent;
   std::vector<std::optional<algorithms::round_result>> parts;
-  std::vector<double> compute_seconds;
   std::size_t missing = 0;
 };
 
@@ -59,35 +59,47 @@ struct scheduler_state {
 // Sends a Record of `kind` with `fields` (and parameters) to the
 // coordinator, which writes every output of the job.
 void send_record(scheduler_state& st, const std::string& kind,
-                 const json& fields, const std::vector<double>& parameters) {
-  messages::envelope_builder builder(1024);
+                 const json& fields) {
+  auto text = fields.dump();
+  messages::envelope_builder builder(1024 + text.size());
   auto& fbb = builder.fbb();
   auto k = fbb.CreateString(kind);
-  auto f = fbb.CreateString(fields.dump());
-  auto p = builder.doubles({}, parameters);
-  auto body = wire::CreateRecord(fbb, k, f, p);
+  auto f = fbb.CreateString(text);
+  auto body = wire::CreateRecord(fbb, k, f);
   st.out->post(builder.finish(st.out->header(coordinator_name),
                               wire::Body::Record, body.Union()));
 }
 
+void send_task(scheduler_state& st, const algorithms::round_task& t,
+               const std::string& worker) {
+  messages::envelope_builder builder(1024 + 16 * t.keys.size() +
+                                     16 * t.change_keys.size() +
+                                     16 * t.count_keys.size());
+  auto work = builder.doubles(t.keys, t.values);
+  auto changes = builder.doubles(t.change_keys, t.changes);
+  auto counts = builder.integers(t.count_keys, t.counts);
+  auto body =
+      wire::CreateRound(builder.fbb(), t.round, t.task, work, changes, counts);
+  st.out->post(
+      builder.finish(st.out->header(worker, static_cast<std::int64_t>(t.round)),
+                     wire::Body::Round, body.Union()));
+}
+
 void send_round(scheduler_state& st, const algorithms::round_task& t) {
-  for (const auto& w : st.workers) {
-    messages::envelope_builder builder(1024 + 16 * t.keys.size() +
-                                       16 * t.change_keys.size());
-    auto work = builder.doubles(t.keys, t.values);
-    auto changes = builder.doubles(t.change_keys, t.changes);
-    auto body =
-        wire::CreateRound(builder.fbb(), t.round, t.task, work, changes);
-    st.out->post(
-        builder.finish(st.out->header(w, static_cast<std::int64_t>(t.round)),
-                       wire::Body::Round, body.Union()));
+  bool everyone = t.worker == algorithms::every_worker;
+  if (everyone) {
+    for (const auto& w : st.workers)
+      send_task(st, t, w);
+  } else {
+    send_task(st, t, st.workers.at(t.worker));
   }
   round_in_flight f;
   f.round = t.round;
+  f.worker = t.worker;
   f.sent = steady_clock::now();
-  f.parts.resize(st.workers.size());
-  f.compute_seconds.resize(st.workers.size());
-  f.missing = st.workers.size();
+  std::size_t parts = everyone ? st.workers.size() : 1;
+  f.parts.resize(parts);
+  f.missing = parts;
   st.flight.push_back(std::move(f));
 }
 
@@ -106,7 +118,7 @@ void send_records(scheduler_state& st, bool now) {
        t - st.last_records < std::chrono::milliseconds(100)))
     return;
   st.last_records = t;
-  send_record(st, "iterations", {{"records", std::move(st.records)}}, {});
+  send_record(st, "iterations", {{"records", std::move(st.records)}});
   st.records = json::array();
 }
 
@@ -118,47 +130,68 @@ void report_progress(scheduler_state& st, const json& record) {
   st.last_progress = now;
   json progress = {{"iteration", st.planner->rounds()},
                    {"iterations", st.planner->max_rounds()}};
-  for (const char* key : {"objective", "gap", "nnz"})
+  for (const char* key : {"objective", "gap", "nnz", "log_likelihood_per_token",
+                          "heldout_log_likelihood_per_token"})
     if (record.contains(key))
       progress[key] = record[key];
   progress["wall_s"] = seconds_since(st.start);
-  send_record(st, "progress", progress, {});
+  send_record(st, "progress", progress);
 }
 
-// Commits the rounds whose parts are all in, in round order.
+// The times of a round's record: for a round of every worker, how long it
+// took, each worker's computation, and what it waited beyond the slowest.
+void add_round_times(json& record, const round_in_flight& f,
+                     const std::vector<algorithms::round_result>& parts) {
+  auto round_s = seconds_since(f.sent);
+  std::vector<double> compute;
+  for (const auto& p : parts)
+    compute.push_back(p.compute_seconds);
+  record["round_s"] = round_s;
+  record["compute_s"] = compute;
+  record["blocked_s"] = std::max(
+      0.0, round_s - *std::max_element(compute.begin(), compute.end()));
+}
+
+void finish(scheduler_state& st) {
+  st.finished = true;
+  send_records(st, true);
+  auto summary = st.planner->summary();
+  if (summary.value("diverged", false))
+    spdlog::warn("the job diverged: the coordinates of a round are too "
+                 "correlated to update together; lower schedule_size or "
+                 "use schedule: priority");
+  summary["wall_s"] = seconds_since(st.start);
+  summary["workers"] = st.workers.size();
+  send_record(st, "result", {{"text", st.planner->result_text()}});
+  send_record(st, "final", summary);
+}
+
+// Commits the rounds whose parts are all in. Rounds of every worker
+// complete in the order they were sent (each worker answers in order).
 void commit_ready(scheduler_state& st) {
-  while (!st.flight.empty() && st.flight.front().missing == 0) {
-    auto f = std::move(st.flight.front());
-    st.flight.pop_front();
+  for (auto it = st.flight.begin(); it != st.flight.end();) {
+    if (it->missing != 0) {
+      ++it;
+      continue;
+    }
+    auto f = std::move(*it);
+    it = st.flight.erase(it);
     std::vector<algorithms::round_result> parts;
     for (auto& p : f.parts)
       parts.push_back(std::move(*p));
-    auto record = st.planner->commit(parts);
-    auto round_s = seconds_since(f.sent);
-    auto slowest =
-        *std::max_element(f.compute_seconds.begin(), f.compute_seconds.end());
-    record["round_s"] = round_s;
-    record["compute_s"] = f.compute_seconds;
-    // What the round waited beyond its slowest worker's computation.
-    record["blocked_s"] = std::max(0.0, round_s - slowest);
+    auto record = st.planner->commit(f.round, parts);
+    if (record.is_null())
+      continue;
+    if (f.worker == algorithms::every_worker)
+      add_round_times(record, f, parts);
     record["wall_s"] = seconds_since(st.start);
     st.records.push_back(record);
     send_records(st, false);
     report_progress(st, record);
   }
   fill(st);
-  if (st.planner->done() && !st.finished) {
-    st.finished = true;
-    send_records(st, true);
-    auto summary = st.planner->summary();
-    if (summary.value("diverged", false))
-      spdlog::warn("the job diverged: the coordinates of a round are too "
-                   "correlated to update together; lower schedule_size or "
-                   "use schedule: priority");
-    summary["wall_s"] = seconds_since(st.start);
-    summary["workers"] = st.workers.size();
-    send_record(st, "final", summary, st.planner->parameters());
-  }
+  if (st.planner->done() && !st.finished)
+    finish(st);
 }
 
 // Stores a worker's part; returns an error for a part nobody asked for.
@@ -169,15 +202,23 @@ std::string take_result(scheduler_state& st, const messages::inbound& msg) {
       role != "worker" || rank >= static_cast<int>(st.workers.size()))
     return "round results come from workers only";
   const auto* r = msg.envelope().body_as_RoundResult();
+  auto worker = static_cast<std::size_t>(rank);
   for (auto& f : st.flight) {
     if (f.round != r->round())
       continue;
-    auto& slot = f.parts[static_cast<std::size_t>(rank)];
+    bool everyone = f.worker == algorithms::every_worker;
+    if (!everyone && f.worker != worker)
+      return "a result for round " + std::to_string(f.round) +
+             ", which is another worker's";
+    auto& slot = f.parts[everyone ? worker : 0];
     if (slot)
       return "a second result for round " + std::to_string(f.round);
     slot.emplace();
     slot->values = messages::read_doubles(r->values()).values;
-    f.compute_seconds[static_cast<std::size_t>(rank)] = r->compute_seconds();
+    auto counts = messages::read_integers(r->counts());
+    slot->count_keys = std::move(counts.keys);
+    slot->counts = std::move(counts.values);
+    slot->compute_seconds = r->compute_seconds();
     --f.missing;
     return {};
   }
@@ -262,16 +303,22 @@ caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
         t.task = r->task();
         auto work = messages::read_doubles(r->work());
         auto changes = messages::read_doubles(r->changes());
+        auto counts = messages::read_integers(r->counts());
         t.keys = std::move(work.keys);
         t.values = std::move(work.values);
         t.change_keys = std::move(changes.keys);
         t.changes = std::move(changes.values);
+        t.count_keys = std::move(counts.keys);
+        t.counts = std::move(counts.values);
         auto begin = steady_clock::now();
         auto result = program->work(t);
-        messages::envelope_builder builder(1024 + 8 * result.values.size());
+        messages::envelope_builder builder(1024 + 8 * result.values.size() +
+                                           16 * result.counts.size());
         auto values = builder.doubles({}, result.values);
-        auto body = wire::CreateRoundResult(builder.fbb(), t.round, values, 0,
-                                            seconds_since(begin));
+        auto result_counts = builder.integers(result.count_keys, result.counts);
+        auto body =
+            wire::CreateRoundResult(builder.fbb(), t.round, values,
+                                    result_counts, seconds_since(begin));
         out->post(builder.finish(
             out->header(scheduler_name, static_cast<std::int64_t>(t.round)),
             wire::Body::RoundResult, body.Union()));

@@ -11,6 +11,8 @@ const std::vector<program_info>& programs() {
       {"logreg", pacing::clocked, "binary logistic regression by SGD"},
       {"lasso", pacing::scheduled,
        "Lasso by scheduled coordinate descent (STRADS)"},
+      {"lda", pacing::scheduled,
+       "LDA topics by Gibbs sampling over rotated vocabulary blocks"},
   };
   return all;
 }

@@ -93,21 +93,33 @@ public:
   virtual evaluation evaluate(const float* w) const = 0;
 };
 
-/// A round's work order, the same for every worker.
+/// The worker of round_task::worker meaning "every worker".
+inline constexpr std::size_t every_worker = static_cast<std::size_t>(-1);
+
+/// A round's work order: for every worker (Lasso's rounds, committed from
+/// all their parts), or for one (an LDA block, committed from its part
+/// alone while the other workers go on).
 struct round_task {
   std::uint64_t round = 0;
-  std::uint32_t task = 0;          ///< what to do; the program's own code
-  std::vector<std::uint64_t> keys; ///< what the round works on
-  std::vector<double> values;      ///< a value per key (program-defined)
+  std::size_t worker = every_worker; ///< the one worker it is for
+  std::uint32_t task = 0;            ///< what to do; the program's own code
+  std::vector<std::uint64_t> keys;   ///< what the round works on
+  std::vector<double> values;        ///< program-defined values
   /// Changes committed since the previous round: every worker applies
   /// them before it computes its part.
   std::vector<std::uint64_t> change_keys;
   std::vector<double> changes;
+  /// Integer counts by key (an LDA block's word-topic counts).
+  std::vector<std::uint64_t> count_keys;
+  std::vector<std::int64_t> counts;
 };
 
 /// One worker's part of a round.
 struct round_result {
   std::vector<double> values;
+  std::vector<std::uint64_t> count_keys;
+  std::vector<std::int64_t> counts;
+  double compute_seconds = 0; ///< how long the worker computed it
 };
 
 /// The worker side of a scheduled program, on its shard of the data.
@@ -128,14 +140,17 @@ public:
 
   /// The next round to hand out, or nullopt while none may start (as many
   /// rounds are in flight as the pipeline allows, a round needs the ones
-  /// before it committed, or the job is done).
+  /// before it committed, every worker is busy, or the job is done).
   virtual std::optional<round_task> plan() = 0;
 
-  /// Commits the oldest round in flight from every worker's part, in
-  /// worker order; returns the round's record (one JSON object). Throws
-  /// std::invalid_argument when a part has the wrong size.
+  /// Commits round `round` from its parts: every worker's, in worker
+  /// order, or the one worker's it was for. Rounds for every worker are
+  /// committed in the order they were planned. Returns the record the
+  /// commit ends (one JSON object), or null when it ends none (an LDA
+  /// block that is not the last of its iteration). Throws
+  /// std::invalid_argument when a part does not fit the round.
   virtual nlohmann::ordered_json
-  commit(const std::vector<round_result>& parts) = 0;
+  commit(std::uint64_t round, const std::vector<round_result>& parts) = 0;
 
   /// Whether the job is over (converged or out of rounds) and nothing is in
   /// flight.
@@ -148,8 +163,9 @@ public:
   /// The fields of the job's final line.
   virtual nlohmann::ordered_json summary() const = 0;
 
-  /// The parameters the job computed, in key order.
-  virtual std::vector<double> parameters() const = 0;
+  /// The job's result as text, written to the job's output file
+  /// (options.parameters_out or options.topics_out).
+  virtual std::string result_text() const = 0;
 };
 
 } // namespace metronome::algorithms

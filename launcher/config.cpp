@@ -1,6 +1,7 @@
 #include "launcher/config.hpp"
 
 #include "launcher/config_lasso.hpp"
+#include "launcher/config_lda.hpp"
 #include "launcher/config_reader.hpp"
 
 #include "actors/core/table.hpp"
@@ -19,11 +20,17 @@ namespace {
 
 const std::vector<std::string>& role_kinds = actors::role_names();
 
-// The section of the job each scheduled program is configured by, and its
-// reader: adding a program adds one line here.
-using section_reader = void (*)(reader&, const YAML::Node&, actors::topology&);
-const std::map<std::string, std::pair<std::string, section_reader>>
-    scheduled_sections = {{"lasso", {"lasso", read_lasso}}};
+// The section of the job each scheduled program is configured by, its
+// reader and the reader of its data: adding a program adds one line here.
+struct scheduled_section {
+  std::string name;
+  void (*read)(reader&, const YAML::Node&, actors::topology&);
+  void (*read_data)(reader&, const YAML::Node&, const YAML::Mark&,
+                    actors::topology&);
+};
+const std::map<std::string, scheduled_section> scheduled_sections = {
+    {"lasso", {"lasso", read_lasso, read_data}},
+    {"lda", {"lda", read_lda, read_lda_data}}};
 
 bool valid_node_name(const std::string& name) {
   return !name.empty() &&
@@ -357,14 +364,14 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
 // The keys of a scheduled program's job: its own section, data and seed.
 void read_scheduled_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
                         actors::topology& topo) {
-  const auto& [section, read_section] =
-      scheduled_sections.at(topo.job.algorithm);
-  if (!r.check_keys(job, "job", {"algorithm", "data", "seed", section}, at))
+  const auto& section = scheduled_sections.at(topo.job.algorithm);
+  if (!r.check_keys(job, "job", {"algorithm", "data", "seed", section.name},
+                    at))
     return;
   r.whole(job, "seed", topo.job.seed, 0,
           std::numeric_limits<std::uint64_t>::max(), "1");
-  read_data(r, job, at, topo);
-  read_section(r, job, topo);
+  section.read_data(r, job, at, topo);
+  section.read(r, job, topo);
 }
 
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
@@ -407,12 +414,36 @@ void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
 
 // --- options ---------------------------------------------------------------
 
+// options.topics_out, the output of lda, which has no parameters_out.
+void read_topics_out(reader& r, const YAML::Node& options,
+                     actors::topology& topo) {
+  auto& o = topo.options;
+  bool lda = topo.job.algorithm == "lda";
+  if (lda && options["parameters_out"])
+    r.problem(options["parameters_out"],
+              "algorithm lda writes its topics, not parameters",
+              "use topics_out: runs/topics.txt");
+  if (!options["topics_out"])
+    return;
+  if (!lda)
+    r.problem(options["topics_out"],
+              "'topics_out' applies only to algorithm lda",
+              "remove it, or use parameters_out");
+  std::error_code ec;
+  if (r.text(options, "topics_out", o.topics_out, "runs/topics.txt") &&
+      fs::is_directory(o.topics_out, ec))
+    r.problem(options["topics_out"],
+              "'topics_out' is " + in_quotes(o.topics_out) +
+                  ", which is a directory",
+              "give a file path, e.g. topics_out: runs/topics.txt");
+}
+
 void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
                   actors::topology& topo) {
   if (options.IsNull())
     return;
   if (!r.check_keys(options, "options",
-                    {"log_dir", "metrics_dir", "parameters_out",
+                    {"log_dir", "metrics_dir", "parameters_out", "topics_out",
                      "remote_command", "keys", "stragglers"},
                     at))
     return;
@@ -435,6 +466,7 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
               "'parameters_out' is " + in_quotes(o.parameters_out) +
                   ", which is a directory",
               "give a file path, e.g. parameters_out: runs/params.f32");
+  read_topics_out(r, options, topo);
   const std::string ssh = "ssh -o BatchMode=yes {host}";
   if (r.text(options, "remote_command", o.remote_command, ssh) &&
       o.remote_command.find("{host}") == std::string::npos)

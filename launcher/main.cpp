@@ -3,6 +3,7 @@
 #include "launcher/runtime.hpp"
 #include "launcher/supervisor.hpp"
 #include "tools/bench/cutoffs.hpp"
+#include "tools/bench/lda.hpp"
 #include "tools/bench/pushpull.hpp"
 #include "tools/bench/sequential.hpp"
 #include "tools/data/generate.hpp"
@@ -14,7 +15,10 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <climits>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 namespace {
@@ -41,6 +45,75 @@ bool load(const std::string& path, metronome::actors::topology& topo,
                e.problems().size(), e.problems().size() == 1 ? "" : "s", path);
     return false;
   }
+}
+
+// A finite number: CLI::Range lets NaN through, since it compares false.
+const CLI::Validator finite_number(
+    [](std::string& text) {
+      double v = 0;
+      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v))
+        return "not a finite number: " + text;
+      return std::string();
+    },
+    "FINITE");
+
+// A decimal count: CLI11 reads "-1" or 2^64 into an unsigned as its largest
+// value and "010" as octal.
+const CLI::Validator decimal_count(
+    [](std::string& text) {
+      std::uint64_t v = 0;
+      const char* end = text.data() + text.size();
+      auto [stop, ec] = std::from_chars(text.data(), end, v);
+      if (text.empty() || ec != std::errc() || stop != end)
+        return "not a decimal integer in [0, 2^64 - 1]: " + text;
+      return std::string();
+    },
+    "COUNT");
+
+// `data lda`: a synthetic LDA corpus in the UCI format with its topics.
+CLI::App* add_lda_data(CLI::App& data, metronome::tools::lda_data_options& o) {
+  auto* lda = data.add_subcommand(
+      "lda", "A UCI bag-of-words corpus drawn from known LDA topics");
+  lda->add_option("--docword", o.docword, "docword file to write")->required();
+  lda->add_option("--vocab", o.vocab, "Vocabulary file to write")->required();
+  lda->add_option("--topics-out", o.topics,
+                  "True topics file (default: DOCWORD.topics)");
+  auto& s = o.spec;
+  lda->add_option("--topics", s.topics, "Topics K")
+      ->check(decimal_count & CLI::Range(std::size_t{1}, std::size_t{10000}));
+  lda->add_option("--vocabulary", s.vocabulary, "Vocabulary size V")
+      ->check(decimal_count &
+              CLI::Range(std::size_t{1}, std::size_t{10000000}));
+  lda->add_option("--documents", s.documents, "Documents D")
+      ->check(decimal_count &
+              CLI::Range(std::size_t{1}, std::size_t{100000000}));
+  lda->add_option("--mean-length", s.mean_length, "Mean tokens per document")
+      ->check(finite_number & CLI::Range(1.0, 1e6));
+  lda->add_option("--alpha", s.alpha, "Dirichlet prior of the mixtures")
+      ->check(finite_number & CLI::Range(1e-6, 1e6));
+  lda->add_option("--beta", s.beta, "Dirichlet prior of the topics")
+      ->check(finite_number & CLI::Range(1e-6, 1e6));
+  lda->add_option("--seed", s.seed, "Seed")->check(decimal_count);
+  return lda;
+}
+
+// `bench lda`: the serial samplers on an lda topology's corpus.
+CLI::App* add_lda_bench(CLI::App& bench,
+                        metronome::tools::lda_bench_options& o) {
+  auto* lda = bench.add_subcommand(
+      "lda", "Tokens per second of each LDA sampler in one thread");
+  lda->add_option("config", o.config, "Topology YAML file of an lda job")
+      ->required()
+      ->check(CLI::ExistingFile);
+  lda->add_option("--samplers", o.samplers, "Samplers to run (default: all)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(metronome::algorithms::lda::sampler_names()));
+  lda->add_option("--iterations", o.iterations,
+                  "Iterations (default: job.lda.iterations)")
+      ->check(decimal_count & CLI::Range(std::size_t{1}, std::size_t{100000}));
+  lda->add_option("--topics", o.topics, "Topics (default: job.lda.topics)")
+      ->check(decimal_count & CLI::Range(std::size_t{1}, std::size_t{65535}));
+  return lda;
 }
 
 } // namespace
@@ -108,6 +181,9 @@ int main(int argc, char** argv) {
   sequential->add_option("config", config, "Topology YAML file")
       ->required()
       ->check(CLI::ExistingFile);
+
+  metronome::tools::lda_bench_options lda_bench_opts;
+  auto* lda_bench = add_lda_bench(*bench, lda_bench_opts);
 
   metronome::tools::cutoff_bench_options cutoff_opts;
   auto* cutoffs = bench->add_subcommand(
@@ -178,6 +254,8 @@ int main(int argc, char** argv) {
   lasso->add_option("--noise", gen.noise, "Noise standard deviation")
       ->check(CLI::Range(0.0, 1e6));
   lasso->add_option("--seed", gen.seed, "Seed");
+  metronome::tools::lda_data_options lda_data;
+  auto* lda = add_lda_data(*data, lda_data);
 
   auto* predictor = app.add_subcommand("predictor", "BDSGD's run-time model");
   predictor->require_subcommand(1);
@@ -241,10 +319,17 @@ int main(int argc, char** argv) {
     return metronome::launcher::run_predictor_train(train_opts);
   if (*lasso)
     return metronome::tools::run_lasso_data(lasso_data);
+  if (*lda)
+    return metronome::tools::run_lda_data(lda_data);
   if (*cutoffs)
     return metronome::tools::run_cutoff_bench(cutoff_opts);
   if (*pushpull)
     return metronome::tools::run_pushpull(bench_opts);
+  if (*lda_bench) {
+    if (!load(lda_bench_opts.config, topo))
+      return 2;
+    return metronome::tools::run_lda_bench(topo, lda_bench_opts);
+  }
   if (*sequential) {
     if (!load(config, topo))
       return 2;

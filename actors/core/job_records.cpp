@@ -1,6 +1,7 @@
 #include "actors/core/job_records.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -77,17 +78,44 @@ void job_records::progress(const json& record) {
 void job_records::summary(const json& record) {
   if (dir_.empty())
     return;
-  file f;
-  f.path = dir_ / "summary.json";
-  f.out.open(f.path);
-  write_line(f, record.dump());
-  f.out.close();
-  if (!f.out)
-    fail("cannot write " + f.path.string() + ": " + std::strerror(errno));
+  auto error = write_file_atomically((dir_ / "summary.json").string(),
+                                     record.dump() + "\n");
+  if (!error.empty())
+    fail(error);
 }
 
 void job_records::final_line(const json& record) {
   say(record.dump());
+}
+
+std::string write_file_atomically(const std::string& path,
+                                  std::string_view bytes) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto status = fs::status(path, ec);
+  if (fs::is_directory(status))
+    return "cannot write " + path + ": it is a directory";
+  // Renaming over a device or a FIFO would replace it, not write to it.
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    return "cannot write " + path + ": it is not a regular file";
+  auto temporary = path + ".partial";
+  errno = 0;
+  std::FILE* f = std::fopen(temporary.c_str(), "wb");
+  if (f == nullptr)
+    return "cannot write " + path + ": " + std::strerror(errno);
+  bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  int saved = errno;
+  if (std::fclose(f) != 0 && written) {
+    written = false;
+    saved = errno;
+  }
+  if (written && std::rename(temporary.c_str(), path.c_str()) == 0)
+    return {};
+  if (written)
+    saved = errno;
+  std::remove(temporary.c_str());
+  return "cannot write " + path + ": " +
+         std::strerror(saved != 0 ? saved : EIO);
 }
 
 std::optional<json> parse_record(std::string_view line) {

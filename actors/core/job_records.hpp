@@ -76,6 +76,12 @@ private:
   std::string error_;
 };
 
+/// Writes `bytes` to `path` through a temporary file beside it renamed
+/// over it, so a reader never sees half a file; returns "" or "cannot
+/// write PATH: why" (the OS error, or what it is when not a file).
+std::string write_file_atomically(const std::string& path,
+                                  std::string_view bytes);
+
 /// The JSON object on `line`, or nullopt when the line is not one.
 std::optional<json> parse_record(std::string_view line);
 

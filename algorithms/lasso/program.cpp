@@ -90,9 +90,11 @@ std::optional<round_task> planner::plan() {
   return t;
 }
 
-ordered_json planner::commit(const std::vector<round_result>& parts) {
-  if (flight_.empty())
-    throw std::invalid_argument("lasso: a commit with no round in flight");
+ordered_json planner::commit(std::uint64_t round,
+                             const std::vector<round_result>& parts) {
+  if (flight_.empty() || flight_.front().round != round)
+    throw std::invalid_argument(
+        fmt::format("lasso: round {} is not the oldest in flight", round));
   if (parts.size() != workers_)
     throw std::invalid_argument(
         fmt::format("lasso: {} parts for {} workers", parts.size(), workers_));
@@ -179,6 +181,13 @@ ordered_json planner::commit_gap(const std::vector<round_result>& parts) {
           {"gap", gap_},         {"gap_threshold", threshold},
           {"nnz", nnz_},         {"rounds", rounds_},
           {"updates", updates_}, {"rejected", rejected_}};
+}
+
+std::string planner::result_text() const {
+  std::string text;
+  for (auto b : beta_)
+    text += fmt::format("{:.17g}\n", b);
+  return text;
 }
 
 ordered_json planner::summary() const {

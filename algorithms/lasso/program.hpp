@@ -39,14 +39,16 @@ public:
 
   std::optional<round_task> plan() override;
   nlohmann::ordered_json
-  commit(const std::vector<round_result>& parts) override;
+  commit(std::uint64_t round, const std::vector<round_result>& parts) override;
   bool done() const override { return finished_ && flight_.empty(); }
   std::uint64_t rounds() const override { return rounds_; }
   std::uint64_t max_rounds() const override {
     return settings_.solver.max_rounds;
   }
   nlohmann::ordered_json summary() const override;
-  std::vector<double> parameters() const override { return beta_; }
+  /// The coefficients, one per line in feature order, as %.17g (they read
+  /// back exactly).
+  std::string result_text() const override;
 
 private:
   bool gap_due() const;

@@ -2,6 +2,7 @@
 
 #include "tests/support.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,6 +10,8 @@
 
 namespace metronome::actors {
 namespace {
+
+using ::testing::HasSubstr;
 
 std::string read_all(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -74,6 +77,28 @@ TEST(JobRecords, AFullDiskIsAnErrorNotASilentLoss) {
   records.summary({{"ok", true}});
   EXPECT_NE(records.error().find("summary.json"), std::string::npos)
       << records.error();
+}
+
+TEST(WriteFileAtomically, ReplacesTheFileWhole) {
+  test::temp_dir dir;
+  auto path = (dir / "out.txt").string();
+  test::write_file(path, "old contents, longer than the new ones");
+  EXPECT_EQ(write_file_atomically(path, "new\n"), "");
+  EXPECT_EQ(read_all(path), "new\n");
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+}
+
+TEST(WriteFileAtomically, NamesThePathAndWhyItCannot) {
+  test::temp_dir dir;
+  auto in_dir = write_file_atomically(dir.path().string(), "x");
+  EXPECT_THAT(in_dir, HasSubstr(dir.path().string() + ": it is a directory"));
+  auto missing = (dir / "no" / "such" / "file").string();
+  EXPECT_THAT(write_file_atomically(missing, "x"),
+              HasSubstr(missing + ": No such file or directory"));
+  if (std::filesystem::exists("/dev/full")) {
+    EXPECT_THAT(write_file_atomically("/dev/full", "x"),
+                HasSubstr("/dev/full: it is not a regular file"));
+  }
 }
 
 } // namespace

@@ -1,0 +1,207 @@
+// Model-parallel LDA through the real binary: the scheduler rotating
+// vocabulary blocks over worker processes over tcp, checked against the
+// serial sampler of algorithms/lda.
+
+#include "tests/integration/jobs_support.hpp"
+
+#include "algorithms/data/docword_loader.hpp"
+#include "algorithms/lda/generator.hpp"
+#include "algorithms/lda/program.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+namespace metronome::test {
+namespace {
+
+namespace lda = algorithms::lda;
+
+struct lda_job {
+  std::size_t workers = 2;
+  std::size_t blocks = 4;
+  std::size_t iterations = 20;
+  std::string sampler = "sparse";
+  double heldout = 0;
+};
+
+class Lda : public ::testing::Test {
+protected:
+  void SetUp() override {
+    lda::generator_spec g;
+    g.topics = 8;
+    g.vocabulary = 400;
+    g.documents = 300;
+    g.mean_length = 60;
+    g.seed = 9;
+    std::vector<std::vector<double>> truth;
+    corpus_ = lda::generate(g, truth);
+    docword_ = (dir_ / "docword.txt").string();
+    vocab_ = (dir_ / "vocab.txt").string();
+    algorithms::write_docword(corpus_, docword_, vocab_);
+    // Read back: the file's token order is the one every node samples.
+    corpus_ = algorithms::load_docword(docword_, vocab_);
+  }
+
+  lda::program_settings settings(const lda_job& j) const {
+    lda::program_settings s;
+    s.model.topics = 8;
+    s.model.vocabulary = corpus_.vocabulary.size();
+    s.sampler = *lda::find_sampler(j.sampler);
+    s.blocks = j.blocks;
+    s.iterations = j.iterations;
+    s.heldout = j.heldout;
+    return s;
+  }
+
+  std::string topology_of(const lda_job& j) {
+    auto ports = free_tcp_ports(1 + j.workers);
+    std::string nodes =
+        "    - name: head\n      host: 127.0.0.1\n      port: " +
+        std::to_string(ports[0]) +
+        "\n      roles: [coordinator/0, scheduler/0]\n";
+    for (std::size_t w = 0; w < j.workers; ++w)
+      nodes += "    - name: w" + std::to_string(w) +
+               "\n      host: 127.0.0.1\n      port: " +
+               std::to_string(ports[1 + w]) + "\n      roles: [worker/" +
+               std::to_string(w) + "]\n";
+    return "cluster:\n  nodes:\n" + nodes +
+           "job:\n  algorithm: lda\n  seed: 1\n  data:\n    format: docword\n"
+           "    docword: " +
+           docword_ + "\n    vocab: " + vocab_ +
+           "\n  lda:\n    topics: 8\n    sampler: " + j.sampler +
+           "\n    blocks: " + std::to_string(j.blocks) +
+           "\n    iterations: " + std::to_string(j.iterations) +
+           "\n    heldout: " + std::to_string(j.heldout) +
+           "\noptions:\n  metrics_dir: " + (dir_ / "metrics").string() +
+           "\n  topics_out: " + (dir_ / "topics.txt").string() + "\n";
+  }
+
+  command_result launch(const lda_job& j) {
+    write_file(dir_ / "lda.yaml", topology_of(j));
+    return run(binary() + " launch --no-progress " +
+               (dir_ / "lda.yaml").string());
+  }
+
+  std::vector<actors::json> iteration_records() {
+    std::ifstream in(dir_ / "metrics" / "iterations.jsonl");
+    std::vector<actors::json> records;
+    for (std::string line; std::getline(in, line);) {
+      auto r = actors::parse_record(line);
+      EXPECT_TRUE(r) << line;
+      if (r)
+        records.push_back(*r);
+    }
+    return records;
+  }
+
+  temp_dir dir_;
+  lda::corpus corpus_;
+  std::string docword_, vocab_;
+};
+
+TEST_F(Lda, OneWorkerOverTcpSamplesExactlyAsTheSerialSampler) {
+  lda_job j;
+  j.workers = 1;
+  j.blocks = 1;
+  j.iterations = 5;
+  j.sampler = "lightlda";
+  auto r = launch(j);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto s = settings(j);
+  auto serial = lda::run_serial(corpus_, s.model, s.sampler, s.mh_steps,
+                                s.iterations, s.seed);
+  auto records = iteration_records();
+  ASSERT_EQ(records.size(), j.iterations);
+  for (std::size_t i = 0; i < records.size(); ++i)
+    EXPECT_NEAR(records[i]["log_likelihood_per_token"].get<double>(),
+                serial.log_likelihood_per_token[i], 1e-9)
+        << "iteration " << i + 1;
+}
+
+TEST_F(Lda, TwoWorkersOverTcpReachTheSerialLikelihoodWithinOnePercent) {
+  lda_job j;
+  j.iterations = 30;
+  j.heldout = 0;
+  auto r = launch(j);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto s = settings(j);
+  auto serial = lda::run_serial(corpus_, s.model, s.sampler, s.mh_steps,
+                                s.iterations, s.seed);
+  auto line = final_line(r.output);
+  auto reference = serial.log_likelihood_per_token.back();
+  EXPECT_NEAR(line["log_likelihood_per_token"].get<double>(), reference,
+              0.01 * std::abs(reference))
+      << r.output;
+  EXPECT_EQ(line["tokens"].get<std::uint64_t>(),
+            corpus_.tokens() * j.iterations);
+  EXPECT_EQ(line["iterations"].get<std::uint64_t>(), j.iterations);
+  EXPECT_GT(line["tokens_per_s"].get<double>(), 0);
+  auto records = iteration_records();
+  ASSERT_EQ(records.size(), j.iterations);
+  for (const auto& record : records) {
+    EXPECT_EQ(record["tokens"].get<std::uint64_t>(), corpus_.tokens());
+    EXPECT_EQ(record["worker_tokens_per_s"].size(), 2u);
+    EXPECT_EQ(record["blocked_s"].size(), 2u);
+  }
+}
+
+TEST_F(Lda, HeldOutScoresAndTopicsAreWritten) {
+  lda_job j;
+  j.iterations = 5;
+  j.heldout = 0.1;
+  j.sampler = "lightlda";
+  auto r = launch(j);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto line = final_line(r.output);
+  auto heldout = line["heldout_log_likelihood_per_token"].get<double>();
+  EXPECT_LT(heldout, 0);
+  EXPECT_GT(heldout, -std::log(400.0) - 1) << "worse than uniform words";
+  std::ifstream topics(dir_ / "topics.txt");
+  std::size_t lines = 0;
+  for (std::string text; std::getline(topics, text); ++lines)
+    EXPECT_EQ(text.rfind(std::to_string(lines) + " w", 0), 0u) << text;
+  EXPECT_EQ(lines, 8u);
+}
+
+TEST_F(Lda, KilledWorkerIsNamedAndNothingIsLeft) {
+  lda_job j;
+  j.iterations = 1000000;
+  write_file(dir_ / "lda.yaml", topology_of(j));
+  auto cfg = (dir_ / "lda.yaml").string();
+  auto log = (dir_ / "launch.log").string();
+  auto rc = (dir_ / "rc").string();
+  run("(" + binary() + " launch --no-progress " + cfg + " > " + log +
+      " 2>&1; echo $? > " + rc + ") < /dev/null > /dev/null 2>&1 &");
+  ASSERT_TRUE(wait_for([&] { return file_has(log, "job started"); }));
+  run("pkill -KILL -f -- '" + cfg + " --name w1'");
+  ASSERT_TRUE(wait_for([&] {
+    return std::filesystem::exists(rc) && std::filesystem::file_size(rc) > 0;
+  }));
+  std::ifstream in(rc);
+  int code = 0;
+  in >> code;
+  EXPECT_NE(code, 0);
+  EXPECT_TRUE(file_has(log, "node w1 on 127.0.0.1 failed"))
+      << "launch log lacks the node name";
+  EXPECT_EQ(processes_mentioning(cfg), "");
+}
+
+TEST_F(Lda, ABadCorpusLineStartsNothing) {
+  {
+    std::ofstream out(docword_, std::ios::app);
+    out << "1 2 -3\n";
+  }
+  lda_job j;
+  write_file(dir_ / "lda.yaml", topology_of(j));
+  auto r =
+      run(binary() + " launch --no-progress " + (dir_ / "lda.yaml").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(docword_ + ":"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nothing was started"), std::string::npos)
+      << r.output;
+}
+
+} // namespace
+} // namespace metronome::test

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "actors/core/topology.hpp"
+
+#include <string>
+#include <vector>
+
+namespace metronome::tools {
+
+/// What `metronome bench lda` runs.
+struct lda_bench_options {
+  std::string config; ///< an lda topology: its corpus and job.lda
+  /// Samplers to run (names of algorithms::lda::sampler_names()); empty:
+  /// every one.
+  std::vector<std::string> samplers;
+  std::size_t iterations = 0; ///< 0: job.lda.iterations
+  std::size_t topics = 0;     ///< 0: job.lda.topics
+};
+
+/// Runs the serial sampler of each of `options.samplers` in one thread on
+/// the job's corpus (without its held-out documents) and prints one JSON
+/// object: a row per sampler with the tokens it sampled, its wall time,
+/// tokens per second and log-likelihood per token after each iteration.
+/// Fails (exit 1) when a sampler sampled fewer tokens than iterations times
+/// the corpus, 2 on bad options. Returns the exit code.
+int run_lda_bench(const actors::topology& topo,
+                  const lda_bench_options& options);
+
+} // namespace metronome::tools
