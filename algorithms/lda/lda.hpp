@@ -209,6 +209,9 @@ heldout_log_likelihood(const corpus& c, const std::vector<std::size_t>& docs,
 struct serial_result {
   /// Joint log-likelihood log p(w, z) per token after each iteration.
   std::vector<double> log_likelihood_per_token;
+  /// Seconds spent sampling up to the end of each iteration (without the
+  /// likelihood computations).
+  std::vector<double> sampling_seconds;
   word_topic_rows rows; ///< every word of the vocabulary
   std::vector<std::int64_t> totals;
   sweep_stats stats; ///< over every iteration

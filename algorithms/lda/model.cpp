@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -166,8 +167,14 @@ serial_result run_serial(const corpus& c, const hyper& given, sampler_kind kind,
   shard.add_counts(0, out.rows, out.totals);
   auto s = make_sampler(kind, h, mh_steps, seed + 1);
   double tokens = static_cast<double>(std::max<std::size_t>(1, c.tokens()));
+  double sampling = 0;
   for (std::size_t it = 0; it < iterations; ++it) {
+    auto begin = std::chrono::steady_clock::now();
     sweep_stats st = s->sweep(shard, 0, out.rows, out.totals);
+    sampling +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
+            .count();
+    out.sampling_seconds.push_back(sampling);
     out.stats.tokens += st.tokens;
     out.stats.moved += st.moved;
     out.stats.proposals += st.proposals;

@@ -42,7 +42,10 @@ actors::json bench_one(const lda::corpus& c, const lda::program_settings& s,
       {"tokens", r.stats.tokens},
       {"wall_s", wall.count()},
       {"tokens_per_s", r.stats.tokens / wall.count()},
-      {"log_likelihood_per_token", r.log_likelihood_per_token}};
+      {"sampling_s", r.sampling_seconds.back()},
+      {"sampling_tokens_per_s", r.stats.tokens / r.sampling_seconds.back()},
+      {"log_likelihood_per_token", r.log_likelihood_per_token},
+      {"sampling_s_per_iteration", r.sampling_seconds}};
   if (r.stats.proposals > 0)
     row["acceptance"] = static_cast<double>(r.stats.accepted) /
                         static_cast<double>(r.stats.proposals);

@@ -20,7 +20,8 @@ struct lda_bench_options {
 /// Runs the serial sampler of each of `options.samplers` in one thread on
 /// the job's corpus (without its held-out documents) and prints one JSON
 /// object: a row per sampler with the tokens it sampled, its wall time,
-/// tokens per second and log-likelihood per token after each iteration.
+/// tokens per second (with and without the likelihood computed after
+/// every iteration) and log-likelihood per token after each iteration.
 /// Fails (exit 1) when a sampler sampled fewer tokens than iterations times
 /// the corpus, 2 on bad options. Returns the exit code.
 int run_lda_bench(const actors::topology& topo,
