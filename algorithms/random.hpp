@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 
@@ -29,5 +30,35 @@ inline std::uint64_t uniform_below(std::mt19937_64& gen, std::uint64_t n) {
 inline double uniform_open(std::mt19937_64& gen) {
   return (static_cast<double>(gen() >> 11) + 0.5) * 0x1.0p-53;
 }
+
+/// Standard normal draws by Box-Muller from a generator seeded with
+/// splitmix64(seed): two per pair of uniforms, the same with every standard
+/// library.
+class normal_source {
+public:
+  explicit normal_source(std::uint64_t seed)
+      : gen_(splitmix64(seed)) {}
+
+  double operator()() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    constexpr double two_pi = 6.283185307179586476925286766559;
+    double radius = std::sqrt(-2.0 * std::log(uniform_open(gen_)));
+    double angle = two_pi * uniform_open(gen_);
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+  }
+
+  /// The generator, for other draws from the same stream.
+  std::mt19937_64& engine() { return gen_; }
+
+private:
+  std::mt19937_64 gen_;
+  double spare_ = 0;
+  bool has_spare_ = false;
+};
 
 } // namespace metronome::algorithms

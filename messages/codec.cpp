@@ -1,6 +1,7 @@
 #include "messages/codec.hpp"
 
 #include <cstring>
+#include <stdexcept>
 
 namespace metronome::messages {
 
@@ -58,10 +59,21 @@ envelope_builder::encode_floats(std::uint64_t offset,
   return wire::CreateFloats(fbb_, offset, key_vec, inline_values, attached);
 }
 
+// A message the receiver would drop as malformed fails where it is built,
+// so the bug stops the sender instead of leaving a peer waiting.
+void envelope_builder::check_sizes(std::size_t keys, std::size_t values) {
+  if (keys != 0 && keys != values)
+    throw std::invalid_argument("a payload of " + std::to_string(keys) +
+                                " keys and " + std::to_string(values) +
+                                " values; keys, when given, need one value "
+                                "each");
+}
+
 flatbuffers::Offset<wire::Doubles>
 envelope_builder::doubles(const std::vector<std::uint64_t>& keys,
                           const std::vector<double>& values,
                           std::uint64_t offset) {
+  check_sizes(keys.size(), values.size());
   auto k = keys.empty() ? 0 : fbb_.CreateVector(keys);
   return wire::CreateDoubles(fbb_, offset, k, fbb_.CreateVector(values));
 }
@@ -70,6 +82,7 @@ flatbuffers::Offset<wire::Integers>
 envelope_builder::integers(const std::vector<std::uint64_t>& keys,
                            const std::vector<std::int64_t>& values,
                            std::uint64_t offset) {
+  check_sizes(keys.size(), values.size());
   auto k = keys.empty() ? 0 : fbb_.CreateVector(keys);
   return wire::CreateIntegers(fbb_, offset, k, fbb_.CreateVector(values));
 }

@@ -97,7 +97,9 @@ public:
   doubles(const std::vector<std::uint64_t>& keys,
           const std::vector<double>& values, std::uint64_t offset = 0);
 
-  /// Encodes integer values laid out as doubles() lays out doubles.
+  /// Encodes integer values laid out as doubles() lays out doubles. Both
+  /// throw std::invalid_argument when keys are given and their number is
+  /// not that of the values (a message every receiver would drop).
   flatbuffers::Offset<wire::Integers>
   integers(const std::vector<std::uint64_t>& keys,
            const std::vector<std::int64_t>& values, std::uint64_t offset = 0);
@@ -106,6 +108,7 @@ public:
                   flatbuffers::Offset<void> body);
 
 private:
+  static void check_sizes(std::size_t keys, std::size_t values);
   flatbuffers::Offset<wire::Floats>
   encode_floats(std::uint64_t offset, const std::vector<std::uint64_t>* keys,
                 float_block values);

@@ -15,33 +15,6 @@ namespace metronome::algorithms::lasso {
 
 namespace {
 
-constexpr double two_pi = 6.283185307179586476925286766559;
-
-class normal_source {
-public:
-  explicit normal_source(std::uint64_t seed)
-      : gen_(splitmix64(seed)) {}
-
-  double operator()() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double radius = std::sqrt(-2.0 * std::log(uniform_open(gen_)));
-    double angle = two_pi * uniform_open(gen_);
-    spare_ = radius * std::sin(angle);
-    has_spare_ = true;
-    return radius * std::cos(angle);
-  }
-
-  std::mt19937_64& engine() { return gen_; }
-
-private:
-  std::mt19937_64 gen_;
-  double spare_ = 0;
-  bool has_spare_ = false;
-};
-
 void validate(const generator_spec& s) {
   auto fail = [](const std::string& what) {
     throw std::invalid_argument("lasso generator: " + what);

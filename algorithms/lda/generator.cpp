@@ -12,28 +12,17 @@ namespace metronome::algorithms::lda {
 
 namespace {
 
-constexpr double two_pi = 6.283185307179586476925286766559;
-
 // Portable draws on top of uniform_open: a Box-Muller normal, a
 // Marsaglia-Tsang gamma, Dirichlet vectors and a Poisson count.
 class draws {
 public:
   explicit draws(std::uint64_t seed)
-      : gen_(splitmix64(seed)) {}
+      : normal_(seed)
+      , gen_(normal_.engine()) {}
 
   std::mt19937_64& engine() { return gen_; }
 
-  double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double radius = std::sqrt(-2.0 * std::log(uniform_open(gen_)));
-    double angle = two_pi * uniform_open(gen_);
-    spare_ = radius * std::sin(angle);
-    has_spare_ = true;
-    return radius * std::cos(angle);
-  }
+  double normal() { return normal_(); }
 
   // log Gamma(shape, 1), in logs so tiny shapes do not underflow.
   double log_gamma_variate(double shape) {
@@ -101,9 +90,8 @@ private:
     }
   }
 
-  std::mt19937_64 gen_;
-  double spare_ = 0;
-  bool has_spare_ = false;
+  normal_source normal_;
+  std::mt19937_64& gen_;
 };
 
 void validate(const generator_spec& s) {

@@ -149,6 +149,30 @@ inline bool file_has(const std::filesystem::path& path,
   return all.find(text) != std::string::npos;
 }
 
+/// Starts `metronome launch` on `config` in the background, kills node
+/// `node` with SIGKILL once the job has started, and returns launch's exit
+/// status; its output is in `log`. -1 when the job never started or
+/// launch never ended.
+inline int launch_and_kill(const std::string& config, const std::string& node,
+                           const std::filesystem::path& log) {
+  auto rc = log.string() + ".rc";
+  run("(" + binary() + " launch --no-progress " + config + " > " +
+      log.string() + " 2>&1; echo $? > " + rc +
+      ") < /dev/null > /dev/null 2>&1 &");
+  if (!wait_for([&] { return file_has(log, "job started"); }))
+    return -1;
+  run("pkill -KILL -f -- '" + config + " --name " + node + "'");
+  if (!wait_for([&] {
+        return std::filesystem::exists(rc) &&
+               std::filesystem::file_size(rc) > 0;
+      }))
+    return -1;
+  std::ifstream in(rc);
+  int code = -1;
+  in >> code;
+  return code;
+}
+
 // Writes the topology of `s` to dir/job.yaml and runs `metronome COMMAND`
 // (run, launch --no-progress, ...) on it.
 inline command_result run_job(const job_settings& s, const temp_dir& dir,

@@ -223,18 +223,9 @@ TEST_F(Lasso, KilledWorkerIsNamedAndNothingIsLeft) {
   j.max_rounds = 1000000000;
   write_file(dir_ / "lasso.yaml", topology_of(j));
   auto cfg = (dir_ / "lasso.yaml").string();
-  auto log = (dir_ / "launch.log").string();
-  auto rc = (dir_ / "rc").string();
-  run("(" + binary() + " launch --no-progress " + cfg + " > " + log +
-      " 2>&1; echo $? > " + rc + ") < /dev/null > /dev/null 2>&1 &");
-  ASSERT_TRUE(wait_for([&] { return file_has(log, "job started"); }));
-  run("pkill -KILL -f -- '" + cfg + " --name w1'");
-  ASSERT_TRUE(wait_for([&] {
-    return std::filesystem::exists(rc) && std::filesystem::file_size(rc) > 0;
-  }));
-  std::ifstream in(rc);
-  int code = 0;
-  in >> code;
+  auto log = dir_ / "launch.log";
+  auto code = launch_and_kill(cfg, "w1", log);
+  EXPECT_NE(code, -1) << "the job did not start or launch did not end";
   EXPECT_NE(code, 0);
   EXPECT_TRUE(file_has(log, "node w1 on 127.0.0.1 failed"))
       << "launch log lacks the node name";

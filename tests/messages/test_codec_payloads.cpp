@@ -35,7 +35,11 @@ TEST(CodecRoundTrip, RoundCarriesDoublesAndIntegersExactly) {
 
 TEST(CodecRejects, RoundWhoseKeysAndValuesDisagree) {
   envelope_builder b;
-  auto work = b.doubles({1, 2, 3}, {0.5, 0.25});
+  // Built by hand: the builder refuses to write such a payload.
+  std::vector<std::uint64_t> keys = {1, 2, 3};
+  std::vector<double> values = {0.5, 0.25};
+  auto work = wire::CreateDoubles(b.fbb(), 0, b.fbb().CreateVector(keys),
+                                  b.fbb().CreateVector(values));
   auto body = wire::CreateRound(b.fbb(), 0, 0, work);
   auto v =
       verify_outbound(b.finish(test_header(), wire::Body::Round, body.Union()));
@@ -44,6 +48,15 @@ TEST(CodecRejects, RoundWhoseKeysAndValuesDisagree) {
   EXPECT_NE(v.error.find("round work has 3 keys but 2 values"),
             std::string::npos)
       << v.error;
+}
+
+TEST(CodecBuilder, RefusesKeysWithoutOneValueEach) {
+  envelope_builder b;
+  EXPECT_THROW(b.doubles({1, 2, 3}, {0.5}), std::invalid_argument);
+  EXPECT_THROW(b.doubles({7}, {}), std::invalid_argument);
+  EXPECT_THROW(b.integers({1, 2}, {4}), std::invalid_argument);
+  EXPECT_NO_THROW(b.doubles({}, {0.5, 0.25}));
+  EXPECT_NO_THROW(b.integers({3, 4}, {1, 2}));
 }
 
 } // namespace
