@@ -130,8 +130,7 @@ void report_progress(scheduler_state& st, const json& record) {
   st.last_progress = now;
   json progress = {{"iteration", st.planner->rounds()},
                    {"iterations", st.planner->max_rounds()}};
-  for (const char* key : {"objective", "gap", "nnz", "log_likelihood_per_token",
-                          "heldout_log_likelihood_per_token"})
+  for (const auto& key : st.planner->progress_keys())
     if (record.contains(key))
       progress[key] = record[key];
   progress["wall_s"] = seconds_since(st.start);

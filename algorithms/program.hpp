@@ -160,6 +160,9 @@ public:
   virtual std::uint64_t rounds() const = 0;
   virtual std::uint64_t max_rounds() const = 0;
 
+  /// The fields of a round's record worth showing in a progress line.
+  virtual std::vector<std::string> progress_keys() const = 0;
+
   /// The fields of the job's final line.
   virtual nlohmann::ordered_json summary() const = 0;
 

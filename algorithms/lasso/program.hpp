@@ -45,6 +45,9 @@ public:
   std::uint64_t max_rounds() const override {
     return settings_.solver.max_rounds;
   }
+  std::vector<std::string> progress_keys() const override {
+    return {"objective", "gap", "nnz"};
+  }
   nlohmann::ordered_json summary() const override;
   /// The coefficients, one per line in feature order, as %.17g (they read
   /// back exactly).

@@ -289,7 +289,6 @@ ordered_json planner::summary() const {
 }
 
 std::string planner::result_text() const {
-  std::vector<word_topic_rows> all;
   std::vector<std::uint32_t> words(corpus_.vocabulary.size());
   std::iota(words.begin(), words.end(), 0u);
   word_topic_rows rows(words, model_.topics);

@@ -90,6 +90,10 @@ public:
   bool done() const override;
   std::uint64_t rounds() const override { return iterations_done_; }
   std::uint64_t max_rounds() const override { return settings_.iterations; }
+  std::vector<std::string> progress_keys() const override {
+    return {"log_likelihood_per_token", "heldout_log_likelihood_per_token",
+            "tokens_per_s"};
+  }
   nlohmann::ordered_json summary() const override;
   /// Each topic on a line: its index, then its 20 most probable words as
   /// word:probability, most probable first.
