@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
@@ -97,7 +98,7 @@ planner::planner(const corpus& c, const program_settings& s,
         "own (blocks >= workers)",
         blocks, workers));
   block_of_word_ = vocabulary_blocks(word_token_counts(c), blocks);
-  blocks_ = empty_blocks(block_of_word_, blocks, model_.topics);
+  dense_ = empty_blocks(block_of_word_, blocks, model_.topics);
   holder_.assign(blocks, every_worker);
   for (std::size_t w = 0; w < workers; ++w) {
     document_shard shard(c, split_.workers[w], block_of_word_, blocks, model_,
@@ -109,8 +110,25 @@ planner::planner(const corpus& c, const program_settings& s,
           w));
     training_tokens_ += shard.tokens();
     for (std::size_t b = 0; b < blocks; ++b)
-      shard.add_counts(b, blocks_[b], totals_);
+      shard.add_counts(b, dense_[b], totals_);
   }
+  sparse_.resize(blocks);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    std::vector<double> counts;
+    dense_[b].nonzeros(sparse_[b].keys, counts);
+    sparse_[b].counts = to_integers(counts);
+  }
+  dense_current_.assign(blocks, true);
+}
+
+const std::vector<word_topic_rows>& planner::blocks() const {
+  for (std::size_t b = 0; b < sparse_.size(); ++b)
+    if (!dense_current_[b]) {
+      const auto& rows = sparse_[b];
+      dense_[b].assign(rows.keys, {rows.counts.begin(), rows.counts.end()});
+      dense_current_[b] = true;
+    }
+  return dense_;
 }
 
 bool planner::done() const {
@@ -119,8 +137,8 @@ bool planner::done() const {
 
 void planner::start_iteration() {
   for (auto& t : tally_) {
-    t.todo.assign(blocks_.size(), true);
-    t.left = blocks_.size();
+    t.todo.assign(sparse_.size(), true);
+    t.left = sparse_.size();
     t.tokens = 0;
     t.compute_s = 0;
     t.doc_log_likelihood = 0;
@@ -132,7 +150,7 @@ void planner::start_iteration() {
 }
 
 std::optional<std::size_t> planner::choose_block(std::size_t w) const {
-  auto blocks = blocks_.size();
+  auto blocks = sparse_.size();
   auto first = w * blocks / workers_;
   for (std::size_t i = 0; i < blocks; ++i) {
     auto b = (first + i) % blocks;
@@ -165,9 +183,8 @@ std::optional<round_task> planner::plan() {
                    static_cast<double>(iterations_done_),
                    t.left == 1 ? 1.0 : 0.0};
     task.changes.assign(totals_.begin(), totals_.end());
-    std::vector<double> counts;
-    blocks_[*b].nonzeros(task.count_keys, counts);
-    task.counts = to_integers(counts);
+    task.count_keys = sparse_[*b].keys;
+    task.counts = sparse_[*b].counts;
     holder_[*b] = w;
     t.busy = true;
     t.todo[*b] = false;
@@ -178,14 +195,32 @@ std::optional<round_task> planner::plan() {
   return std::nullopt;
 }
 
+// A block's rows as a worker returns them: its words' topics in key
+// order, each count positive and within int32.
+void planner::check_rows(std::size_t block, const round_result& part) const {
+  const auto& keys = part.count_keys;
+  if (keys.size() != part.counts.size())
+    throw std::invalid_argument("lda: rows with keys and counts that differ");
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto word = keys[i] / model_.topics;
+    if ((i > 0 && keys[i] <= keys[i - 1]) || word >= block_of_word_.size() ||
+        block_of_word_[word] != block || part.counts[i] <= 0 ||
+        part.counts[i] > std::numeric_limits<std::int32_t>::max())
+      throw std::invalid_argument(fmt::format(
+          "lda: entry {} of block {}'s rows (key {}, count {}) does not fit", i,
+          block, keys[i], part.counts[i]));
+  }
+}
+
 void planner::take_part(std::size_t block, std::size_t w,
                         const round_result& part) {
   if (part.values.size() != result_fields + model_.topics)
     throw std::invalid_argument(
         fmt::format("lda: a result of {} values for {} topics",
                     part.values.size(), model_.topics));
-  blocks_[block].assign(part.count_keys,
-                        {part.counts.begin(), part.counts.end()});
+  check_rows(block, part);
+  sparse_[block] = {part.count_keys, part.counts};
+  dense_current_[block] = false;
   for (std::size_t k = 0; k < model_.topics; ++k) {
     totals_[k] += static_cast<std::int64_t>(part.values[result_fields + k]);
     if (totals_[k] < 0)
@@ -234,8 +269,10 @@ ordered_json planner::end_iteration() {
   auto wall = seconds_since(iteration_start_);
   sampling_s_ += wall;
   double ll = log_likelihood(totals_, model_);
-  for (const auto& rows : blocks_)
-    ll += log_likelihood(rows, model_);
+  double lg_beta = std::lgamma(model_.beta);
+  for (const auto& rows : sparse_)
+    for (auto n : rows.counts)
+      ll += std::lgamma(static_cast<double>(n) + model_.beta) - lg_beta;
   std::vector<double> per_worker, compute, blocked;
   for (const auto& t : tally_) {
     ll += t.doc_log_likelihood;
@@ -250,7 +287,7 @@ ordered_json planner::end_iteration() {
       {"log_likelihood_per_token", log_likelihood_per_token_}};
   if (!split_.heldout.empty()) {
     auto score = heldout_log_likelihood(
-        corpus_, split_.heldout, blocks_, block_of_word_, totals_, model_,
+        corpus_, split_.heldout, blocks(), block_of_word_, totals_, model_,
         settings_.heldout_sweeps, settings_.seed + iterations_done_);
     heldout_per_token_ =
         score.tokens > 0
@@ -278,7 +315,7 @@ ordered_json planner::summary() const {
       {"parallel", settings_.parallel},
       {"sampler", sampler_names()[static_cast<std::size_t>(settings_.sampler)]},
       {"topics", model_.topics},
-      {"blocks", blocks_.size()},
+      {"blocks", sparse_.size()},
       {"iterations", iterations_done_},
       {"tokens", total_stats_.tokens},
       {"log_likelihood_per_token", log_likelihood_per_token_}};
@@ -292,7 +329,7 @@ std::string planner::result_text() const {
   std::vector<std::uint32_t> words(corpus_.vocabulary.size());
   std::iota(words.begin(), words.end(), 0u);
   word_topic_rows rows(words, model_.topics);
-  for (const auto& block : blocks_)
+  for (const auto& block : blocks())
     for (std::size_t i = 0; i < block.words().size(); ++i)
       std::copy(block.row(i), block.row(i) + model_.topics,
                 rows.row(block.words()[i]));

@@ -101,8 +101,9 @@ public:
 
   /// The rows of every block (a held block's as it was handed out), the
   /// committed topic totals, and who holds each block (every_worker: no
-  /// one).
-  const std::vector<word_topic_rows>& blocks() const { return blocks_; }
+  /// one). blocks() makes dense rows of the blocks changed since it was
+  /// last called.
+  const std::vector<word_topic_rows>& blocks() const;
   const std::vector<std::int64_t>& totals() const { return totals_; }
   const std::vector<std::size_t>& holders() const { return holder_; }
 
@@ -127,6 +128,7 @@ private:
 
   void start_iteration();
   void take_part(std::size_t block, std::size_t w, const round_result& part);
+  void check_rows(std::size_t block, const round_result& part) const;
   nlohmann::ordered_json end_iteration();
 
   const corpus& corpus_;
@@ -136,7 +138,15 @@ private:
   document_split split_;
   std::uint64_t training_tokens_ = 0;
   std::vector<std::uint32_t> block_of_word_;
-  std::vector<word_topic_rows> blocks_;
+  // Blocks are kept as their non-zero counts, the form they travel in, so
+  // a hand-out or a commit costs the block's non-zeros, not words x topics.
+  struct sparse_rows {
+    std::vector<std::uint64_t> keys;
+    std::vector<std::int64_t> counts;
+  };
+  std::vector<sparse_rows> sparse_;
+  mutable std::vector<word_topic_rows> dense_;
+  mutable std::vector<bool> dense_current_;
   std::vector<std::int64_t> totals_;
   std::vector<std::size_t> holder_;
   std::vector<worker_tally> tally_;
