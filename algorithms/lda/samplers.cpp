@@ -271,7 +271,7 @@ void sparse_sampler::step(const sweep_context& c, token_ref t) {
   record(before, after);
 }
 
-// Walker's alias method (Vose's construction) over K weights.
+// Walker's alias method (Vose's construction) over up to K weights.
 class alias_table {
 public:
   explicit alias_table(std::size_t k)
@@ -282,25 +282,28 @@ public:
     large_.reserve(k);
   }
 
-  void build(const std::vector<double>& weights);
+  /// Over the first `n` of `weights` (all of them when n is 0).
+  void build(const std::vector<double>& weights, std::size_t n = 0);
 
   std::uint16_t draw(std::mt19937_64& gen) const {
-    double x = uniform_open(gen) * static_cast<double>(prob_.size());
-    std::size_t i = std::min(static_cast<std::size_t>(x), prob_.size() - 1);
+    double x = uniform_open(gen) * static_cast<double>(n_);
+    std::size_t i = std::min(static_cast<std::size_t>(x), n_ - 1);
     return x - static_cast<double>(i) < prob_[i] ? static_cast<std::uint16_t>(i)
                                                  : alias_[i];
   }
 
 private:
+  std::size_t n_ = 1;
   std::vector<double> prob_, scaled_;
   std::vector<std::uint16_t> alias_, small_, large_;
 };
 
-void alias_table::build(const std::vector<double>& weights) {
-  std::size_t k = weights.size();
+void alias_table::build(const std::vector<double>& weights, std::size_t n) {
+  std::size_t k = n == 0 ? weights.size() : n;
+  n_ = k;
   double sum = 0;
-  for (double w : weights)
-    sum += w;
+  for (std::size_t i = 0; i < k; ++i)
+    sum += weights[i];
   small_.clear();
   large_.clear();
   for (std::size_t i = 0; i < k; ++i) {
@@ -322,21 +325,29 @@ void alias_table::build(const std::vector<double>& weights) {
     prob_[i] = 1, alias_[i] = i;
 }
 
-// LightLDA's cycle. The word proposal q_w comes from an alias table of
-// word_[k] ~ (n_wk + b)/(n_k + Vb) built at the word, then stale; the doc
-// proposal is the topic of a random token of the document (the chain's
-// current topic stored in its own slot) or a uniform topic, so
-// q_d(t | s) ~ n_dt^- + [t = s] + a. With pi(k) ~ (n_dk^- + a)(n_wk^- + b)
-// / (n_k^- + Vb), the acceptances are pi(t) q_w(s) / (pi(s) q_w(t)) and,
-// as the doc factors cancel, f(t)/f(s) with f(k) = (n_wk^- + b)/(n_k^- + Vb).
+// LightLDA's cycle. The word proposal q_w(k) ~ (n_wk + b)/(n_k + Vb) is a
+// mixture, as LightLDA keeps it for rare words: a word part
+// n_wk/(n_k + Vb) over the word's non-zero topics, built at the word, and
+// a shared part b/(n_k + Vb), built at the sweep; both then go stale, and
+// q_w(k) = word_[k] + shared_[k] is what was drawn from. The doc proposal
+// is the topic of a random token of the document (the chain's current
+// topic stored in its own slot) or a uniform topic, so q_d(t | s) ~
+// n_dt^- + [t = s] + a. With pi(k) ~ (n_dk^- + a)(n_wk^- + b)/(n_k^- + Vb),
+// the acceptances are pi(t) q_w(s) / (pi(s) q_w(t)) and, as the doc factors
+// cancel, f(t)/f(s) with f(k) = (n_wk^- + b)/(n_k^- + Vb).
 class light_sampler final : public sampler, public sampler_core {
 public:
   light_sampler(const hyper& h, std::size_t steps, std::uint64_t seed)
       : sampler_core(h, seed)
       , steps_(steps)
-      , word_(k_)
-      , table_(k_)
-      , k_alpha_(static_cast<double>(k_) * alpha_) {}
+      , word_(k_, 0.0)
+      , shared_(k_)
+      , weights_(k_)
+      , word_table_(k_)
+      , shared_table_(k_)
+      , k_alpha_(static_cast<double>(k_) * alpha_) {
+    topics_.reserve(k_);
+  }
 
   sweep_stats sweep(document_shard& shard, std::size_t block,
                     word_topic_rows& rows,
@@ -345,22 +356,45 @@ public:
   }
 
   std::size_t topics() const { return k_; }
-  void begin_sweep(const sweep_context&) {}
-  void begin_word(const sweep_context& c) {
+  void begin_sweep(const sweep_context& c) {
+    shared_mass_ = 0;
     for (std::size_t k = 0; k < k_; ++k)
-      word_[k] =
-          (c.row[k] + beta_) / (static_cast<double>(c.totals[k]) + vbeta_);
-    table_.build(word_);
+      shared_mass_ += shared_[k] =
+          beta_ / (static_cast<double>(c.totals[k]) + vbeta_);
+    shared_table_.build(shared_);
+  }
+  void begin_word(const sweep_context& c) {
+    for (auto k : topics_)
+      word_[k] = 0;
+    topics_.clear();
+    word_mass_ = 0;
+    for (std::size_t k = 0; k < k_; ++k)
+      if (c.row[k] != 0) {
+        double a = c.row[k] / (static_cast<double>(c.totals[k]) + vbeta_);
+        word_[k] = a;
+        weights_[topics_.size()] = a;
+        topics_.push_back(static_cast<std::uint16_t>(k));
+        word_mass_ += a;
+      }
+    if (!topics_.empty())
+      word_table_.build(weights_, topics_.size());
   }
   void step(const sweep_context& c, token_ref t);
 
 private:
+  std::uint16_t word_proposal() {
+    if (uniform_open(gen_) * (word_mass_ + shared_mass_) < word_mass_)
+      return topics_[word_table_.draw(gen_)];
+    return shared_table_.draw(gen_);
+  }
   std::uint16_t doc_proposal(const sweep_context& c, std::size_t begin,
                              double n);
 
   std::size_t steps_;
-  std::vector<double> word_;
-  alias_table table_;
+  std::vector<double> word_, shared_, weights_;
+  std::vector<std::uint16_t> topics_; // the word's non-zero topics
+  alias_table word_table_, shared_table_;
+  double word_mass_ = 0, shared_mass_ = 0;
   double k_alpha_;
 };
 
@@ -382,11 +416,12 @@ void light_sampler::step(const sweep_context& c, token_ref t) {
   std::size_t begin = st.offsets[t.doc];
   double n = static_cast<double>(st.offsets[t.doc + 1] - begin);
   for (std::size_t m = 0; m < steps_; ++m) {
-    std::uint16_t p = table_.draw(gen_);
+    std::uint16_t p = word_proposal();
     if (p != s) {
-      double ratio =
-          (nd[p] + alpha_) * (nw[p] + beta_) * (nk[s] + vbeta_) * word_[s] /
-          ((nd[s] + alpha_) * (nw[s] + beta_) * (nk[p] + vbeta_) * word_[p]);
+      double ratio = (nd[p] + alpha_) * (nw[p] + beta_) * (nk[s] + vbeta_) *
+                     (word_[s] + shared_[s]) /
+                     ((nd[s] + alpha_) * (nw[s] + beta_) * (nk[p] + vbeta_) *
+                      (word_[p] + shared_[p]));
       if (uniform_open(gen_) < ratio) {
         s = p;
         ++stats_.accepted;
