@@ -20,10 +20,6 @@ namespace fs = std::filesystem;
 constexpr std::size_t max_brown_line = 1 << 20;
 constexpr std::size_t max_tokens = 2147483647; // 2^31 - 1
 
-bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
 bool is_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -36,15 +32,6 @@ void lower(std::string& s) {
   for (char& c : s)
     if (c >= 'A' && c <= 'Z')
       c = static_cast<char>(c - 'A' + 'a');
-}
-
-std::string_view next_field(std::string_view line, std::size_t& pos) {
-  while (pos < line.size() && is_blank(line[pos]))
-    ++pos;
-  std::size_t start = pos;
-  while (pos < line.size() && !is_blank(line[pos]))
-    ++pos;
-  return line.substr(start, pos - start);
 }
 
 bool is_brown_name(const std::string& name) {

@@ -21,19 +21,6 @@ namespace {
 
 constexpr std::size_t max_line = 4096;
 
-bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string_view next_field(std::string_view line, std::size_t& pos) {
-  while (pos < line.size() && is_blank(line[pos]))
-    ++pos;
-  std::size_t start = pos;
-  while (pos < line.size() && !is_blank(line[pos]))
-    ++pos;
-  return line.substr(start, pos - start);
-}
-
 // The upper bound of a field: a header count (named, with its line) or the
 // format's cap.
 struct limit {

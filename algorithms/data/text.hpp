@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace metronome::algorithms {
@@ -11,6 +12,22 @@ inline std::string_view trim(std::string_view s) {
   if (begin == std::string_view::npos)
     return {};
   return s.substr(begin, s.find_last_not_of(blanks) - begin + 1);
+}
+
+/// Whether `c` separates fields on a line: space, tab, CR, VT or FF.
+inline bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/// The field of `line` that starts at or after `pos` (blanks skipped), or
+/// an empty view at the end; `pos` moves past it.
+inline std::string_view next_field(std::string_view line, std::size_t& pos) {
+  while (pos < line.size() && is_blank(line[pos]))
+    ++pos;
+  std::size_t start = pos;
+  while (pos < line.size() && !is_blank(line[pos]))
+    ++pos;
+  return line.substr(start, pos - start);
 }
 
 } // namespace metronome::algorithms
