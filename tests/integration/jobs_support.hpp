@@ -173,6 +173,19 @@ inline int launch_and_kill(const std::string& config, const std::string& node,
   return code;
 }
 
+/// Kills node `node` of the job of `config` mid-run (launch_and_kill) and
+/// expects launch to fail naming it, leaving no process behind.
+inline void expect_killed_node_named(const std::string& config,
+                                     const std::string& node,
+                                     const std::filesystem::path& log) {
+  auto code = launch_and_kill(config, node, log);
+  EXPECT_NE(code, -1) << "the job did not start or launch did not end";
+  EXPECT_NE(code, 0);
+  EXPECT_TRUE(file_has(log, "node " + node + " on 127.0.0.1 failed"))
+      << "launch log lacks the node name";
+  EXPECT_EQ(processes_mentioning(config), "");
+}
+
 // Writes the topology of `s` to dir/job.yaml and runs `metronome COMMAND`
 // (run, launch --no-progress, ...) on it.
 inline command_result run_job(const job_settings& s, const temp_dir& dir,

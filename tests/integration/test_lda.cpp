@@ -177,14 +177,8 @@ TEST_F(Lda, KilledWorkerIsNamedAndNothingIsLeft) {
   lda_job j;
   j.iterations = 1000000;
   write_file(dir_ / "lda.yaml", topology_of(j));
-  auto cfg = (dir_ / "lda.yaml").string();
-  auto log = dir_ / "launch.log";
-  auto code = launch_and_kill(cfg, "w1", log);
-  EXPECT_NE(code, -1) << "the job did not start or launch did not end";
-  EXPECT_NE(code, 0);
-  EXPECT_TRUE(file_has(log, "node w1 on 127.0.0.1 failed"))
-      << "launch log lacks the node name";
-  EXPECT_EQ(processes_mentioning(cfg), "");
+  expect_killed_node_named((dir_ / "lda.yaml").string(), "w1",
+                           dir_ / "launch.log");
 }
 
 TEST_F(Lda, ABadCorpusLineStartsNothing) {

@@ -14,15 +14,27 @@
 namespace metronome::algorithms::lda {
 namespace {
 
-corpus small_corpus(std::uint64_t seed, std::size_t documents = 60) {
+corpus generated(std::uint64_t seed, std::size_t documents, std::size_t topics,
+                 std::size_t vocabulary, double mean_length) {
   generator_spec g;
-  g.topics = 5;
-  g.vocabulary = 120;
+  g.topics = topics;
+  g.vocabulary = vocabulary;
   g.documents = documents;
-  g.mean_length = 30;
+  g.mean_length = mean_length;
   g.seed = seed;
   std::vector<std::vector<double>> truth;
   return generate(g, truth);
+}
+
+corpus small_corpus(std::uint64_t seed, std::size_t documents = 60) {
+  return generated(seed, documents, 5, 120, 30);
+}
+
+// The model of a job: its settings' priors with the corpus' vocabulary.
+hyper model_of(const program_settings& s, const corpus& c) {
+  auto h = s.model;
+  h.vocabulary = c.vocabulary.size();
+  return h;
 }
 
 program_settings settings(sampler_kind kind, std::size_t blocks) {
@@ -100,8 +112,7 @@ struct in_process_job {
     std::vector<worker> team;
     for (std::size_t w = 0; w < workers; ++w)
       team.emplace_back(c, s, w, workers);
-    auto h = s.model;
-    h.vocabulary = c.vocabulary.size();
+    auto h = model_of(s, c);
     std::mt19937_64 order(order_seed);
     std::deque<round_task> flight;
     while (!p.done() && violation.empty()) {
@@ -177,8 +188,7 @@ TEST(LdaProgram, OneWorkerOneBlockIsTheSerialSamplerBitForBit) {
   planner p(c, s, 1);
   job.run(p, 5);
   ASSERT_EQ(job.violation, "");
-  auto h = s.model;
-  h.vocabulary = c.vocabulary.size();
+  auto h = model_of(s, c);
   auto serial = run_serial(c, h, s.sampler, s.mh_steps, s.iterations, s.seed);
   ASSERT_EQ(p.blocks().size(), 1u);
   const auto& rows = p.blocks()[0];
@@ -193,14 +203,7 @@ TEST(LdaProgram, OneWorkerOneBlockIsTheSerialSamplerBitForBit) {
 }
 
 TEST(LdaProgram, TwoWorkersReachTheSerialLikelihoodWithinOnePercent) {
-  generator_spec g;
-  g.topics = 8;
-  g.vocabulary = 400;
-  g.documents = 300;
-  g.mean_length = 60;
-  g.seed = 9;
-  std::vector<std::vector<double>> truth;
-  auto c = generate(g, truth);
+  auto c = generated(9, 300, 8, 400, 60);
   auto s = settings(sampler_kind::sparse, 4);
   s.model.topics = 8;
   s.iterations = 30;
@@ -208,8 +211,7 @@ TEST(LdaProgram, TwoWorkersReachTheSerialLikelihoodWithinOnePercent) {
   planner p(c, s, 2);
   job.run(p, 9);
   ASSERT_EQ(job.violation, "");
-  auto h = s.model;
-  h.vocabulary = c.vocabulary.size();
+  auto h = model_of(s, c);
   auto serial = run_serial(c, h, s.sampler, s.mh_steps, s.iterations, s.seed);
   auto parallel = job.records.back()["log_likelihood_per_token"].get<double>();
   auto reference = serial.log_likelihood_per_token.back();
