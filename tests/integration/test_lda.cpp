@@ -18,6 +18,11 @@ namespace {
 
 namespace lda = algorithms::lda;
 
+// Four well-separated topics: with more, Gibbs sampling on a corpus this
+// small ends in a worse mode (two topics merged) in about 40% of the runs,
+// serial or parallel alike, and the comparison would measure luck.
+constexpr std::size_t topic_count = 4;
+
 struct lda_job {
   std::size_t workers = 2;
   std::size_t blocks = 4;
@@ -31,10 +36,11 @@ class Lda : public ::testing::Test {
 protected:
   void SetUp() override {
     lda::generator_spec g;
-    g.topics = 8;
+    g.topics = topic_count;
     g.vocabulary = 400;
     g.documents = 300;
     g.mean_length = 60;
+    g.alpha = 0.2;
     g.seed = 9;
     std::vector<std::vector<double>> truth;
     corpus_ = lda::generate(g, truth);
@@ -47,7 +53,7 @@ protected:
 
   lda::program_settings settings(const lda_job& j) const {
     lda::program_settings s;
-    s.model.topics = 8;
+    s.model.topics = topic_count;
     s.model.vocabulary = corpus_.vocabulary.size();
     s.sampler = *lda::find_sampler(j.sampler);
     s.blocks = j.blocks;
@@ -72,7 +78,8 @@ protected:
            "job:\n  algorithm: lda\n  seed: " + std::to_string(j.seed) +
            "\n  data:\n    format: docword\n    docword: " + docword_ +
            "\n    vocab: " + vocab_ +
-           "\n  lda:\n    topics: 8\n    sampler: " + j.sampler +
+           "\n  lda:\n    topics: " + std::to_string(topic_count) +
+           "\n    sampler: " + j.sampler +
            "\n    blocks: " + std::to_string(j.blocks) +
            "\n    iterations: " + std::to_string(j.iterations) +
            "\n    heldout: " + std::to_string(j.heldout) +
@@ -122,20 +129,20 @@ TEST_F(Lda, OneWorkerOverTcpSamplesExactlyAsTheSerialSampler) {
         << "iteration " << i + 1;
 }
 
-// Gibbs sampling on this corpus ends in a worse mode (two topics merged)
-// in about a quarter of the runs, serial or not, depending on the seed and,
-// for two workers, on the order blocks come back. So both sides take the
-// best of five seeds, as one picks restarts by their likelihood.
-TEST_F(Lda, TwoWorkersOverTcpReachTheSerialLikelihoodWithinOnePercent) {
+// A rare run still ends in a worse mode (one in thirty here, serial or
+// not), so both sides take the best of five seeds, as one picks restarts by
+// their likelihood.
+TEST_F(Lda, TwoWorkersOverTcpReachTheSerialLikelihoodWithinHalfAPercent) {
   lda_job j;
   j.iterations = 30;
   double parallel = -HUGE_VAL, reference = -HUGE_VAL;
+  std::string per_seed;
   for (j.seed = 1; j.seed <= 5; ++j.seed) {
     auto r = launch(j);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto line = final_line(r.output);
-    parallel =
-        std::max(parallel, line["log_likelihood_per_token"].get<double>());
+    auto ll = line["log_likelihood_per_token"].get<double>();
+    parallel = std::max(parallel, ll);
     EXPECT_EQ(line["tokens"].get<std::uint64_t>(),
               corpus_.tokens() * j.iterations);
     EXPECT_EQ(line["iterations"].get<std::uint64_t>(), j.iterations);
@@ -151,8 +158,11 @@ TEST_F(Lda, TwoWorkersOverTcpReachTheSerialLikelihoodWithinOnePercent) {
     auto serial = lda::run_serial(corpus_, s.model, s.sampler, s.mh_steps,
                                   s.iterations, s.seed);
     reference = std::max(reference, serial.log_likelihood_per_token.back());
+    per_seed += "\nseed " + std::to_string(j.seed) + ": parallel " +
+                std::to_string(ll) + ", serial " +
+                std::to_string(serial.log_likelihood_per_token.back());
   }
-  EXPECT_NEAR(parallel, reference, 0.01 * std::abs(reference));
+  EXPECT_NEAR(parallel, reference, 0.005 * std::abs(reference)) << per_seed;
 }
 
 TEST_F(Lda, HeldOutScoresAndTopicsAreWritten) {
@@ -170,7 +180,7 @@ TEST_F(Lda, HeldOutScoresAndTopicsAreWritten) {
   std::size_t lines = 0;
   for (std::string text; std::getline(topics, text); ++lines)
     EXPECT_EQ(text.rfind(std::to_string(lines) + " w", 0), 0u) << text;
-  EXPECT_EQ(lines, 8u);
+  EXPECT_EQ(lines, topic_count);
 }
 
 TEST_F(Lda, KilledWorkerIsNamedAndNothingIsLeft) {
