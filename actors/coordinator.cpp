@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -44,7 +45,7 @@ struct progress_feed {
   double window_loss = 0;
   std::uint64_t window_iterations = 0;
   std::vector<std::uint64_t> last_counts; // per worker, this window
-  double accuracy = -1;
+  json evaluation = json::object();       // the latest one
 };
 
 // Staleness of the reads of one worker (or all): count, mean and variance
@@ -167,9 +168,9 @@ void note_progress(coordinator_state& st, const iteration_reports& done) {
   json record = {{"iteration", st.completed + 1},
                  {"iterations", st.schedule.iterations},
                  {"loss", p.window_loss / p.window_iterations}};
-  if (p.accuracy >= 0)
-    record["accuracy"] = p.accuracy;
-  record["samples_per_s"] = st.samples / std::max(wall, 1e-9);
+  record.update(p.evaluation);
+  record[st.program->sample_unit() + "_per_s"] =
+      st.samples / std::max(wall, 1e-9);
   record["slowest"] = st.workers[slowest];
   record["wall_s"] = wall;
   st.records.progress(record);
@@ -278,20 +279,58 @@ std::string save_parameters(const std::vector<float>& params,
                              params.size() * sizeof(float)));
 }
 
+// An evaluation's measures under the names `prefix` + test_loss and
+// test_accuracy (those the program has), then its own fields.
+json evaluation_fields(const algorithms::evaluation& eval,
+                       const std::string& prefix) {
+  json out = json::object();
+  if (std::isfinite(eval.loss))
+    out[prefix + "test_loss"] = eval.loss;
+  if (std::isfinite(eval.accuracy))
+    out[prefix + "test_accuracy"] = eval.accuracy;
+  for (const auto& [key, value] : eval.fields.items())
+    out[key] = value;
+  return out;
+}
+
+// "name value" pairs of `fields` for a line of text.
+std::string fields_text(const json& fields) {
+  std::string text;
+  for (const auto& [key, value] : fields.items())
+    text += fmt::format("  {} {}", key,
+                        value.is_number_float()
+                            ? fmt::format("{:.4f}", value.get<double>())
+                            : value.dump());
+  return text;
+}
+
+// The job's result: the program's text in options.topics_out, or the raw
+// parameters in options.parameters_out. Returns an error or "".
+std::string save_result(const coordinator_state& st,
+                        const options_spec& options) {
+  if (auto text = st.program->result_text(st.eval_params.data()))
+    return options.topics_out.empty()
+               ? ""
+               : write_file_atomically(options.topics_out, *text);
+  if (options.parameters_out.empty())
+    return "";
+  return save_parameters(st.eval_params, options.parameters_out);
+}
+
 // metrics_dir/summary.json: the run's result and per-worker staleness.
 void write_summary(coordinator_state& st, const actor_env& env,
                    const algorithms::evaluation& eval, double wall) {
   json workers = json::object();
   for (std::size_t i = 0; i < st.staleness.size(); ++i)
     workers[st.workers[i]] = st.staleness[i].record();
-  st.records.summary({{"final_test_accuracy", eval.accuracy},
-                      {"final_test_loss", eval.loss},
-                      {"iterations", st.schedule.iterations},
+  auto summary = evaluation_fields(eval, "final_");
+  summary.update(json{{"iterations", st.schedule.iterations},
                       {"wall_s", wall},
                       {"consistency", env.topo->job.consistency},
                       {"staleness_bound", env.topo->job.staleness},
                       {"staleness", st.all_staleness.record()},
                       {"workers", workers}});
+  st.records.summary(summary);
 }
 
 json tables_record(const std::vector<table_layout>& tables) {
@@ -311,11 +350,12 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
                 double wall) {
   const auto& job = env.topo->job;
   const auto& all = st.all_staleness;
-  json line = {{"final_test_accuracy", eval.accuracy},
-               {"final_test_loss", eval.loss},
-               {"iterations", st.schedule.iterations},
+  auto line = evaluation_fields(eval, "final_");
+  line.update(json{{"iterations", st.schedule.iterations},
                {"wall_s", wall},
-               {"samples_per_s", st.samples / std::max(wall, 1e-9)},
+               {st.program->sample_unit(), st.samples},
+               {st.program->sample_unit() + "_per_s",
+                st.samples / std::max(wall, 1e-9)},
                {"workers", st.workers.size()},
                {"servers", st.servers.size()},
                {"consistency", job.consistency},
@@ -325,7 +365,7 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
                {"staleness_variance", all.variance()},
                {"staleness_max", all.max},
                {"blocked_s", all.blocked_seconds},
-               {"tables", tables_record(st.tables)}};
+               {"tables", tables_record(st.tables)}});
   if (st.ledger) {
     line["cutoff_rule"] = job.cutoff.rule.rule;
     line["scaling"] = job.cutoff.scaling;
@@ -335,8 +375,8 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
   write_summary(st, env, eval, wall);
   st.finished = true;
   auto error = st.records.error();
-  if (!env.topo->options.parameters_out.empty() && error.empty())
-    error = save_parameters(st.eval_params, env.topo->options.parameters_out);
+  if (error.empty())
+    error = save_result(st, env.topo->options);
   if (!error.empty()) {
     spdlog::error("{}: {}", env.name, error);
     stop_all(st, wire::Command::Stop, "job finished");
@@ -367,15 +407,14 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   st.eval_queue.pop_front();
   auto eval = st.program->evaluate(st.eval_params.data());
   double wall = seconds_since(st.start_time);
-  st.records.evaluation({{"iteration", clock},
-                         {"wall_s", reached},
-                         {"test_accuracy", eval.accuracy},
-                         {"test_loss", eval.loss}});
+  auto measures = evaluation_fields(eval, "");
+  json record = {{"iteration", clock}, {"wall_s", reached}};
+  record.update(measures);
+  st.records.evaluation(record);
   if (clock % st.schedule.batches_per_epoch != 0 &&
       clock != st.schedule.iterations) {
-    st.records.say(fmt::format("eval  iteration {}  test_loss {:.4f}  "
-                               "test_accuracy {:.4f}  wall {:.1f}s",
-                               clock, eval.loss, eval.accuracy, reached));
+    st.records.say(fmt::format("eval  iteration {}{}  wall {:.1f}s", clock,
+                               fields_text(measures), reached));
     request_eval(st);
     return;
   }
@@ -385,14 +424,19 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                 st.schedule.batches_per_epoch;
   double train_loss =
       st.epoch_iterations > 0 ? st.epoch_loss / st.epoch_iterations : 0;
-  st.records.say(fmt::format(
-      "epoch {}/{}  iteration {}  train_loss {:.4f}  test_loss {:.4f}"
-      "  test_accuracy {:.4f}  samples/s {:.0f}  wall {:.1f}s",
-      epoch, epochs, clock, train_loss, eval.loss, eval.accuracy,
-      st.samples / std::max(wall, 1e-9), wall));
+  std::string train = std::isfinite(train_loss)
+                          ? fmt::format("  train_loss {:.4f}", train_loss)
+                          : "";
+  st.records.say(fmt::format("epoch {}/{}  iteration {}{}{}  {}/s {:.0f}"
+                             "  wall {:.1f}s",
+                             epoch, epochs, clock, train, fields_text(measures),
+                             st.program->sample_unit(),
+                             st.samples / std::max(wall, 1e-9), wall));
   st.epoch_loss = 0;
   st.epoch_iterations = 0;
-  st.progress.accuracy = eval.accuracy;
+  st.progress.evaluation = eval.fields;
+  if (std::isfinite(eval.accuracy))
+    st.progress.evaluation["accuracy"] = eval.accuracy;
   if (clock == st.schedule.iterations) {
     finish_job(self, st, env, eval, wall);
     return;
@@ -448,7 +492,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   for (std::size_t i = 0; i < topo.count("server"); ++i)
     st->servers.push_back("server/" + std::to_string(i));
   try {
-    st->program = job_program(topo.job, true);
+    st->program = job_program(topo, true);
     st->schedule = schedule_of(topo, st->program->samples());
     if (topo.job.consistency == "cutoff")
       st->ledger = std::make_unique<cutoff_ledger>(st->workers.size());

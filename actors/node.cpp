@@ -38,16 +38,11 @@ void postman::post(messages::outbound msg) const {
 
 namespace {
 
-// Binds to the node's own address when the topology gives one, so the port
-// is not open on every interface; a host name binds all interfaces.
+// Binds to the node's own address when the topology gives one or a name of
+// a loopback address, so the port is not open on every interface; another
+// host name binds all interfaces.
 std::string bind_endpoint(const node_spec& node) {
-  in6_addr probe;
-  bool literal = inet_pton(AF_INET, node.host.c_str(), &probe) == 1 ||
-                 inet_pton(AF_INET6, node.host.c_str(), &probe) == 1;
-  std::string host = literal ? node.host : "*";
-  if (literal && node.host.find(':') != std::string::npos)
-    host = "[" + node.host + "]";
-  return "tcp://" + host + ":" + std::to_string(node.port);
+  return messages::tcp_bind_endpoint(node.host, node.port);
 }
 
 } // namespace
@@ -133,7 +128,7 @@ caf::actor node::spawn_role(const std::string& actor) {
   std::string role;
   if (!messages::parse_actor_name(actor, role, env.index))
     throw std::runtime_error("bad actor name '" + actor + "' on node " + name_);
-  bool scheduled = scheduled_job(topo_);
+  bool scheduled = scheduled_job(topo_.job);
   if (role == "server")
     return sys_.spawn(server, env);
   if (role == "worker")

@@ -6,6 +6,7 @@
 #include "algorithms/data/idx_loader.hpp"
 #include "algorithms/data/libsvm_loader.hpp"
 #include "algorithms/lasso/program.hpp"
+#include "algorithms/lda/data_program.hpp"
 #include "algorithms/lda/program.hpp"
 #include "algorithms/program.hpp"
 #include "algorithms/sgd/minibatch.hpp"
@@ -193,11 +194,6 @@ job_corpus(const data_spec& spec) {
   return cached;
 }
 
-bool scheduled_job(const topology& topo) {
-  const auto* p = algorithms::find_program(topo.job.algorithm);
-  return p != nullptr && p->paced == algorithms::pacing::scheduled;
-}
-
 namespace {
 
 // A scheduled program's side that keeps the data it refers to alive.
@@ -275,7 +271,11 @@ std::unique_ptr<algorithms::model> job_model(const job_spec& job,
 }
 
 std::shared_ptr<const algorithms::data_parallel_program>
-job_program(const job_spec& job, bool evaluates) {
+job_program(const topology& topo, bool evaluates) {
+  const auto& job = topo.job;
+  if (job.algorithm == "lda")
+    return hold<algorithms::lda::data_program>(job_corpus(job.data), job.lda,
+                                               topo.count("worker"));
   auto train = job_data(job.data, false);
   auto model = job_model(job, *train);
   algorithms::sgd_settings s{job.batch_size, job.learning_rate, job.seed};

@@ -143,9 +143,6 @@ job_regression_data(const data_spec& spec);
 std::shared_ptr<const algorithms::lda::corpus>
 job_corpus(const data_spec& spec);
 
-/// Whether the job's program is paced by a scheduler's rounds.
-bool scheduled_job(const topology& topo);
-
 /// The scheduler side of the job's scheduled program: the one place where
 /// scheduled programs are registered with the roles.
 std::unique_ptr<algorithms::round_planner>
@@ -159,11 +156,11 @@ make_round_worker(const topology& topo, std::size_t rank);
 std::unique_ptr<algorithms::model> job_model(const job_spec& job,
                                              const algorithms::dataset& d);
 
-/// The job's data-parallel program (SGD on its model), with the test set
-/// when `evaluates`: the one place where data-parallel programs are
-/// registered with the roles.
+/// The job's data-parallel program (SGD on its model, with the test set
+/// when `evaluates`, or LDA with parallel: data): the one place where
+/// data-parallel programs are registered with the roles.
 std::shared_ptr<const algorithms::data_parallel_program>
-job_program(const job_spec& job, bool evaluates);
+job_program(const topology& topo, bool evaluates);
 
 /// The tables of the job whose parameter vector `keys` keys long `program`
 /// (nullptr for a plain key store) describes: see job_spec::tables.

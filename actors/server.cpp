@@ -288,7 +288,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       init.resize(topo.job.keys);
       rule = update_rule::add;
     } else {
-      program = job_program(topo.job, false);
+      program = job_program(topo, false);
+      if (program->adds_updates())
+        rule = update_rule::add;
       init.resize(program->parameters());
       program->initialize(init.data());
       st->schedule = schedule_of(topo, program->samples());

@@ -173,7 +173,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
   const auto& topo = *env.topo;
   st->out = std::make_unique<sender>(env);
   try {
-    st->program = job_program(topo.job, false);
+    st->program = job_program(topo, false);
     auto workers = topo.count("worker");
     st->workers = workers;
     st->iterations = schedule_of(topo, st->program->samples()).iterations;
@@ -194,9 +194,12 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
       eager.push_back(t.consistency == "essp" || !st->pacing->reads());
     }
     st->reads = reader_of(*st->out, std::move(parts), std::move(eager));
-    // The servers apply -lr / workers times each worker's gradient.
+    // The servers apply -lr / workers times each worker's gradient, or add
+    // the update as it is.
     float own_scale =
-        -st->program->learning_rate() / static_cast<float>(workers);
+        st->program->adds_updates()
+            ? 1.0f
+            : -st->program->learning_rate() / static_cast<float>(workers);
     st->cache = std::make_unique<worker_cache>(std::move(ranges),
                                                std::move(bounds), own_scale);
     st->rank = static_cast<std::size_t>(env.index);

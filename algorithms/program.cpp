@@ -12,7 +12,8 @@ const std::vector<program_info>& programs() {
       {"lasso", pacing::scheduled,
        "Lasso by scheduled coordinate descent (STRADS)"},
       {"lda", pacing::scheduled,
-       "LDA topics by Gibbs sampling over rotated vocabulary blocks"},
+       "LDA topics by Gibbs sampling over rotated vocabulary blocks, or "
+       "on server tables (parallel: data)"},
   };
   return all;
 }

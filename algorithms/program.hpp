@@ -11,7 +11,8 @@
 /// What a job computes, apart from the actors that run it.
 ///
 /// A program is hosted by the roles: it never knows which actor, node or
-/// message carries its data. Data-parallel programs (SGD on a model) are
+/// message carries its data. Data-parallel programs (SGD on a model, LDA
+/// on server tables of counts) are
 /// paced by clocks or versions through parameter tables; scheduled
 /// programs (Lasso) by the rounds a scheduler hands out (STRADS'
 /// schedule -> push -> pull): the scheduler side plans a round, every
@@ -49,15 +50,19 @@ struct parameter_block {
   std::size_t size = 0;
 };
 
-/// Mean loss and accuracy of a model over a data set.
+/// How a program judges its parameters: mean loss and accuracy over a
+/// test set (NaN when the program has none), and measures of its own.
 struct evaluation {
   double loss = 0;
   double accuracy = 0;
+  /// Named measures (e.g. LDA's held-out log-likelihood per token), added
+  /// to the job's evaluation records and final line.
+  nlohmann::ordered_json fields = nlohmann::ordered_json::object();
 };
 
 /// What a worker computed in one iteration of a data-parallel program.
 struct worker_step {
-  double loss = 0;           ///< mean loss over the samples it used
+  double loss = 0;           ///< mean loss over its samples; NaN: none
   std::uint64_t samples = 0; ///< samples it used
 };
 
@@ -80,6 +85,9 @@ public:
   /// Samples of the training data, which the workers split between them.
   virtual std::size_t samples() const = 0;
 
+  /// What worker_step::samples counts, in records (samples, tokens).
+  virtual std::string sample_unit() const { return "samples"; }
+
   /// Worker `rank` of `workers`: its update for `iteration` computed at the
   /// parameters `w`, written into `update` (parameters() floats).
   virtual worker_step compute(const float* w, std::size_t rank,
@@ -89,8 +97,19 @@ public:
   /// The learning rate servers apply to the mean of the updates.
   virtual float learning_rate() const = 0;
 
+  /// Whether servers add the updates as they are (counts: w += update)
+  /// instead of stepping against their mean (w -= rate * mean).
+  virtual bool adds_updates() const { return false; }
+
   /// The parameters `w` judged on the test set.
   virtual evaluation evaluate(const float* w) const = 0;
+
+  /// The job's result as text, written to options.topics_out, or nullopt
+  /// when the result is the raw parameters (options.parameters_out).
+  virtual std::optional<std::string> result_text(const float* w) const {
+    (void)w;
+    return std::nullopt;
+  }
 };
 
 /// The worker of round_task::worker meaning "every worker".

@@ -92,11 +92,9 @@ void read_roles(reader& r, const YAML::Node& n, actors::node_spec& spec,
   }
 }
 
-// The roles a job of `algorithm` needs (true) or refuses (false).
-std::map<std::string, bool> roles_for(const std::string& algorithm) {
-  const auto* program = algorithms::find_program(algorithm);
-  bool scheduled =
-      program != nullptr && program->paced == algorithms::pacing::scheduled;
+// The roles `job` needs (true) or refuses (false).
+std::map<std::string, bool> roles_for(const actors::job_spec& job) {
+  bool scheduled = actors::scheduled_job(job);
   return {{"coordinator", true},
           {"server", !scheduled},
           {"worker", true},
@@ -105,7 +103,8 @@ std::map<std::string, bool> roles_for(const std::string& algorithm) {
 
 void check_role_counts(reader& r, const YAML::Mark& nodes,
                        const std::map<std::string, YAML::Mark>& actors,
-                       const std::string& algorithm) {
+                       const actors::job_spec& job) {
+  const auto& algorithm = job.algorithm;
   std::map<std::string, std::map<int, YAML::Mark>> by_kind;
   for (const auto& [name, mark] : actors) {
     std::string kind;
@@ -118,7 +117,7 @@ void check_role_counts(reader& r, const YAML::Mark& nodes,
       {"server", "servers hold the parameters"},
       {"worker", "workers compute on their share of the data"},
       {"scheduler", "it hands out the rounds of " + algorithm}};
-  auto needed = roles_for(algorithm);
+  auto needed = roles_for(job);
   for (const auto& kind : role_kinds) {
     const auto& indices = by_kind[kind];
     if (!needed[kind]) {
@@ -361,17 +360,46 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
   }
 }
 
+// LDA with parallel: data runs on server tables under the job's consistency
+// model, one clock per iteration, evaluated after each.
+void read_lda_pacing(reader& r, const YAML::Node& job, actors::topology& topo) {
+  auto& spec = topo.job;
+  if (spec.lda.parallel != "data") {
+    for (const char* key : {"consistency", "staleness"})
+      if (job[key])
+        r.problem(reader::key_mark(job, key),
+                  std::string("'") + key +
+                      "' applies to lda only with parallel: data",
+                  "set lda.parallel: data, or remove it (the scheduler "
+                  "paces parallel: model)");
+    return;
+  }
+  read_consistency(r, job, spec.consistency, spec.staleness);
+  if (spec.consistency == "cutoff")
+    r.problem(job["consistency"],
+              "consistency cutoff drops late updates, and LDA's counts need "
+              "every one",
+              "use bsp, ssp, essp or async");
+  spec.iterations = spec.lda.iterations;
+  spec.batch_size = std::numeric_limits<std::size_t>::max();
+  spec.eval_every = 1;
+}
+
 // The keys of a scheduled program's job: its own section, data and seed.
 void read_scheduled_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
                         actors::topology& topo) {
   const auto& section = scheduled_sections.at(topo.job.algorithm);
-  if (!r.check_keys(job, "job", {"algorithm", "data", "seed", section.name},
-                    at))
+  std::vector<std::string> keys = {"algorithm", "data", "seed", section.name};
+  if (section.name == "lda")
+    keys.insert(keys.end(), {"consistency", "staleness"});
+  if (!r.check_keys(job, "job", keys, at))
     return;
   r.whole(job, "seed", topo.job.seed, 0,
           std::numeric_limits<std::uint64_t>::max(), "1");
-  section.read_data(r, job, at, topo);
   section.read(r, job, topo);
+  section.read_data(r, job, at, topo);
+  if (section.name == "lda")
+    read_lda_pacing(r, job, topo);
 }
 
 void read_job(reader& r, const YAML::Node& job, const YAML::Mark& at,
@@ -558,7 +586,7 @@ actors::topology load_topology(const std::string& path,
       r.problem(start, "missing 'job'",
                 "add job: with algorithm, data and the training parameters");
     if (roles.read)
-      check_role_counts(r, roles.nodes, roles.actors, topo.job.algorithm);
+      check_role_counts(r, roles.nodes, roles.actors, topo.job);
     if (root["options"])
       read_options(r, root["options"], reader::key_mark(root, "options"), topo);
   } catch (const YAML::Exception& e) {

@@ -2,6 +2,7 @@
 
 #include "algorithms/data/brown_loader.hpp"
 #include "algorithms/data/docword_loader.hpp"
+#include "algorithms/lda/data_program.hpp"
 
 namespace metronome::launcher::detail {
 
@@ -32,7 +33,7 @@ bool check_file(reader& r, const YAML::Node& data, const std::string& key,
 
 // Loads the whole corpus now, so that a bad line anywhere starts nothing.
 void check_corpus(reader& r, const YAML::Node& data, const actors::data_spec& d,
-                  std::size_t workers) {
+                  std::size_t workers, const std::string& parallel) {
   const std::string key = d.format == "brown" ? "dir" : "docword";
   try {
     auto c = d.format == "brown" ? algorithms::load_brown(d.dir, d.stopwords)
@@ -45,6 +46,14 @@ void check_corpus(reader& r, const YAML::Node& data, const actors::data_spec& d,
                 std::to_string(workers) + " workers but only " +
                     std::to_string(c.documents()) + " documents",
                 "every worker needs documents of its own; use fewer workers");
+    else if (parallel == "data" &&
+             c.tokens() > algorithms::lda::most_table_tokens)
+      r.problem(data[key],
+                "the corpus has " + std::to_string(c.tokens()) +
+                    " tokens; parallel: data keeps its counts in float "
+                    "tables, exact up to " +
+                    std::to_string(algorithms::lda::most_table_tokens),
+                "use parallel: model for a corpus this large");
   } catch (const std::exception& e) {
     r.problem(data[key], e.what(),
               d.format == "brown"
@@ -95,7 +104,7 @@ void read_lda_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
                 "remove it or change the format");
   }
   if (ok)
-    check_corpus(r, data, d, topo.count("worker"));
+    check_corpus(r, data, d, topo.count("worker"), topo.job.lda.parallel);
 }
 
 void read_lda(reader& r, const YAML::Node& job, actors::topology& topo) {
@@ -120,15 +129,14 @@ void read_lda(reader& r, const YAML::Node& job, actors::topology& topo) {
                "sampler"))
     spec.sampler = *algorithms::lda::find_sampler(sampler);
   r.whole(node, "mh_steps", spec.mh_steps, 1, 1000, "2");
-  if (r.choice(node, "parallel", spec.parallel, {"model", "data"},
-               "parallelism") &&
-      spec.parallel == "data")
-    r.problem(node["parallel"],
-              "parallel: data (LDA on server tables) is not available yet",
-              "use parallel: model");
+  r.choice(node, "parallel", spec.parallel, {"model", "data"}, "parallelism");
   auto workers = topo.count("worker");
-  if (r.whole(node, "blocks", spec.blocks, 1, 1000000, "4") && workers > 0 &&
-      spec.blocks < workers)
+  if (spec.parallel == "data" && node["blocks"])
+    r.problem(reader::key_mark(node, "blocks"),
+              "'blocks' applies only to parallel: model",
+              "remove it: parallel: data keeps every word in server tables");
+  else if (r.whole(node, "blocks", spec.blocks, 1, 1000000, "4") &&
+           workers > 0 && spec.blocks < workers)
     r.problem(node["blocks"],
               std::to_string(spec.blocks) + " blocks for " +
                   std::to_string(workers) + " workers",

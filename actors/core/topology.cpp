@@ -1,6 +1,15 @@
 #include "actors/core/topology.hpp"
 
+#include "algorithms/program.hpp"
+
 namespace metronome::actors {
+
+bool scheduled_job(const job_spec& job) {
+  const auto* p = algorithms::find_program(job.algorithm);
+  if (p == nullptr || p->paced != algorithms::pacing::scheduled)
+    return false;
+  return job.algorithm != "lda" || job.lda.parallel != "data";
+}
 
 const std::vector<std::string>& role_names() {
   static const std::vector<std::string> names = {"coordinator", "server",

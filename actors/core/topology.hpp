@@ -112,6 +112,11 @@ struct job_spec {
   std::vector<algorithms::straggler_spec> stragglers;
 };
 
+/// Whether `job` is paced by a scheduler's rounds: its program's pacing,
+/// except LDA with parallel: data, which runs on server tables under the
+/// job's consistency model.
+bool scheduled_job(const job_spec& job);
+
 /// CURVE key files for encrypted, authenticated transport (reserved: read
 /// and checked now, used by a later release).
 struct keys_spec {

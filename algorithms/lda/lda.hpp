@@ -231,4 +231,12 @@ topic_word_probabilities(const word_topic_rows& rows,
                          const std::vector<std::int64_t>& totals,
                          const hyper& h);
 
+/// The topics of `rows` (every word of `vocabulary`) and `totals` as text:
+/// each topic on a line, its index, then its 20 most probable words as
+/// word:probability, most probable first.
+std::string topics_text(const std::vector<std::string>& vocabulary,
+                        const word_topic_rows& rows,
+                        const std::vector<std::int64_t>& totals,
+                        const hyper& h);
+
 } // namespace metronome::algorithms::lda

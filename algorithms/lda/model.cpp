@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 
@@ -207,6 +208,31 @@ topic_word_probabilities(const word_topic_rows& rows,
           (rows.row(i)[k] + h.beta) / (static_cast<double>(totals[k]) + vb);
   }
   return phi;
+}
+
+std::string topics_text(const std::vector<std::string>& vocabulary,
+                        const word_topic_rows& rows,
+                        const std::vector<std::int64_t>& totals,
+                        const hyper& h) {
+  auto phi = topic_word_probabilities(rows, totals, h);
+  std::vector<std::uint32_t> words(vocabulary.size());
+  std::iota(words.begin(), words.end(), 0u);
+  std::string text;
+  for (std::size_t k = 0; k < phi.size(); ++k) {
+    auto order = words;
+    auto top = std::min<std::size_t>(20, order.size());
+    std::partial_sort(order.begin(), order.begin() + top, order.end(),
+                      [&](std::uint32_t a, std::uint32_t b) {
+                        return phi[k][a] > phi[k][b] ||
+                               (phi[k][a] == phi[k][b] && a < b);
+                      });
+    text += std::to_string(k);
+    for (std::size_t i = 0; i < top; ++i)
+      text +=
+          fmt::format(" {}:{:.6g}", vocabulary[order[i]], phi[k][order[i]]);
+    text += '\n';
+  }
+  return text;
 }
 
 } // namespace metronome::algorithms::lda

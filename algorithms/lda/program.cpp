@@ -273,6 +273,7 @@ ordered_json planner::end_iteration() {
   for (const auto& rows : sparse_)
     for (auto n : rows.counts)
       ll += std::lgamma(static_cast<double>(n) + model_.beta) - lg_beta;
+  word_log_likelihood_per_token_ = ll / static_cast<double>(training_tokens_);
   std::vector<double> per_worker, compute, blocked;
   for (const auto& t : tally_) {
     ll += t.doc_log_likelihood;
@@ -284,7 +285,8 @@ ordered_json planner::end_iteration() {
   ordered_json record = {
       {"iteration", iterations_done_},
       {"log_likelihood", ll},
-      {"log_likelihood_per_token", log_likelihood_per_token_}};
+      {"log_likelihood_per_token", log_likelihood_per_token_},
+      {"word_log_likelihood_per_token", word_log_likelihood_per_token_}};
   if (!split_.heldout.empty()) {
     auto score = heldout_log_likelihood(
         corpus_, split_.heldout, blocks(), block_of_word_, totals_, model_,
@@ -318,7 +320,8 @@ ordered_json planner::summary() const {
       {"blocks", sparse_.size()},
       {"iterations", iterations_done_},
       {"tokens", total_stats_.tokens},
-      {"log_likelihood_per_token", log_likelihood_per_token_}};
+      {"log_likelihood_per_token", log_likelihood_per_token_},
+      {"word_log_likelihood_per_token", word_log_likelihood_per_token_}};
   if (heldout_per_token_)
     s["heldout_log_likelihood_per_token"] = *heldout_per_token_;
   s["tokens_per_s"] = sampling_s_ > 0 ? total_stats_.tokens / sampling_s_ : 0;
@@ -333,23 +336,7 @@ std::string planner::result_text() const {
     for (std::size_t i = 0; i < block.words().size(); ++i)
       std::copy(block.row(i), block.row(i) + model_.topics,
                 rows.row(block.words()[i]));
-  auto phi = topic_word_probabilities(rows, totals_, model_);
-  std::string text;
-  for (std::size_t k = 0; k < phi.size(); ++k) {
-    std::vector<std::uint32_t> order(words);
-    auto top = std::min<std::size_t>(20, order.size());
-    std::partial_sort(order.begin(), order.begin() + top, order.end(),
-                      [&](std::uint32_t a, std::uint32_t b) {
-                        return phi[k][a] > phi[k][b] ||
-                               (phi[k][a] == phi[k][b] && a < b);
-                      });
-    text += std::to_string(k);
-    for (std::size_t i = 0; i < top; ++i)
-      text += fmt::format(" {}:{:.6g}", corpus_.vocabulary[order[i]],
-                          phi[k][order[i]]);
-    text += '\n';
-  }
-  return text;
+  return topics_text(corpus_.vocabulary, rows, totals_, model_);
 }
 
 // --- worker -----------------------------------------------------------------

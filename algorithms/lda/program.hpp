@@ -165,6 +165,7 @@ private:
   std::chrono::steady_clock::time_point iteration_start_;
   double sampling_s_ = 0; // wall time of every iteration
   double log_likelihood_per_token_ = 0;
+  double word_log_likelihood_per_token_ = 0; // log p(w | z) per token
   std::optional<double> heldout_per_token_;
 };
 
