@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <thread>

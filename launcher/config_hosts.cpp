@@ -1,5 +1,7 @@
 #include "launcher/config_reader.hpp"
 
+#include "messages/transport.hpp"
+
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netdb.h>
@@ -71,17 +73,21 @@ host_facts examine_host(const std::string& host,
   return f;
 }
 
-// errno of binding `port` on every interface as a node does, or 0.
-int bind_error(std::uint16_t port) {
+// errno of binding `port` on the address a node on `host` binds, or 0.
+int bind_error(const std::string& host, std::uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(port);
+  auto address = messages::bind_address(host);
+  if (address != "*" &&
+      inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
+    return 0;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return errno;
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  addr.sin_port = htons(port);
   int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
                ? 0
                : errno;
@@ -160,7 +166,9 @@ void check_hosts(reader& r, const actors::topology& topo,
     }
   }
 
-  // A node listens on its port on every interface of its machine.
+  // A node listens on its port on every interface of its machine, or on the
+  // loopback address its host resolves to; either way one machine, one port
+  // per node.
   std::map<std::string, std::size_t> taken;
   for (std::size_t i = 0; i < topo.nodes.size(); ++i) {
     if (!marks[i].port_ok || !marks[i].host_ok)
@@ -180,8 +188,7 @@ void check_hosts(reader& r, const actors::topology& topo,
                 std::string(same_text ? ""
                             : of[i] && of[i]->local
                                 ? "127.0.0.1, localhost, 0.0.0.0 and this "
-                                  "machine's own addresses are one machine "
-                                  "and a node listens on every interface; "
+                                  "machine's own addresses are one machine; "
                                 : spec.host + " and " + other.host +
                                       " are the same machine; ") +
                     "give every node on one machine its own port");
@@ -189,7 +196,7 @@ void check_hosts(reader& r, const actors::topology& topo,
     }
     if (!options.check_ports_free || !of[i] || !of[i]->local)
       continue;
-    int err = bind_error(spec.port);
+    int err = bind_error(spec.host, spec.port);
     if (err == EADDRINUSE)
       r.problem(marks[i].port,
                 "port " + std::to_string(spec.port) + " on " + spec.host +

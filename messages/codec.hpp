@@ -139,7 +139,10 @@ class inbound {
 public:
   /// Checks the frames of one received message from node `sender` and
   /// returns the message, or nullptr with `why` and `error` set. Never reads
-  /// unverified bytes; copies a frame only when it is misaligned.
+  /// unverified bytes; copies a frame whose start is misaligned (ZeroMQ hands
+  /// frames over at any address) and rejects an envelope in which a vector
+  /// of 8-byte values is misaligned (the error names the field), so every
+  /// vector of an accepted message can be read element by element.
   static std::unique_ptr<inbound>
   verify(std::string sender, zmq::message_t envelope,
          std::optional<zmq::message_t> attachment, std::size_t max_bytes,

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,8 +25,13 @@ struct transport_options {
   std::string node;
   /// Endpoints the inbound ROUTER binds (tcp://host:port, inproc://name).
   std::vector<std::string> bind;
-  /// Largest message (all frames) accepted; larger ones are dropped.
+  /// Largest message (all frames) accepted; larger ones are dropped. It is
+  /// also ZeroMQ's ZMQ_MAXMSGSIZE, per frame: a frame over it is never read
+  /// whole, ZeroMQ closes the connection it came on.
   std::size_t max_message_bytes = std::size_t{1} << 30;
+  /// Inbound tcp connections open at once; one accepted beyond that is
+  /// closed at once. 0: 4 per declared peer plus 32.
+  std::size_t max_connections = 0;
   /// Messages and bytes that may be sent to one peer and not yet taken up
   /// by its actors (inbound::handled()); further messages wait in our
   /// queue. This bounds what waits in the peer's mailboxes.
@@ -45,6 +51,16 @@ struct transport_options {
 /// ago (for tests and benchmarks that start nodes on this machine); throws
 /// std::runtime_error when the probe sockets cannot be made.
 std::vector<std::uint16_t> free_tcp_ports(std::size_t n);
+
+/// The address a node on `host` binds its tcp port to: `host` itself when it
+/// is an IP address, the loopback address it resolves to when it resolves
+/// to loopback addresses only (`localhost` and `127.1` give 127.0.0.1), and
+/// "*" (every interface) otherwise, since ZeroMQ binds no host names.
+std::string bind_address(const std::string& host);
+
+/// The endpoint a node on `host` binds for tcp `port`, e.g.
+/// "tcp://127.0.0.1:7000" for localhost (see bind_address()).
+std::string tcp_bind_endpoint(const std::string& host, std::uint16_t port);
 
 /// What the transport knows about a peer's liveness.
 enum class peer_state { waiting, alive, suspect, dead };
@@ -73,6 +89,11 @@ struct transport_counters {
   std::atomic<std::uint64_t> dropped_unroutable{0};
   std::atomic<std::uint64_t> send_errors{0};
   std::atomic<std::uint64_t> credit_stalls{0};
+  /// Inbound tcp connections accepted, closed (by either side) and closed
+  /// by us because they were over the cap (max_connections).
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_closed{0};
+  std::atomic<std::uint64_t> connections_refused{0};
 
   std::uint64_t dropped() const {
     return dropped_malformed + dropped_oversized + dropped_misaddressed +
@@ -88,6 +109,8 @@ struct transport_counters {
 /// callback there. Network errors are counted and logged, never fatal.
 /// Messages are accepted only from declared peers, identified by the
 /// routing id they connect with (no cryptographic authentication yet).
+/// Inbound tcp connections are counted with a ZeroMQ socket monitor and
+/// capped (transport_options::max_connections).
 class transport {
 public:
   /// What the deliver callback did with a message.
@@ -126,6 +149,10 @@ public:
   const transport_counters& counters() const { return counters_; }
   const std::string& node() const { return opts_.node; }
 
+  /// The tcp endpoints bound, as ZeroMQ reports them once start() returned
+  /// ("tcp://127.0.0.1:7000", "tcp://0.0.0.0:7000" for every interface).
+  const std::vector<std::string>& bound_endpoints() const { return bound_; }
+
   /// Liveness of every declared peer.
   std::map<std::string, peer_state> peer_states() const;
 
@@ -151,6 +178,9 @@ private:
   void return_credit(bool force);
   void tick(std::chrono::steady_clock::time_point now);
   void set_state(peer& p, peer_state s);
+  void watch_monitor();
+  void stop_monitor();
+  void refuse_connection(int fd);
   void log_once(const std::string& who, const std::string& what,
                 const std::string& detail);
 
@@ -161,6 +191,12 @@ private:
   peer_fn on_peer_;
 
   std::unique_ptr<zmq::socket_t> router_;
+  std::unique_ptr<zmq::socket_t> monitor_;
+  std::vector<std::string> bound_;
+  std::vector<std::uint16_t> listen_ports_;
+  std::set<int> connections_; ///< descriptors of open inbound connections
+  std::size_t max_connections_ = 0;
+  bool cap_logged_ = false;
   std::map<std::string, std::unique_ptr<peer>> peers_;
   std::map<std::string, std::shared_ptr<consumption>> consumed_;
 

@@ -149,6 +149,24 @@ inline verdict verify_outbound(const outbound& out,
   return verify_bytes(f.envelope, f.attachment, max_bytes);
 }
 
+/// Adds a vector of 8-byte values that the finished buffer holds at 4 mod 8:
+/// what no builder writes and FlatBuffers' verifier (4-byte alignment only)
+/// still accepts. The builder's buffer must reach 8-byte alignment (any
+/// envelope does: its header has 8-byte fields).
+template <class T>
+flatbuffers::Offset<flatbuffers::Vector<T>>
+misaligned_vector(flatbuffers::FlatBufferBuilder& fbb,
+                  const std::vector<T>& v) {
+  static_assert(sizeof(T) == 8);
+  fbb.StartVector(v.size(), sizeof(std::uint32_t));
+  // Counted from the end, the data must start at 4 mod 8.
+  if (fbb.GetSize() % 8 == 0)
+    fbb.Pad(4);
+  fbb.PushBytes(reinterpret_cast<const std::uint8_t*>(v.data()),
+                v.size() * sizeof(T));
+  return flatbuffers::Offset<flatbuffers::Vector<T>>(fbb.EndVector(v.size()));
+}
+
 /// What a deliver callback saw of one message (copied, so the message itself
 /// can be released).
 struct received {
