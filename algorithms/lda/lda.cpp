@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <queue>
 #include <random>
@@ -112,30 +111,72 @@ void word_topic_rows::nonzeros(std::vector<std::uint64_t>& keys,
   }
 }
 
-void word_topic_rows::assign(const std::vector<std::uint64_t>& keys,
-                             const std::vector<double>& counts) {
+std::size_t word_topic_rows::entry_of(std::uint64_t key) const {
+  std::uint64_t word = topics_ == 0 ? 0 : key / topics_;
+  std::size_t i = word > std::numeric_limits<std::uint32_t>::max()
+                      ? words_.size()
+                      : find(static_cast<std::uint32_t>(word));
+  if (topics_ == 0 || i == words_.size())
+    return counts_.size();
+  return i * topics_ + key % topics_;
+}
+
+template <class Count>
+std::vector<std::size_t>
+word_topic_rows::checked_entries(const char* what,
+                                 const std::vector<std::uint64_t>& keys,
+                                 const std::vector<Count>& counts) const {
   if (keys.size() != counts.size())
-    throw std::invalid_argument(
-        fmt::format("word_topic_rows::assign: {} keys but {} counts",
-                    keys.size(), counts.size()));
-  std::vector<std::int32_t> fresh(counts_.size(), 0);
+    throw std::invalid_argument(fmt::format(
+        "word_topic_rows::{}: {} keys but {} counts", what, keys.size(),
+        counts.size()));
+  std::vector<std::size_t> entries(keys.size());
   for (std::size_t j = 0; j < keys.size(); ++j) {
-    std::uint64_t word = topics_ == 0 ? 0 : keys[j] / topics_;
-    std::size_t i = word > std::numeric_limits<std::uint32_t>::max()
-                        ? words_.size()
-                        : find(static_cast<std::uint32_t>(word));
-    if (topics_ == 0 || i == words_.size())
-      throw std::invalid_argument(fmt::format(
-          "word_topic_rows::assign: key {} is not of a word held", keys[j]));
-    double c = counts[j];
+    entries[j] = entry_of(keys[j]);
+    if (entries[j] == counts_.size())
+      throw std::invalid_argument(
+          fmt::format("word_topic_rows::{}: key {} is not of a word held",
+                      what, keys[j]));
+    auto c = static_cast<double>(counts[j]);
     if (!(c >= 0) || c != std::floor(c) || c > 2147483647.0)
       throw std::invalid_argument(fmt::format(
-          "word_topic_rows::assign: count {} of key {} is not an int32 "
-          "count",
-          c, keys[j]));
-    fresh[i * topics_ + keys[j] % topics_] = static_cast<std::int32_t>(c);
+          "word_topic_rows::{}: count {} of key {} is not an int32 count",
+          what, c, keys[j]));
   }
-  counts_ = std::move(fresh);
+  return entries;
+}
+
+void word_topic_rows::assign(const std::vector<std::uint64_t>& keys,
+                             const std::vector<double>& counts) {
+  auto entries = checked_entries("assign", keys, counts);
+  std::fill(counts_.begin(), counts_.end(), 0);
+  for (std::size_t j = 0; j < keys.size(); ++j)
+    counts_[entries[j]] = static_cast<std::int32_t>(counts[j]);
+}
+
+void word_topic_rows::set(const std::vector<std::uint64_t>& keys,
+                          const std::vector<std::int64_t>& counts) {
+  auto entries = checked_entries("set", keys, counts);
+  for (std::size_t j = 0; j < keys.size(); ++j)
+    counts_[entries[j]] = static_cast<std::int32_t>(counts[j]);
+}
+
+void word_topic_rows::take(const std::vector<std::uint64_t>& candidates,
+                           std::vector<std::uint64_t>& keys,
+                           std::vector<std::int64_t>& counts) {
+  keys.clear();
+  counts.clear();
+  for (auto key : candidates) {
+    auto e = entry_of(key);
+    if (e == counts_.size())
+      throw std::invalid_argument(fmt::format(
+          "word_topic_rows::take: key {} is not of a word held", key));
+    if (counts_[e] != 0) {
+      keys.push_back(key);
+      counts.push_back(counts_[e]);
+      counts_[e] = 0;
+    }
+  }
 }
 
 // ---- document_shard ----
@@ -278,6 +319,15 @@ void document_shard::add_counts(std::size_t block, word_topic_rows& rows,
       ++totals[k];
     }
   }
+}
+
+void document_shard::token_keys(std::size_t block,
+                                std::vector<std::uint64_t>& keys) const {
+  const block_tokens& b = state_->blocks.at(block);
+  for (std::size_t j = 0; j < b.words.size(); ++j)
+    for (std::uint32_t t = b.starts[j]; t < b.starts[j + 1]; ++t)
+      keys.push_back(std::uint64_t{b.words[j]} * state_->topics +
+                     state_->z[b.tokens[t].token]);
 }
 
 std::size_t document_shard::length(std::size_t i) const {

@@ -77,8 +77,28 @@ public:
   /// that differ.
   void assign(const std::vector<std::uint64_t>& keys,
               const std::vector<double>& counts);
+  /// Sets the counts of `keys` to `counts`, leaving the others as they
+  /// are: a cost of the entries given, not of words x topics. Checks every
+  /// entry first and throws as assign does, changing nothing.
+  void set(const std::vector<std::uint64_t>& keys,
+           const std::vector<std::int64_t>& counts);
+  /// The non-zero counts among `candidates` (keys of words held, sorted,
+  /// unique) into `keys` and `counts` (cleared first), then sets every
+  /// candidate's count to 0.
+  void take(const std::vector<std::uint64_t>& candidates,
+            std::vector<std::uint64_t>& keys,
+            std::vector<std::int64_t>& counts);
 
 private:
+  // The index into counts_ of `key`, or counts_.size() when its word is
+  // not held.
+  std::size_t entry_of(std::uint64_t key) const;
+  // The entries of `keys`, each checked with its count (see assign).
+  template <class Count>
+  std::vector<std::size_t>
+  checked_entries(const char* what, const std::vector<std::uint64_t>& keys,
+                  const std::vector<Count>& counts) const;
+
   std::vector<std::uint32_t> words_;
   std::size_t topics_ = 0;
   std::vector<std::int32_t> counts_;
@@ -113,6 +133,10 @@ public:
   /// to `totals` (topics long): the initial state of the model.
   void add_counts(std::size_t block, word_topic_rows& rows,
                   std::vector<std::int64_t>& totals) const;
+
+  /// Appends word * topics + topic of every token of `block` to `keys`:
+  /// the entries of the block's rows this shard's tokens count in.
+  void token_keys(std::size_t block, std::vector<std::uint64_t>& keys) const;
 
   /// Local document i: its length and its doc-topic counts (topics long).
   std::size_t length(std::size_t i) const;

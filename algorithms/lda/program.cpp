@@ -361,11 +361,18 @@ round_result worker::work(const round_task& task) {
         "topics",
         task.values.size(), task.changes.size(), rows_.size(), model_.topics));
   auto block = static_cast<std::size_t>(task.values[0]);
-  auto& rows = rows_[block];
-  rows.assign(task.count_keys, {task.counts.begin(), task.counts.end()});
+  auto& rows = rows_[block]; // all zero between tasks
+  rows.set(task.count_keys, task.counts);
   std::vector<std::int64_t> totals(task.changes.begin(), task.changes.end());
   auto before = totals;
   auto stats = sampler_->sweep(shard_, block, rows, totals);
+  // Only the entries handed out and those of this worker's tokens can be
+  // non-zero now: reading and clearing them costs the work, not the block.
+  auto candidates = task.count_keys;
+  shard_.token_keys(block, candidates);
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                   candidates.end());
   round_result r;
   r.values = {
       static_cast<double>(stats.tokens), static_cast<double>(stats.moved),
@@ -373,9 +380,7 @@ round_result worker::work(const round_task& task) {
       task.values[2] != 0 ? shard_.log_likelihood() : std::nan("")};
   for (std::size_t k = 0; k < totals.size(); ++k)
     r.values.push_back(static_cast<double>(totals[k] - before[k]));
-  std::vector<double> counts;
-  rows.nonzeros(r.count_keys, counts);
-  r.counts = to_integers(counts);
+  rows.take(candidates, r.count_keys, r.counts);
   return r;
 }
 
