@@ -39,10 +39,6 @@ std::string hex32(std::uint32_t v) {
   return buf;
 }
 
-bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
 struct libsvm_scan {
   std::string error;       ///< first problem, with its line
   std::size_t samples = 0; ///< counted up to the requested number
@@ -54,23 +50,25 @@ struct libsvm_scan {
 libsvm_scan scan_libsvm(const std::string& path, std::size_t enough,
                         algorithms::libsvm_labels labels) {
   libsvm_scan s;
-  std::ifstream in(path, std::ios::binary);
-  std::string line;
-  std::size_t line_no = 0;
-  while (s.samples < enough && std::getline(in, line)) {
-    ++line_no;
-    std::string_view text = line;
-    text = text.substr(0, text.find('#'));
-    if (std::all_of(text.begin(), text.end(), is_blank))
-      continue;
-    if (s.samples == 0) {
-      if (auto why = algorithms::libsvm_line_problem(text, labels);
-          !why.empty()) {
-        s.error = "line " + std::to_string(line_no) + ", " + why;
-        return s;
+  try {
+    algorithms::line_reader in(path, algorithms::libsvm_max_line);
+    std::string_view line;
+    while (s.samples < enough && in.next(line)) {
+      std::string_view text = algorithms::libsvm_content(line);
+      if (text.empty())
+        continue;
+      if (s.samples == 0) {
+        if (auto why = algorithms::libsvm_line_problem(text, labels);
+            !why.empty()) {
+          s.error = "line " + std::to_string(in.line_number()) + ", " + why;
+          return s;
+        }
       }
+      ++s.samples;
     }
-    ++s.samples;
+  } catch (const algorithms::load_error& e) {
+    s.error = e.what();
+    return s;
   }
   s.complete = s.samples < enough;
   if (s.samples == 0)
@@ -84,7 +82,8 @@ using data_paths = std::map<std::string, std::string*>;
 // training samples when it is known.
 std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
                                      const data_paths& fields,
-                                     const std::set<std::string>& readable) {
+                                     const std::set<std::string>& readable,
+                                     const actors::data_spec& d) {
   std::optional<std::size_t> samples;
   std::map<std::string, idx_header> headers;
   for (const std::string key :
@@ -123,6 +122,15 @@ std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
     if (!h.error.empty()) {
       r.problem(data[key], what + " has an unreadable IDX header: " + h.error,
                 "the file is truncated, corrupt or not an IDX file");
+      continue;
+    }
+    auto limit = key == "train_images" ? d.train_limit : d.test_limit;
+    auto n = limit > 0 ? std::min<std::uint64_t>(limit, h.count) : h.count;
+    if (auto why = images ? algorithms::idx_images_size_problem(h, n) : "";
+        !why.empty()) {
+      r.problem(data[key], what + " cannot be loaded: " + why,
+                "the file is truncated or its header is wrong; train_limit "
+                "and test_limit load fewer images");
       continue;
     }
     headers[key] = h;
@@ -300,7 +308,7 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
   std::string samples_key = idx ? "train_images" : "train";
   auto problems_before = r.sorted_problems().size();
   auto samples =
-      idx ? check_idx(r, data, fields, readable)
+      idx ? check_idx(r, data, fields, readable, d)
           : check_libsvm(r, data, fields, readable, workers,
                          regression ? algorithms::libsvm_labels::real
                                     : algorithms::libsvm_labels::binary);

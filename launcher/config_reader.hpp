@@ -4,6 +4,7 @@
 // located problems, and helpers its sections share.
 
 #include "actors/core/topology.hpp"
+#include "algorithms/data/input_file.hpp"
 #include "launcher/config.hpp"
 
 #include <fmt/format.h>
@@ -86,7 +87,8 @@ inline std::string closest(const std::string& word,
   return best;
 }
 
-// Why `path` cannot be read as a file, or "" when it can.
+// Why `path` cannot be read as a file, or "" when it can; a FIFO or a
+// device is refused, since reading it could block or never end.
 inline std::string unreadable(const std::string& path) {
   std::error_code ec;
   auto st = fs::status(path, ec);
@@ -94,6 +96,8 @@ inline std::string unreadable(const std::string& path) {
     return "no such file";
   if (fs::is_directory(st))
     return "it is a directory";
+  if (!fs::is_regular_file(st))
+    return "it is " + algorithms::describe_path(path) + ", not a regular file";
   if (::access(path.c_str(), R_OK) != 0)
     return std::strerror(errno);
   return {};

@@ -1,3 +1,4 @@
+#include "launcher/cli_checks.hpp"
 #include "launcher/config.hpp"
 #include "launcher/predictor_train.hpp"
 #include "launcher/runtime.hpp"
@@ -8,6 +9,8 @@
 #include "tools/bench/sequential.hpp"
 #include "tools/data/generate.hpp"
 
+#include "algorithms/data/libsvm_loader.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -15,13 +18,15 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <climits>
-#include <cmath>
-#include <cstdint>
 #include <cstdio>
 
 namespace {
+
+using metronome::launcher::any_count;
+using metronome::launcher::count_in;
+using metronome::launcher::number_in;
+using metronome::launcher::output_file;
 
 std::string self_executable(const char* argv0) {
   char buf[PATH_MAX];
@@ -47,53 +52,32 @@ bool load(const std::string& path, metronome::actors::topology& topo,
   }
 }
 
-// A finite number: CLI::Range lets NaN through, since it compares false.
-const CLI::Validator finite_number(
-    [](std::string& text) {
-      double v = 0;
-      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v))
-        return "not a finite number: " + text;
-      return std::string();
-    },
-    "FINITE");
-
-// A decimal count: CLI11 reads "-1" or 2^64 into an unsigned as its largest
-// value and "010" as octal.
-const CLI::Validator decimal_count(
-    [](std::string& text) {
-      std::uint64_t v = 0;
-      const char* end = text.data() + text.size();
-      auto [stop, ec] = std::from_chars(text.data(), end, v);
-      if (text.empty() || ec != std::errc() || stop != end)
-        return "not a decimal integer in [0, 2^64 - 1]: " + text;
-      return std::string();
-    },
-    "COUNT");
-
 // `data lda`: a synthetic LDA corpus in the UCI format with its topics.
 CLI::App* add_lda_data(CLI::App& data, metronome::tools::lda_data_options& o) {
   auto* lda = data.add_subcommand(
       "lda", "A UCI bag-of-words corpus drawn from known LDA topics");
-  lda->add_option("--docword", o.docword, "docword file to write")->required();
-  lda->add_option("--vocab", o.vocab, "Vocabulary file to write")->required();
+  lda->add_option("--docword", o.docword, "docword file to write")
+      ->required()
+      ->check(output_file());
+  lda->add_option("--vocab", o.vocab, "Vocabulary file to write")
+      ->required()
+      ->check(output_file());
   lda->add_option("--topics-out", o.topics,
-                  "True topics file (default: DOCWORD.topics)");
+                  "True topics file (default: DOCWORD.topics)")
+      ->check(output_file());
   auto& s = o.spec;
-  lda->add_option("--topics", s.topics, "Topics K")
-      ->check(decimal_count & CLI::Range(std::size_t{1}, std::size_t{10000}));
+  lda->add_option("--topics", s.topics, "Topics K")->check(count_in(1, 10000));
   lda->add_option("--vocabulary", s.vocabulary, "Vocabulary size V")
-      ->check(decimal_count &
-              CLI::Range(std::size_t{1}, std::size_t{10000000}));
+      ->check(count_in(1, 10000000));
   lda->add_option("--documents", s.documents, "Documents D")
-      ->check(decimal_count &
-              CLI::Range(std::size_t{1}, std::size_t{100000000}));
+      ->check(count_in(1, 100000000));
   lda->add_option("--mean-length", s.mean_length, "Mean tokens per document")
-      ->check(finite_number & CLI::Range(1.0, 1e6));
+      ->check(number_in(1.0, 1e6));
   lda->add_option("--alpha", s.alpha, "Dirichlet prior of the mixtures")
-      ->check(finite_number & CLI::Range(1e-6, 1e6));
+      ->check(number_in(1e-6, 1e6));
   lda->add_option("--beta", s.beta, "Dirichlet prior of the topics")
-      ->check(finite_number & CLI::Range(1e-6, 1e6));
-  lda->add_option("--seed", s.seed, "Seed")->check(decimal_count);
+      ->check(number_in(1e-6, 1e6));
+  lda->add_option("--seed", s.seed, "Seed")->check(any_count());
   return lda;
 }
 
@@ -110,9 +94,9 @@ CLI::App* add_lda_bench(CLI::App& bench,
       ->check(CLI::IsMember(metronome::algorithms::lda::sampler_names()));
   lda->add_option("--iterations", o.iterations,
                   "Iterations (default: job.lda.iterations)")
-      ->check(decimal_count & CLI::Range(std::size_t{1}, std::size_t{100000}));
+      ->check(count_in(1, 100000));
   lda->add_option("--topics", o.topics, "Topics (default: job.lda.topics)")
-      ->check(decimal_count & CLI::Range(std::size_t{1}, std::size_t{65535}));
+      ->check(count_in(1, 65535));
   return lda;
 }
 
@@ -147,7 +131,7 @@ int main(int argc, char** argv) {
   launch
       ->add_option("--stop-grace", launch_opts.stop_grace_seconds,
                    "Seconds nodes get to stop before they are killed")
-      ->check(CLI::PositiveNumber);
+      ->check(number_in(0.001, 3600));
 
   std::string node_name;
   auto* node = app.add_subcommand("node", "Run one node of a topology");
@@ -170,11 +154,11 @@ int main(int argc, char** argv) {
       "pushpull", "Push/pull throughput and latency against raw ZeroMQ");
   pushpull->add_flag("--json", bench_opts.json, "Print one JSON object");
   pushpull->add_option("--seconds", bench_opts.seconds, "Time per measurement")
-      ->check(CLI::PositiveNumber);
+      ->check(number_in(0.001, 3600));
   pushpull
       ->add_option("--repeat", bench_opts.repeat,
                    "Alternating runs of each side; medians are reported")
-      ->check(CLI::PositiveNumber);
+      ->check(count_in(1, 1000));
 
   auto* sequential = bench->add_subcommand(
       "sequential", "The job of a topology as sequential SGD in one thread");
@@ -195,36 +179,36 @@ int main(int argc, char** argv) {
   cutoffs
       ->add_option("--p-slow", cutoff_opts.p_slow,
                    "regime: probability a group turns slow per iteration")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_in(0, 1));
   cutoffs
       ->add_option("--p-recover", cutoff_opts.p_recover,
                    "regime: probability a slow group recovers")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_in(0, 1));
   cutoffs
       ->add_option("--trace", cutoff_opts.trace,
                    "Replay a recorded uncensored trace instead")
       ->check(CLI::ExistingFile);
   cutoffs->add_option("--workers", cutoff_opts.workers, "Synthetic workers")
-      ->check(CLI::Range(2, 1024));
+      ->check(count_in(2, 1024));
   cutoffs
       ->add_option("--train", cutoff_opts.train,
                    "Iterations the bdsgd model is trained on")
-      ->check(CLI::Range(20, 1000000));
+      ->check(count_in(20, 1000000));
   cutoffs->add_option("--test", cutoff_opts.test, "Iterations replayed")
-      ->check(CLI::Range(20, 1000000));
-  cutoffs->add_option("--seed", cutoff_opts.seed, "Seed");
+      ->check(count_in(20, 1000000));
+  cutoffs->add_option("--seed", cutoff_opts.seed, "Seed")->check(any_count());
   cutoffs
       ->add_option("--samples", cutoff_opts.samples,
                    "bdsgd's joint run-time samples per decision")
-      ->check(CLI::Range(1, 100000));
+      ->check(count_in(1, 100000));
   cutoffs
       ->add_option("--lag", cutoff_opts.lag,
                    "bdsgd's window of recent iterations per decision")
-      ->check(CLI::Range(1, 10000));
+      ->check(count_in(1, 10000));
   cutoffs
       ->add_option("--particles", cutoff_opts.particles,
                    "bdsgd's latent paths per censored window")
-      ->check(CLI::Range(1, 10000));
+      ->check(count_in(1, 10000));
   cutoffs->add_flag("--json", cutoff_opts.json, "Print one JSON object");
 
   auto* data = app.add_subcommand("data", "Generate data sets");
@@ -234,26 +218,31 @@ int main(int argc, char** argv) {
   auto* lasso = data->add_subcommand(
       "lasso", "A LIBSVM regression problem with a known sparse truth");
   lasso->add_option("--out", lasso_data.out, "LIBSVM file to write")
-      ->required();
+      ->required()
+      ->check(output_file());
   lasso->add_option("--samples", gen.samples, "Rows")
-      ->check(CLI::Range(1, 100000000));
+      ->check(count_in(1, 100000000));
   lasso->add_option("--features", gen.features, "Columns")
-      ->check(CLI::Range(1, 100000000));
-  lasso->add_option("--nonzeros-per-row", gen.nonzeros_per_row,
-                    "Stored entries per row (0: dense)");
+      ->check(count_in(1, metronome::algorithms::libsvm_max_features));
+  lasso
+      ->add_option("--nonzeros-per-row", gen.nonzeros_per_row,
+                   "Stored entries per row (0: dense)")
+      ->check(count_in(0, metronome::algorithms::libsvm_max_features));
   lasso
       ->add_option("--block-size", gen.block_size,
                    "Columns sharing a latent factor")
-      ->check(CLI::Range(1, 100000000));
+      ->check(count_in(1, metronome::algorithms::libsvm_max_features));
   lasso
       ->add_option("--correlation", gen.correlation,
                    "Correlation within a block")
-      ->check(CLI::Range(0.0, 0.999999));
-  lasso->add_option("--true-nonzeros", gen.true_nonzeros,
-                    "Non-zero true coefficients");
+      ->check(number_in(0.0, 0.999999));
+  lasso
+      ->add_option("--true-nonzeros", gen.true_nonzeros,
+                   "Non-zero true coefficients")
+      ->check(count_in(0, metronome::algorithms::libsvm_max_features));
   lasso->add_option("--noise", gen.noise, "Noise standard deviation")
-      ->check(CLI::Range(0.0, 1e6));
-  lasso->add_option("--seed", gen.seed, "Seed");
+      ->check(number_in(0.0, 1e6));
+  lasso->add_option("--seed", gen.seed, "Seed")->check(any_count());
   metronome::tools::lda_data_options lda_data;
   auto* lda = add_lda_data(*data, lda_data);
 
@@ -267,20 +256,22 @@ int main(int argc, char** argv) {
                    "Trace CSV: iteration,worker,seconds[,censored]")
       ->required()
       ->check(CLI::ExistingFile);
-  train->add_option("--out", train_opts.out, "Model file to write")->required();
+  train->add_option("--out", train_opts.out, "Model file to write")
+      ->required()
+      ->check(output_file());
   train->add_option("--epochs", train_opts.epochs, "Training epochs")
-      ->check(CLI::Range(1, 100000));
+      ->check(count_in(1, 100000));
   train->add_option("--latent", train_opts.latent, "Latent dimensions")
-      ->check(CLI::Range(1, 256));
+      ->check(count_in(1, 256));
   train
       ->add_option("--lag", train_opts.lag,
                    "Iterations a prediction conditions on")
-      ->check(CLI::Range(1, 10000));
-  train->add_option("--seed", train_opts.seed, "Seed");
+      ->check(count_in(1, 10000));
+  train->add_option("--seed", train_opts.seed, "Seed")->check(any_count());
   train
       ->add_option("--holdout", train_opts.holdout,
                    "Fraction of the trace's end held out for the report")
-      ->check(CLI::Range(0.0, 0.9));
+      ->check(number_in(0.0, 0.9));
 
   try {
     app.parse(argc, argv);

@@ -245,9 +245,15 @@ observations_from_trace(const std::vector<trace_row>& rows,
 /// is renamed into place; throws std::runtime_error naming the file.
 void save_dmm(const dmm& m, const std::string& path);
 
+/// The most parameters a model file may declare (2^24, 128 MiB as doubles);
+/// a trained model of 16 workers has a few thousand.
+constexpr std::size_t dmm_max_parameters = std::size_t{1} << 24;
+
 /// Reads a model written by save_dmm(); throws load_error naming the file,
-/// the line and what is wrong (not a model file, unsupported version, bad
-/// or missing field, wrong parameter count, truncated file).
+/// the line and what is wrong (not a regular file, not a model file,
+/// unsupported version, bad or missing field, a spec of more than
+/// dmm_max_parameters parameters, wrong parameter count, more parameters
+/// than the file's size allows, truncated file) before allocating for it.
 dmm load_dmm(const std::string& path);
 
 /// One named block of the parameter vector.

@@ -2,6 +2,7 @@
 
 #include "algorithms/cutoff/dmm_net.hpp"
 #include "algorithms/data/dataset.hpp"
+#include "algorithms/data/input_file.hpp"
 #include "algorithms/data/text.hpp"
 
 #include <fmt/format.h>
@@ -27,27 +28,27 @@ Eigen::Index idx(std::size_t i) {
   return static_cast<Eigen::Index>(i);
 }
 
+// The longest line of a model file: a log_mean line of 2^16 workers.
+constexpr std::size_t max_model_line = std::size_t{1} << 22;
+
 class model_reader {
 public:
-  model_reader(std::istream& in, std::string path)
-      : in_(in)
-      , path_(std::move(path)) {}
+  explicit model_reader(const std::string& path)
+      : in_(path, max_model_line) {}
 
-  load_error error(const std::string& what) const {
-    return load_error(fmt::format("{}:{}: {}", path_, line_no_, what));
-  }
+  load_error error(const std::string& what) const { return in_.error(what); }
 
   /// The next non-empty line (trimmed); throws at the end of the file.
   std::string_view next(const std::string& what) {
-    while (std::getline(in_, line_)) {
-      ++line_no_;
-      std::string_view text = trim(line_);
+    std::string_view line;
+    while (in_.next(line)) {
+      std::string_view text = trim(line);
       if (!text.empty())
         return text;
     }
     throw load_error(fmt::format("{}: truncated file: it ends after line {} "
                                  "where {} was expected",
-                                 path_, line_no_, what));
+                                 in_.path(), in_.line_number(), what));
   }
 
   /// Reads "key v1 v2 ..." and returns the values' text.
@@ -55,7 +56,8 @@ public:
     std::string_view text = next(fmt::format("'{}'", key));
     std::vector<std::string_view> parts = split(text);
     if (parts.empty() || parts[0] != key)
-      throw error(fmt::format("expected '{} ...', found '{}'", key, text));
+      throw error(fmt::format("expected '{} ...', found '{}'", key,
+                              quoted_excerpt(text)));
     parts.erase(parts.begin());
     return parts;
   }
@@ -86,19 +88,16 @@ public:
     if (ec != std::errc() || ptr != end || !std::isfinite(v))
       throw error(fmt::format("bad number '{}' in {} (expected a finite "
                               "decimal)",
-                              text, what));
+                              quoted_excerpt(text), what));
     return v;
   }
 
-  std::size_t line() const { return line_no_; }
-
   /// True if only blank lines remain.
   bool at_end() {
-    while (std::getline(in_, line_)) {
-      ++line_no_;
-      if (!trim(line_).empty())
+    std::string_view line;
+    while (in_.next(line))
+      if (!trim(line).empty())
         return false;
-    }
     return true;
   }
 
@@ -125,15 +124,16 @@ private:
     return ec == std::errc() && ptr == end;
   }
 
-  std::istream& in_;
-  std::string path_;
-  std::string line_;
-  std::size_t line_no_ = 0;
+  line_reader in_;
 };
 
 } // namespace
 
 void save_dmm(const dmm& m, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw std::runtime_error(
+        fmt::format("{}: cannot write model: it is a directory", path));
   std::string temp = path + ".tmp";
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
@@ -164,26 +164,23 @@ void save_dmm(const dmm& m, const std::string& path) {
       throw std::runtime_error(fmt::format("{}: cannot write model: {}", path,
                                            std::strerror(errno)));
   }
-  std::error_code ec;
   std::filesystem::rename(temp, path, ec);
   if (ec) {
+    std::string why = ec.message();
     std::filesystem::remove(temp, ec);
     throw std::runtime_error(
-        fmt::format("{}: cannot write model: {}", path, ec.message()));
+        fmt::format("{}: cannot write model: {}", path, why));
   }
 }
 
 dmm load_dmm(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw load_error(
-        fmt::format("{}: cannot open file: {}", path, std::strerror(errno)));
-  model_reader r(in, path);
+  std::uint64_t file_bytes = regular_file_size(path);
+  model_reader r(path);
   std::string_view first = r.next("the magic line");
   if (first != magic)
     throw r.error(fmt::format("not a metronome DMM model file (the first "
                               "line is '{}', expected '{}')",
-                              first.substr(0, 40), magic));
+                              quoted_excerpt(first), magic));
   std::size_t version = r.size_field("version");
   if (version != format_version)
     throw r.error(fmt::format("unsupported format version {} (this build "
@@ -202,15 +199,24 @@ dmm load_dmm(const std::string& path) {
     if (v == 0 || v > max_dimension)
       throw r.error(fmt::format("bad spec: every size must be in [1, {}]",
                                 max_dimension));
+  auto expected = static_cast<std::size_t>(dmm_net::parameter_count(spec));
+  if (expected > dmm_max_parameters)
+    throw r.error(fmt::format("the spec needs {} parameters, more than the "
+                              "limit of {} (see docs/input-limits.md)",
+                              expected, dmm_max_parameters));
   Eigen::VectorXd mean = r.vector_field("log_mean", spec.workers);
   Eigen::VectorXd std = r.vector_field("log_std", spec.workers);
   if (!(std.array() > 0).all())
     throw r.error("log_std must be positive");
   std::size_t count = r.size_field("parameters");
-  auto expected = static_cast<std::size_t>(dmm_net::parameter_count(spec));
   if (count != expected)
     throw r.error(fmt::format("{} parameters declared, the spec needs {}",
                               count, expected));
+  // Every parameter takes a line of at least two bytes.
+  if (count > file_bytes / 2)
+    throw r.error(fmt::format("{} parameters declared, but the {}-byte file "
+                              "holds at most {} (it is truncated)",
+                              count, file_bytes, file_bytes / 2));
   Eigen::VectorXd params(idx(count));
   for (std::size_t i = 0; i < count; ++i) {
     std::string_view text = r.next(fmt::format(
@@ -221,7 +227,7 @@ dmm load_dmm(const std::string& path) {
   if (end != "end")
     throw r.error(fmt::format("expected 'end' after {} parameters, found "
                               "'{}'",
-                              count, end.substr(0, 40)));
+                              count, quoted_excerpt(end)));
   if (!r.at_end())
     throw r.error("unexpected content after 'end'");
   dmm m(spec, 0);

@@ -1,5 +1,7 @@
 #include "algorithms/data/idx_loader.hpp"
 
+#include "algorithms/data/input_file.hpp"
+
 #include <fmt/format.h>
 #include <zlib.h>
 
@@ -19,7 +21,8 @@ constexpr int max_label = 9;
 class idx_file {
 public:
   explicit idx_file(const std::string& path)
-      : path_(path) {
+      : path_(path)
+      , size_(regular_file_size(path)) {
     errno = 0;
     file_ = gzopen(path.c_str(), "rb");
     if (file_ == nullptr)
@@ -35,6 +38,8 @@ public:
 
   const std::string& path() const { return path_; }
   std::uint64_t offset() const { return offset_; }
+  std::uint64_t size() const { return size_; }
+  bool compressed() const { return gzdirect(file_) == 0; }
 
   /// Reads up to `n` bytes; returns how many were read before end of file.
   std::size_t read_some(unsigned char* buf, std::size_t n) {
@@ -70,6 +75,7 @@ public:
 
 private:
   std::string path_;
+  std::uint64_t size_ = 0;
   gzFile file_ = nullptr;
   std::uint64_t offset_ = 0;
 };
@@ -86,6 +92,8 @@ idx_header read_header(idx_file& f, bool images) {
   h.count = be32(4);
   h.rows = be32(8);
   h.cols = be32(12);
+  h.file_bytes = f.size();
+  h.compressed = f.compressed();
   return h;
 }
 
@@ -137,6 +145,26 @@ std::vector<unsigned char> read_labels(idx_file& f, std::size_t n) {
 
 } // namespace
 
+std::string idx_images_size_problem(const idx_header& h, std::uint64_t n) {
+  std::uint64_t pixels = std::uint64_t{h.rows} * h.cols;
+  auto images = fmt::format("{} images of {} x {} pixels", n, h.rows, h.cols);
+  if (pixels > 0 && n > idx_max_values / pixels)
+    return fmt::format("{} are more than the limit of {} pixel values (see "
+                       "docs/input-limits.md)",
+                       images, idx_max_values);
+  std::uint64_t bytes = 16 + n * pixels;
+  if (h.compressed && bytes > gzip_max_ratio * h.file_bytes)
+    return fmt::format("{} need {} bytes with the header, more than a "
+                       "{}-byte gzip file can hold ({} times its size at "
+                       "most)",
+                       images, bytes, h.file_bytes, gzip_max_ratio);
+  if (!h.compressed && bytes > h.file_bytes)
+    return fmt::format("{} need {} bytes with the header, but the file has "
+                       "{}",
+                       images, bytes, h.file_bytes);
+  return {};
+}
+
 idx_header read_idx_header(const std::string& path, bool images) {
   idx_file f(path);
   return read_header(f, images);
@@ -157,6 +185,12 @@ dataset load_idx(const std::string& images_path, const std::string& labels_path,
         8, fmt::format("expected at most {} pixels per image got {} x {}",
                        max_pixels, rows, cols));
 
+  std::size_t n = count;
+  if (limit > 0 && limit < n)
+    n = limit;
+  if (auto why = idx_images_size_problem(header, n); !why.empty())
+    throw images.error_at(4, why);
+
   idx_file labels_file(labels_path);
   auto label_header = read_header(labels_file, false);
   check_magic(labels_file, label_header, idx_labels_magic,
@@ -170,9 +204,6 @@ dataset load_idx(const std::string& images_path, const std::string& labels_path,
         4, fmt::format("expected {} labels (the image count of {}) got {}",
                        count, images_path, label_count));
 
-  std::size_t n = count;
-  if (limit > 0 && limit < n)
-    n = limit;
   std::vector<unsigned char> raw_labels = read_labels(labels_file, n);
 
   dataset d;

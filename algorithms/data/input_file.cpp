@@ -53,7 +53,7 @@ std::string quoted_excerpt(std::string_view text) {
   return out;
 }
 
-std::ifstream open_input_file(const std::string& path) {
+std::uint64_t regular_file_size(const std::string& path) {
   struct stat st {};
   if (path.empty())
     throw load_error("cannot read a file with an empty path");
@@ -61,6 +61,11 @@ std::ifstream open_input_file(const std::string& path) {
     throw load_error(fmt::format("{}: cannot read: it is {}, not a regular "
                                  "file",
                                  path, describe_path(path)));
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::ifstream open_input_file(const std::string& path) {
+  regular_file_size(path);
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw load_error(

@@ -3,6 +3,7 @@
 #include "algorithms/data/dataset.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ std::string quoted_excerpt(std::string_view text);
 /// cannot block or feed endless bytes. (A path swapped between the check and
 /// the open is not guarded against.)
 std::ifstream open_input_file(const std::string& path);
+
+/// The size in bytes of `path` once it is checked to be a regular file as
+/// open_input_file checks it (the same load_error otherwise), for readers
+/// that open the file their own way, such as zlib's gzopen.
+std::uint64_t regular_file_size(const std::string& path);
 
 /// Reads a text file of an opened input line by line, with the line number
 /// for messages, refusing lines longer than a bound so that a file without

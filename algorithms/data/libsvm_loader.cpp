@@ -1,14 +1,13 @@
 #include "algorithms/data/libsvm_loader.hpp"
 
+#include "algorithms/data/input_file.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
 #include <limits>
 #include <utility>
 
@@ -68,13 +67,16 @@ bool parse_label(std::string_view tok, std::size_t col, libsvm_labels mode,
     if (!parse_double(tok, label) ||
         (label != 1.0 && label != -1.0 && label != 0.0))
       return fail(out, col,
-                  fmt::format("bad label '{}' (expected +1, 1, -1 or 0)", tok));
+                  fmt::format("bad label '{}' (expected +1, 1, -1 or 0)",
+                              quoted_excerpt(tok)));
   } else if (tok.empty() || tok.find(':') != std::string_view::npos) {
     return fail(out, col,
-                fmt::format("missing target (the line starts with '{}')", tok));
+                fmt::format("missing target (the line starts with '{}')",
+                            quoted_excerpt(tok)));
   } else if (!parse_double(tok, label)) {
     return fail(out, col,
-                fmt::format("bad target '{}' (expected a finite number)", tok));
+                fmt::format("bad target '{}' (expected a finite number)",
+                            quoted_excerpt(tok)));
   }
   out.label = label;
   return true;
@@ -87,7 +89,7 @@ bool parse_feature(std::string_view tok, std::size_t col, libsvm_labels mode,
     return fail(out, col,
                 fmt::format("missing ':' in feature '{}' (expected "
                             "index:value)",
-                            tok));
+                            quoted_excerpt(tok)));
   std::string_view index_text = tok.substr(0, colon);
   std::string_view value_text = tok.substr(colon + 1);
   std::int64_t index = 0;
@@ -95,7 +97,7 @@ bool parse_feature(std::string_view tok, std::size_t col, libsvm_labels mode,
     return fail(out, col,
                 fmt::format("bad feature index '{}' (expected a positive "
                             "integer)",
-                            index_text));
+                            quoted_excerpt(index_text)));
   if (index <= 0)
     return fail(out, col,
                 fmt::format("feature index must be positive, got {}", index));
@@ -104,6 +106,11 @@ bool parse_feature(std::string_view tok, std::size_t col, libsvm_labels mode,
                 fmt::format("feature index {} exceeds the number of "
                             "features {}",
                             index, num_features));
+  if (static_cast<std::uint64_t>(index) > libsvm_max_features)
+    return fail(out, col,
+                fmt::format("feature index {} exceeds the limit of {} "
+                            "features (see docs/input-limits.md)",
+                            index, libsvm_max_features));
   // Classification data is stored as float.
   double value = 0;
   if (!parse_double(value_text, value) ||
@@ -112,7 +119,7 @@ bool parse_feature(std::string_view tok, std::size_t col, libsvm_labels mode,
     return fail(out, col + colon + 1,
                 fmt::format("bad feature value '{}' (expected a finite "
                             "number)",
-                            value_text));
+                            quoted_excerpt(value_text)));
   out.features.push_back({index, value});
   return true;
 }
@@ -144,31 +151,23 @@ bool check_duplicates(std::string_view line, libsvm_line& out) {
 template <typename OnSample>
 void read_libsvm(const std::string& path, libsvm_labels mode,
                  std::size_t num_features, OnSample on_sample) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw load_error(
-        fmt::format("{}: cannot open file: {}", path, std::strerror(errno)));
+  line_reader in(path, libsvm_max_line);
   libsvm_line parsed;
-  std::string line;
-  std::size_t line_no = 0;
+  std::string_view line;
   std::size_t samples = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
+  while (in.next(line)) {
     std::string_view text = libsvm_content(line);
     if (text.empty())
       continue;
     if (!parse_libsvm_line(text, mode, num_features, parsed))
-      throw load_error(fmt::format("{}:{}:{}: {}", path, line_no, parsed.column,
-                                   parsed.error));
+      throw load_error(fmt::format("{}:{}:{}: {}", path, in.line_number(),
+                                   parsed.column, parsed.error));
     on_sample(parsed);
     ++samples;
   }
-  if (in.bad())
-    throw load_error(fmt::format("{}:{}: read error: {}", path, line_no + 1,
-                                 std::strerror(errno)));
   if (samples == 0)
     throw load_error(
-        fmt::format("{}:{}:1: no samples in file", path, line_no + 1));
+        fmt::format("{}:{}:1: no samples in file", path, in.line_number() + 1));
 }
 
 } // namespace

@@ -12,10 +12,19 @@
 
 namespace metronome::algorithms {
 
+/// The largest feature index a LIBSVM file may hold (2^24): the loaders size
+/// their matrices by the largest index, so a larger one is refused, naming
+/// file, line and column, before anything is allocated for it.
+constexpr std::size_t libsvm_max_features = std::size_t{1} << 24;
+
+/// The longest LIBSVM line the loaders read, in bytes (2^26, 64 MiB).
+constexpr std::size_t libsvm_max_line = std::size_t{1} << 26;
+
 /// Reads a LIBSVM / svmlight file (`label index:value ...`, 1-based indices,
 /// `#` comments) into a sparse binary-classification data set: labels +1 and
 /// 1 map to class 1, -1 and 0 to class 0. `num_features` of 0 means "the
-/// largest index seen". Throws load_error naming file, line and column.
+/// largest index seen". `path` must be a regular file (see
+/// open_input_file). Throws load_error naming file, line and column.
 dataset load_libsvm(const std::string& path, std::size_t num_features = 0);
 
 /// A regression problem: a sparse design matrix and one real target per
@@ -34,8 +43,8 @@ struct regression_data {
 
 /// Reads a LIBSVM / svmlight file whose first token is a real-valued target
 /// (any finite number) into a regression problem, in double precision.
-/// `num_features` of 0 means "the largest index seen". Throws load_error
-/// naming file, line and column.
+/// `num_features` of 0 means "the largest index seen". `path` must be a
+/// regular file. Throws load_error naming file, line and column.
 regression_data load_libsvm_regression(const std::string& path,
                                        std::size_t num_features = 0);
 
@@ -68,7 +77,8 @@ std::string_view libsvm_content(std::string_view line);
 /// blank) into `out`, reusing its storage; returns false with `out.error` and
 /// `out.column` set when the line is malformed: a bad label or target, a
 /// missing ':', an index that is not a positive integer or exceeds
-/// `num_features` (when that is not 0), a duplicate index, or a value that
+/// `num_features` (when that is not 0) or libsvm_max_features, a duplicate
+/// index, or a value that
 /// is not finite (for `binary`, also one beyond float range, since
 /// classification data is stored as float). The one parser behind
 /// load_libsvm, load_libsvm_regression and the topology check.

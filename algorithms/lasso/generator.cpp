@@ -23,9 +23,22 @@ void validate(const generator_spec& s) {
     fail("samples and features must be at least 1");
   if (s.block_size == 0)
     fail("block_size must be at least 1");
+  if (s.features > libsvm_max_features)
+    fail(fmt::format("{} features exceed the limit of {}", s.features,
+                     libsvm_max_features));
   if (s.nonzeros_per_row > s.features)
     fail(fmt::format("nonzeros_per_row {} exceeds the {} features",
                      s.nonzeros_per_row, s.features));
+  std::size_t per_row =
+      s.nonzeros_per_row == 0 ? s.features : s.nonzeros_per_row;
+  if (per_row > generator_max_row_entries)
+    fail(fmt::format("{} entries per row exceed the limit of {} (give "
+                     "nonzeros_per_row)",
+                     per_row, generator_max_row_entries));
+  if (s.samples > generator_max_entries / per_row)
+    fail(fmt::format("{} samples x {} entries per row exceed the limit of {} "
+                     "stored entries",
+                     s.samples, per_row, generator_max_entries));
   if (!(s.correlation >= 0 && s.correlation < 1))
     fail(fmt::format("correlation must be in [0, 1), got {}", s.correlation));
   if (s.true_nonzeros > s.features)

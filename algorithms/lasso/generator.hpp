@@ -28,6 +28,14 @@ struct generator_spec {
   std::uint64_t seed = 1;
 };
 
+/// The most entries a generated problem stores (samples x entries per row):
+/// 2^26, about 4 GiB while it is built and written.
+constexpr std::size_t generator_max_entries = std::size_t{1} << 26;
+
+/// The most entries a generated row stores (2^20), so that its LIBSVM line
+/// stays well below libsvm_max_line.
+constexpr std::size_t generator_max_row_entries = std::size_t{1} << 20;
+
 /// Generates a problem and stores its truth b* in `truth` (features values,
 /// true_nonzeros of them non-zero: a random sign times a magnitude uniform
 /// in [1, 2), on uniformly chosen features). Entry x_ij = sqrt(c) z_ib +
@@ -40,7 +48,9 @@ struct generator_spec {
 /// nonzeros_per_row is a multiple of block_size. y = X b* + noise * e_i.
 /// Draws come from std::mt19937_64 with the portable helpers of
 /// algorithms/random.hpp (normals by Box-Muller). Throws
-/// std::invalid_argument for a spec out of range.
+/// std::invalid_argument for a spec out of range: more features than
+/// libsvm_max_features, or more entries than generator_max_row_entries per
+/// row or generator_max_entries in all.
 regression_data generate(const generator_spec& spec,
                          std::vector<double>& truth);
 

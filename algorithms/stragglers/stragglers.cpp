@@ -1,20 +1,19 @@
 #include "algorithms/stragglers/stragglers.hpp"
 
 #include "algorithms/data/dataset.hpp"
+#include "algorithms/data/input_file.hpp"
 #include "algorithms/data/text.hpp"
 #include "algorithms/random.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -463,6 +462,8 @@ std::unique_ptr<rule_model> make_rule(std::size_t index,
   return std::make_unique<none_rule>();
 }
 
+constexpr std::size_t trace_max_line = 4096;
+
 std::vector<std::string_view> split_fields(std::string_view line) {
   std::vector<std::string_view> fields;
   while (true) {
@@ -498,6 +499,43 @@ bool is_header(const std::vector<std::string_view>& fields) {
       return false;
   }
   return true;
+}
+
+// The row of a trace line's `fields`, checked.
+trace_row parse_trace_row(const line_reader& in,
+                          const std::vector<std::string_view>& fields,
+                          bool has_censored) {
+  static constexpr const char* names[] = {"iteration", "worker", "seconds"};
+  if (fields.size() < 3)
+    throw in.error(fmt::format("missing column '{}' (expected "
+                               "iteration,worker,seconds)",
+                               names[fields.size()]));
+  trace_row row;
+  if (!parse_unsigned(fields[0], row.iteration))
+    throw in.error(fmt::format("bad iteration '{}' (expected a non-negative "
+                               "integer)",
+                               quoted_excerpt(fields[0])));
+  if (!parse_unsigned(fields[1], row.worker))
+    throw in.error(fmt::format("bad worker '{}' (expected a non-negative "
+                               "integer)",
+                               quoted_excerpt(fields[1])));
+  if (row.worker > trace_max_worker)
+    throw in.error(fmt::format("worker {} exceeds the limit of {} (see "
+                               "docs/input-limits.md)",
+                               row.worker, trace_max_worker));
+  if (!parse_number(fields[2], row.seconds))
+    throw in.error(fmt::format("bad seconds '{}' (expected a finite number)",
+                               quoted_excerpt(fields[2])));
+  if (row.seconds < 0)
+    throw in.error(fmt::format("negative seconds {}", fields[2]));
+  if (has_censored) {
+    if (fields.size() < 4 || (fields[3] != "0" && fields[3] != "1"))
+      throw in.error(
+          fmt::format("bad censored flag '{}' (expected 0 or 1)",
+                      fields.size() < 4 ? "" : quoted_excerpt(fields[3])));
+    row.censored = fields[3] == "1";
+  }
+  return row;
 }
 
 } // namespace
@@ -538,21 +576,15 @@ make_straggler_model(const std::vector<straggler_spec>& rules,
 }
 
 std::vector<trace_row> read_trace(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw load_error(
-        fmt::format("{}: cannot open file: {}", path, std::strerror(errno)));
-  auto error = [&path](std::size_t line_no, const std::string& what) {
-    return load_error(fmt::format("{}:{}: {}", path, line_no, what));
-  };
+  line_reader in(path, trace_max_line);
   std::vector<trace_row> rows;
   std::map<std::pair<std::uint64_t, std::size_t>, std::size_t> first_line;
-  std::string line;
-  std::size_t line_no = 0;
+  std::set<std::uint64_t> iterations;
+  std::size_t workers = 0;
+  std::string_view line;
   bool first_content = true;
   bool has_censored = false;
-  while (std::getline(in, line)) {
-    ++line_no;
+  while (in.next(line)) {
     std::string_view text = trim(line);
     if (text.empty())
       continue;
@@ -563,47 +595,24 @@ std::vector<trace_row> read_trace(const std::string& path) {
       has_censored = fields.size() > 3 && trim(fields[3]) == "censored";
       continue;
     }
-    static constexpr const char* names[] = {"iteration", "worker", "seconds"};
-    if (fields.size() < 3)
-      throw error(line_no, fmt::format("missing column '{}' (expected "
-                                       "iteration,worker,seconds)",
-                                       names[fields.size()]));
-    trace_row row;
-    if (!parse_unsigned(fields[0], row.iteration))
-      throw error(line_no, fmt::format("bad iteration '{}' (expected a "
-                                       "non-negative integer)",
-                                       fields[0]));
-    if (!parse_unsigned(fields[1], row.worker))
-      throw error(line_no, fmt::format("bad worker '{}' (expected a "
-                                       "non-negative integer)",
-                                       fields[1]));
-    if (!parse_number(fields[2], row.seconds))
-      throw error(line_no,
-                  fmt::format("bad seconds '{}' (expected a finite number)",
-                              fields[2]));
-    if (row.seconds < 0)
-      throw error(line_no, fmt::format("negative seconds {}", fields[2]));
-    if (has_censored) {
-      if (fields.size() < 4 || (fields[3] != "0" && fields[3] != "1"))
-        throw error(line_no, fmt::format("bad censored flag '{}' (expected 0 "
-                                         "or 1)",
-                                         fields.size() < 4 ? "" : fields[3]));
-      row.censored = fields[3] == "1";
-    }
-    auto [it, inserted] =
-        first_line.emplace(std::make_pair(row.iteration, row.worker), line_no);
+    trace_row row = parse_trace_row(in, fields, has_censored);
+    auto [it, inserted] = first_line.emplace(
+        std::make_pair(row.iteration, row.worker), in.line_number());
     if (!inserted)
-      throw error(line_no,
-                  fmt::format("duplicate row for iteration {}, worker {} "
-                              "(first on line {})",
-                              row.iteration, row.worker, it->second));
+      throw in.error(fmt::format("duplicate row for iteration {}, worker {} "
+                                 "(first on line {})",
+                                 row.iteration, row.worker, it->second));
+    iterations.insert(row.iteration);
+    workers = std::max(workers, row.worker + 1);
+    if (iterations.size() * workers > trace_max_cells)
+      throw in.error(fmt::format("{} iterations of {} workers are more than "
+                                 "the limit of {} run-times (see "
+                                 "docs/input-limits.md)",
+                                 iterations.size(), workers, trace_max_cells));
     rows.push_back(row);
   }
-  if (in.bad())
-    throw error(line_no + 1,
-                fmt::format("read error: {}", std::strerror(errno)));
   if (rows.empty())
-    throw error(line_no + 1, "no rows in trace");
+    throw in.error_at(in.line_number() + 1, "no rows in trace");
   return rows;
 }
 

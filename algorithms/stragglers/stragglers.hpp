@@ -80,9 +80,19 @@ struct trace_row {
   bool censored = false;
 };
 
+/// The largest worker id a trace may name: 2^16 - 1, as many workers as a
+/// run-time model describes at most.
+constexpr std::size_t trace_max_worker = (std::size_t{1} << 16) - 1;
+
+/// The most run-times a trace may describe (2^25): its distinct iterations
+/// times its largest worker id + 1, the matrix its readers lay it out as.
+constexpr std::size_t trace_max_cells = std::size_t{1} << 25;
+
 /// Reads a trace CSV ("iteration,worker,seconds", optional header line,
 /// extra columns ignored, except a fourth column 0/1 that a header names
-/// "censored"); throws load_error with file and line on bad input.
+/// "censored"; lines of at most 4096 bytes); `path` must be a regular file.
+/// Throws load_error with file and line on bad input, a worker id above
+/// trace_max_worker or more run-times than trace_max_cells.
 std::vector<trace_row> read_trace(const std::string& path);
 
 } // namespace metronome::algorithms

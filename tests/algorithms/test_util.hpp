@@ -2,13 +2,18 @@
 
 #include "algorithms/data/dataset.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,6 +107,84 @@ inline dataset random_sparse(std::size_t f, std::size_t n, int classes,
   d.num_features = f;
   d.num_classes = classes;
   return d;
+}
+
+/// One file of a bad-input corpus and what its loader's message must hold
+/// right after the file's path.
+struct bad_input {
+  std::string name;
+  std::string path;
+  std::string expected;
+};
+
+/// The directory of a bad-input corpus, `tests/algorithms/DIR/bad`.
+inline std::string bad_dir(const std::string& dir) {
+  return std::string(METRONOME_SOURCE_DIR) + "/tests/algorithms/" + dir +
+         "/bad";
+}
+
+/// The entries of `dir`/expected.txt: each line "FILE:rest" or "FILE rest"
+/// expects the message path + ":rest" or path + " rest"; lines starting with
+/// '#' are comments.
+inline std::vector<bad_input> expected_messages(const std::string& dir) {
+  std::vector<bad_input> out;
+  std::ifstream in(dir + "/expected.txt");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto end = line.find_first_of(": ");
+    if (line.empty() || line[0] == '#' || end == std::string::npos)
+      continue;
+    std::string name = line.substr(0, end);
+    out.push_back({name, dir + "/" + name, line.substr(end)});
+  }
+  return out;
+}
+
+/// The names of the files in `dir` that start with `prefix`, sorted.
+inline std::vector<std::string> corpus_files(const std::string& dir,
+                                             const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    auto name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0)
+      names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+/// Checks that every file of `dir` starting with `prefix` is listed in
+/// `listed` and the other way round.
+inline void expect_all_listed(const std::string& dir, const std::string& prefix,
+                              const std::vector<bad_input>& listed) {
+  std::set<std::string> names;
+  for (const auto& b : listed)
+    names.insert(b.name);
+  for (const auto& name : corpus_files(dir, prefix))
+    EXPECT_EQ(names.erase(name), 1u) << name << " has no expected message";
+  for (const auto& name : names)
+    ADD_FAILURE() << name << " is listed but missing from " << dir;
+}
+
+/// Checks that `message_of(path)`, the message a loader throws for `path`,
+/// refuses a FIFO, /dev/zero and a directory at once (a FIFO would block
+/// the reader if it were opened), naming the path and what it is.
+template <class MessageOf>
+void expect_non_regular_refused(MessageOf message_of) {
+  using ::testing::HasSubstr;
+  temp_dir dir;
+  std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << fifo;
+  EXPECT_THAT(message_of(fifo), HasSubstr(fifo + ": cannot read: it is a "
+                                                 "FIFO (named pipe), not a "
+                                                 "regular file"));
+  EXPECT_THAT(message_of("/dev/zero"),
+              HasSubstr("/dev/zero: cannot read: it is a character device, "
+                        "not a regular file"));
+  std::string sub = dir.file("sub");
+  std::filesystem::create_directory(sub);
+  EXPECT_THAT(message_of(sub), HasSubstr(sub + ": cannot read: it is a "
+                                               "directory"));
 }
 
 inline std::vector<std::size_t> iota_batch(std::size_t n) {

@@ -359,6 +359,9 @@ TEST(Launcher, IdxHeadersAreChecked) {
   write_u32s(dir / "train-images", {0x803, 5, 28, 28});
   write_u32s(dir / "train-labels", {0x801, 5});
   write_u32s(dir / "test-images", {0x803, 3, 27, 27});
+  // The pixels the headers declare: a shorter file is refused as truncated.
+  std::ofstream(dir / "train-images", std::ios::app) << std::string(5 * 784, 0);
+  std::ofstream(dir / "test-images", std::ios::app) << std::string(3 * 729, 0);
   write_u32s(dir / "test-labels", {0x801}); // truncated
   auto path = dir / "topology.yaml";
   test::write_file(path,

@@ -555,10 +555,58 @@ TEST(DmmFile, LoadRejectsBadFilesNamingTheProblem) {
     load_dmm(dir.file("missing.dmm"));
     FAIL() << "expected load_error";
   } catch (const load_error& e) {
-    EXPECT_THAT(e.what(),
-                AllOf(HasSubstr("missing.dmm"), HasSubstr("cannot open")));
+    EXPECT_THAT(e.what(), HasSubstr("missing.dmm: cannot read: it is "
+                                    "missing"));
   }
   EXPECT_NO_THROW(load_dmm(good_path));
+}
+
+std::string dmm_error(const std::string& path) {
+  try {
+    load_dmm(path);
+  } catch (const load_error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "load_dmm did not throw load_error for " << path;
+  return "";
+}
+
+TEST(DmmFile, EveryBadCorpusFileIsRefusedAtItsLine) {
+  std::string dir = test::bad_dir("cutoff");
+  auto cases = test::expected_messages(dir);
+  test::expect_all_listed(dir, "model-", cases);
+  EXPECT_GE(cases.size(), 8u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_THAT(dmm_error(c.path), HasSubstr(c.path + c.expected));
+  }
+}
+
+TEST(DmmFile, FifoDeviceAndDirectoryAreRefusedAtOnce) {
+  test::expect_non_regular_refused(
+      [](const std::string& p) { return dmm_error(p); });
+}
+
+TEST(DmmFile, SaveRefusesADirectoryWithItsReason) {
+  dmm m(small_spec(3), 1);
+  test::temp_dir dir;
+  std::string sub = dir.file("sub");
+  std::filesystem::create_directory(sub);
+  try {
+    save_dmm(m, sub);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(sub + ": cannot write model: it is a "
+                                          "directory"));
+  }
+  std::string missing = dir.file("no/such/dir/m.dmm");
+  try {
+    save_dmm(m, missing);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(missing + ": cannot write model: No "
+                                              "such file or directory"));
+  }
 }
 
 } // namespace

@@ -120,7 +120,6 @@ TEST(BrownLoader, MalformedTokensNameFileAndLine) {
 
 TEST(BrownLoader, BadDirectoriesAndFilesRefusedAtOnce) {
   temp_dir dir;
-  auto start = std::chrono::steady_clock::now();
   EXPECT_THAT(brown_error(dir.file("missing"), stopwords()),
               HasSubstr("not a Brown corpus directory: it is missing"));
   EXPECT_THAT(brown_error(stopwords(), stopwords()),
@@ -136,7 +135,6 @@ TEST(BrownLoader, BadDirectoriesAndFilesRefusedAtOnce) {
               HasSubstr("/dev/zero: cannot read: it is a character device"));
   EXPECT_THAT(brown_error(test::data_path("brown-mini"), dir.file("")),
               HasSubstr("it is a directory"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 TEST(BrownLoader, RealCorpusWhenInstalled) {

@@ -177,17 +177,35 @@ TEST(IdxLoader, CountMismatch) {
   EXPECT_THAT(msg, HasSubstr("got 2"));
 }
 
+// `bytes` compressed by zlib into `name` of `dir`.
+std::string write_gzip(const temp_dir& dir, const std::string& name,
+                       const std::string& bytes) {
+  std::string path = dir.file(name);
+  gzFile f = gzopen(path.c_str(), "wb");
+  EXPECT_NE(f, nullptr);
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  return path;
+}
+
 TEST(IdxLoader, TruncatedPixelData) {
   temp_dir dir;
   // 3 images of 6 pixels need 18 bytes after the 16-byte header; give 10.
-  std::string images =
-      dir.write("images.idx", three_images().substr(0, 16 + 10));
+  std::string cut = three_images().substr(0, 16 + 10);
+  std::string images = dir.write("images.idx", cut);
   std::string msg = load_error_message(images, dir.write("l", three_labels()));
-  EXPECT_THAT(msg, HasSubstr(images + ": byte offset 26: expected"));
-  EXPECT_THAT(msg, HasSubstr("image 1 of 3"));
-  EXPECT_THAT(msg, HasSubstr("end of file"));
+  EXPECT_THAT(msg, HasSubstr(images + ": byte offset 4: 3 images of 2 x 3 "
+                                      "pixels need 34 bytes with the header, "
+                                      "but the file has 26"));
   // A limit that stays inside the available data loads fine.
   EXPECT_EQ(load_idx(images, dir.file("l"), 1).num_samples(), 1u);
+  // Compressed, the shortfall shows only when the data ends.
+  std::string gz = write_gzip(dir, "images.gz", cut);
+  msg = load_error_message(gz, dir.file("l"));
+  EXPECT_THAT(msg, HasSubstr(gz + ": byte offset 26: expected"));
+  EXPECT_THAT(msg, HasSubstr("image 1 of 3"));
+  EXPECT_THAT(msg, HasSubstr("end of file"));
+  EXPECT_EQ(load_idx(gz, dir.file("l"), 1).num_samples(), 1u);
 }
 
 TEST(IdxLoader, TruncatedHeaderAndLabels) {
@@ -239,12 +257,75 @@ TEST(IdxLoader, MissingFile) {
   temp_dir dir;
   std::string images = dir.file("does-not-exist.gz");
   std::string msg = load_error_message(images, dir.write("l", three_labels()));
-  EXPECT_THAT(msg, HasSubstr(images));
-  EXPECT_THAT(msg, HasSubstr("cannot open"));
+  EXPECT_THAT(msg, HasSubstr(images + ": cannot read: it is missing"));
 
   std::string labels = dir.file("no-labels");
   msg = load_error_message(dir.write("i", three_images()), labels);
-  EXPECT_THAT(msg, HasSubstr(labels + ": cannot open"));
+  EXPECT_THAT(msg, HasSubstr(labels + ": cannot read: it is missing"));
+}
+
+TEST(IdxLoader, EveryBadCorpusFileIsRefusedAtItsOffset) {
+  std::string dir = test::bad_dir("data");
+  auto cases = test::expected_messages(dir);
+  test::expect_all_listed(dir, "idx-", cases);
+  std::string good_images = dir + "/good-images.idx";
+  std::string good_labels = dir + "/good-labels.idx";
+  EXPECT_EQ(load_idx(good_images, good_labels).num_samples(), 3u);
+  std::size_t labels_cases = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    bool images = c.name.rfind("idx-images-", 0) == 0;
+    labels_cases += !images;
+    std::string msg = images ? load_error_message(c.path, good_labels)
+                             : load_error_message(good_images, c.path);
+    EXPECT_THAT(msg, HasSubstr(c.path + c.expected));
+  }
+  EXPECT_GE(labels_cases, 2u);
+  EXPECT_GE(cases.size(), 7u);
+}
+
+TEST(IdxLoader, SizeProblemOfAHeader) {
+  idx_header h;
+  h.rows = 28;
+  h.cols = 28;
+  h.compressed = true;
+  h.file_bytes = 1000;
+  // 1000 bytes of gzip hold at most 1032000 bytes: 1316 images of 784.
+  EXPECT_EQ(idx_images_size_problem(h, 1316), "");
+  EXPECT_THAT(idx_images_size_problem(h, 1317),
+              HasSubstr("1317 images of 28 x 28 pixels need 1032544 bytes "
+                        "with the header, more than a 1000-byte gzip file"));
+  h.compressed = false;
+  h.file_bytes = 16 + 784 * 2;
+  EXPECT_EQ(idx_images_size_problem(h, 2), "");
+  EXPECT_THAT(idx_images_size_problem(h, 3), HasSubstr("but the file has"));
+  h.file_bytes = std::uint64_t{1} << 40;
+  EXPECT_EQ(idx_images_size_problem(h, idx_max_values / 784), "");
+  EXPECT_THAT(idx_images_size_problem(h, idx_max_values / 784 + 1),
+              HasSubstr("more than the limit of 268435456 pixel values"));
+  // The largest header fields do not overflow the product.
+  h.rows = h.cols = 0xffffffff;
+  EXPECT_THAT(idx_images_size_problem(h, 0xffffffff),
+              HasSubstr("4294967295 images of 4294967295 x 4294967295 "
+                        "pixels are more than the limit"));
+}
+
+TEST(IdxLoader, FifoDeviceAndDirectoryAreRefusedAtOnce) {
+  temp_dir dir;
+  std::string images = dir.write("i", three_images());
+  std::string labels = dir.write("l", three_labels());
+  test::expect_non_regular_refused(
+      [&](const std::string& p) { return load_error_message(p, labels); });
+  test::expect_non_regular_refused(
+      [&](const std::string& p) { return load_error_message(images, p); });
+  test::expect_non_regular_refused([](const std::string& p) {
+    try {
+      read_idx_header(p, true);
+    } catch (const load_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  });
 }
 
 } // namespace

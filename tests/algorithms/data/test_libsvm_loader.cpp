@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -122,7 +123,7 @@ TEST(LibsvmLoader, MissingFile) {
   temp_dir dir;
   std::string path = dir.file("missing.svm");
   std::string msg = load_error_message(path);
-  EXPECT_THAT(msg, HasSubstr(path + ": cannot open"));
+  EXPECT_THAT(msg, HasSubstr(path + ": cannot read: it is missing"));
 }
 
 std::string regression_error(const std::string& path,
@@ -209,7 +210,7 @@ TEST(LibsvmRegression, MalformedInputsNameLineAndColumn) {
               HasSubstr(path + ":2:3: feature index 5 exceeds the number "
                                "of features 4"));
   EXPECT_THAT(regression_error(dir.file("missing.svm")),
-              HasSubstr("missing.svm: cannot open"));
+              HasSubstr("missing.svm: cannot read: it is missing"));
 }
 
 TEST(LibsvmRegression, DescendingIndicesAreSorted) {
@@ -288,6 +289,59 @@ TEST(Dataset, SliceSparse) {
   Eigen::MatrixXf expected = d.sparse.toDense().middleCols(1, 3);
   EXPECT_TRUE(Eigen::MatrixXf(s.sparse.toDense()) == expected);
   EXPECT_EQ(s.labels, (std::vector<float>{1, 1, 0}));
+}
+
+// The `# expect: TEXT` lines of a corpus file: each TEXT must follow the
+// file's path in the message.
+std::vector<std::string> expectations(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path, std::ios::binary);
+  const std::string marker = "# expect: ";
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(marker, 0) == 0)
+      out.push_back(line.substr(marker.size()));
+  return out;
+}
+
+TEST(LibsvmLoader, EveryBadCorpusFileIsRefusedByBothLoaders) {
+  std::string dir = test::bad_dir("data");
+  auto names = test::corpus_files(dir, "libsvm-");
+  EXPECT_GE(names.size(), 8u);
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    std::string path = dir + "/" + name;
+    auto expected = expectations(path);
+    ASSERT_FALSE(expected.empty()) << "no '# expect:' line in " << path;
+    for (const auto& text : expected) {
+      EXPECT_THAT(load_error_message(path), HasSubstr(path + text));
+      EXPECT_THAT(regression_error(path), HasSubstr(path + text));
+    }
+  }
+}
+
+TEST(LibsvmLoader, LargestFeatureIndexLoads) {
+  temp_dir dir;
+  std::string path = dir.write("wide.svm", "1 1:1 16777216:2\n");
+  dataset d = load_libsvm(path);
+  EXPECT_EQ(d.num_features, libsvm_max_features);
+  EXPECT_EQ(d.sparse.coeff(16777215, 0), 2.0f);
+}
+
+TEST(LibsvmLoader, FifoDeviceAndDirectoryAreRefusedAtOnce) {
+  test::expect_non_regular_refused(
+      [](const std::string& p) { return load_error_message(p); });
+  test::expect_non_regular_refused(
+      [](const std::string& p) { return regression_error(p); });
+}
+
+TEST(LibsvmLoader, LineLongerThanTheBoundIsRefused) {
+  temp_dir dir;
+  std::string line = "1";
+  for (std::size_t i = 1; line.size() <= libsvm_max_line; ++i)
+    line += " " + std::to_string(i) + ":1";
+  std::string path = dir.write("long.svm", "1 1:1\n" + line + "\n");
+  EXPECT_THAT(load_error_message(path),
+              HasSubstr(path + ":2: line longer than 67108864 bytes"));
 }
 
 } // namespace

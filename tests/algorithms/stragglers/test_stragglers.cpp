@@ -470,7 +470,34 @@ TEST(ReadTrace, Errors) {
     EXPECT_THAT(trace_error(path), HasSubstr(path + cases[i].message));
   }
   std::string missing = dir.file("missing.csv");
-  EXPECT_THAT(trace_error(missing), HasSubstr(missing + ": cannot open file"));
+  EXPECT_THAT(trace_error(missing),
+              HasSubstr(missing + ": cannot read: it is missing"));
+}
+
+TEST(ReadTrace, EveryBadCorpusFileIsRefusedAtItsLine) {
+  std::string dir = test::bad_dir("stragglers");
+  auto cases = test::expected_messages(dir);
+  test::expect_all_listed(dir, "trace-", cases);
+  EXPECT_GE(cases.size(), 10u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_THAT(trace_error(c.path), HasSubstr(c.path + c.expected));
+  }
+}
+
+TEST(ReadTrace, LimitsAreInclusive) {
+  temp_dir dir;
+  auto rows = read_trace(dir.write("w.csv", "0,65535,0.5\n"));
+  EXPECT_EQ(rows[0].worker, trace_max_worker);
+  std::string text;
+  for (std::size_t i = 0; i < 512; ++i)
+    text += std::to_string(i) + ",65535,0.5\n";
+  EXPECT_EQ(read_trace(dir.write("cells.csv", text)).size(), 512u);
+}
+
+TEST(ReadTrace, FifoDeviceAndDirectoryAreRefusedAtOnce) {
+  test::expect_non_regular_refused(
+      [](const std::string& p) { return trace_error(p); });
 }
 
 /// A regime rule without noise: delay is 0 or (factor - 1) * compute.
