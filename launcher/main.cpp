@@ -100,6 +100,33 @@ CLI::App* add_lda_bench(CLI::App& bench,
   return lda;
 }
 
+// `bench lda-heldout`: another system's model judged on the job's held-out
+// documents.
+CLI::App* add_lda_heldout(CLI::App& bench,
+                          metronome::tools::lda_heldout_options& o) {
+  auto* heldout = bench.add_subcommand(
+      "lda-heldout", "Write an lda job's training documents, or score "
+                     "word-topic counts on its held-out documents");
+  heldout->add_option("config", o.config, "Topology YAML file of an lda job")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* docword = heldout
+                      ->add_option("--training-docword", o.training_docword,
+                                   "UCI docword file of the training documents")
+                      ->check(output_file());
+  heldout
+      ->add_option("--training-vocab", o.training_vocab,
+                   "Its vocabulary file")
+      ->check(output_file())
+      ->needs(docword);
+  docword->needs("--training-vocab");
+  heldout
+      ->add_option("--counts", o.counts,
+                   "Word-topic counts to score (LightLDA's model dump form)")
+      ->check(CLI::ExistingFile);
+  return heldout;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -168,6 +195,8 @@ int main(int argc, char** argv) {
 
   metronome::tools::lda_bench_options lda_bench_opts;
   auto* lda_bench = add_lda_bench(*bench, lda_bench_opts);
+  metronome::tools::lda_heldout_options lda_heldout_opts;
+  auto* lda_heldout = add_lda_heldout(*bench, lda_heldout_opts);
 
   metronome::tools::cutoff_bench_options cutoff_opts;
   auto* cutoffs = bench->add_subcommand(
@@ -320,6 +349,11 @@ int main(int argc, char** argv) {
     if (!load(lda_bench_opts.config, topo))
       return 2;
     return metronome::tools::run_lda_bench(topo, lda_bench_opts);
+  }
+  if (*lda_heldout) {
+    if (!load(lda_heldout_opts.config, topo))
+      return 2;
+    return metronome::tools::run_lda_heldout(topo, lda_heldout_opts);
   }
   if (*sequential) {
     if (!load(config, topo))

@@ -282,6 +282,53 @@ TEST_F(Lda, DataParallelUnderEveryConsistencyModelCountsEveryToken) {
   }
 }
 
+// bench lda-heldout writes the job's training documents and scores another
+// model's counts on its held-out documents exactly as the job would.
+TEST_F(Lda, HeldOutBenchSplitsAndScoresAsTheJob) {
+  lda_job j;
+  j.heldout = 0.2;
+  auto yaml = dir_ / "lda.yaml";
+  write_file(yaml, topology_of(j));
+  auto train_docword = (dir_ / "train.txt").string();
+  auto train_vocab = (dir_ / "train-vocab.txt").string();
+  auto r = run(binary() + " bench lda-heldout " + yaml.string() +
+               " --training-docword " + train_docword + " --training-vocab " +
+               train_vocab);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto s = settings(j);
+  auto split = lda::split_documents(corpus_, s.heldout, 1, s.seed);
+  auto train = algorithms::load_docword(train_docword, train_vocab);
+  std::size_t tokens = 0;
+  for (auto d : split.workers[0])
+    tokens += corpus_.length(d);
+  EXPECT_EQ(train.tokens(), tokens);
+  EXPECT_EQ(final_line(r.output)["training_tokens"].get<std::size_t>(), tokens);
+
+  auto model = lda::run_serial(train, s.model, s.sampler, s.mh_steps, 5, 3);
+  std::string dump;
+  for (std::size_t w = 0; w < corpus_.vocabulary.size(); ++w) {
+    dump += std::to_string(w);
+    for (std::size_t k = 0; k < topic_count; ++k)
+      if (model.rows.row(w)[k] != 0)
+        dump += " " + std::to_string(k) + ":" +
+                std::to_string(model.rows.row(w)[k]);
+    dump += "\n";
+  }
+  write_file(dir_ / "counts.model", dump);
+  r = run(binary() + " bench lda-heldout " + yaml.string() + " --counts " +
+          (dir_ / "counts.model").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::uint32_t> one_block(corpus_.vocabulary.size(), 0);
+  auto h = s.model;
+  auto expected = lda::heldout_log_likelihood(
+      corpus_, split.heldout, {model.rows}, one_block, model.totals, h,
+      s.heldout_sweeps, s.seed);
+  auto line = final_line(r.output);
+  EXPECT_EQ(line["tokens"].get<std::uint64_t>(), expected.tokens);
+  EXPECT_DOUBLE_EQ(line["heldout_log_likelihood_per_token"].get<double>(),
+                   expected.log_likelihood / expected.tokens);
+}
+
 TEST_F(Lda, KilledWorkerIsNamedAndNothingIsLeft) {
   lda_job j;
   j.iterations = 1000000;

@@ -2,6 +2,8 @@
 
 #include "actors/core/job_records.hpp"
 #include "actors/roles.hpp"
+#include "algorithms/data/docword_loader.hpp"
+#include "algorithms/data/word_topic_loader.hpp"
 #include "algorithms/lda/program.hpp"
 
 #include <fmt/format.h>
@@ -93,6 +95,69 @@ int run_lda_bench(const actors::topology& topo,
                       {"rows", rows}};
   fmt::print("{}\n", out.dump());
   return complete ? 0 : 1;
+}
+
+namespace {
+
+// The held-out score of `rows` (every word) on the job's held-out
+// documents, as a JSON object.
+actors::json heldout_score(const lda::corpus& c, const lda::program_settings& s,
+                           const lda::word_topic_rows& rows) {
+  auto h = s.model;
+  h.vocabulary = c.vocabulary.size();
+  std::vector<std::int64_t> totals(h.topics, 0);
+  for (std::size_t i = 0; i < rows.words().size(); ++i)
+    for (std::size_t k = 0; k < h.topics; ++k)
+      totals[k] += rows.row(i)[k];
+  auto split = lda::split_documents(c, s.heldout, 1, s.seed);
+  std::vector<lda::word_topic_rows> blocks{rows};
+  std::vector<std::uint32_t> one_block(c.vocabulary.size(), 0);
+  auto score = lda::heldout_log_likelihood(c, split.heldout, blocks, one_block,
+                                           totals, h, s.heldout_sweeps, s.seed);
+  return {{"documents", split.heldout.size()},
+          {"tokens", score.tokens},
+          {"heldout_log_likelihood_per_token",
+           score.log_likelihood / static_cast<double>(score.tokens)}};
+}
+
+} // namespace
+
+int run_lda_heldout(const actors::topology& topo,
+                    const lda_heldout_options& options) {
+  const auto& s = topo.job.lda;
+  if (topo.job.algorithm != "lda" || !(s.heldout > 0)) {
+    fmt::print(stderr,
+               "{}: bench lda-heldout needs an lda topology with "
+               "job.lda.heldout > 0\n",
+               options.config);
+    return 2;
+  }
+  if (options.training_docword.empty() && options.counts.empty()) {
+    fmt::print(stderr, "bench lda-heldout: give --training-docword and "
+                       "--training-vocab, or --counts, or both\n");
+    return 2;
+  }
+  const auto& c = *actors::job_corpus(topo.job.data);
+  actors::json out = actors::json::object();
+  try {
+    if (!options.training_docword.empty()) {
+      auto train = training_corpus(c, s);
+      algorithms::write_docword(train, options.training_docword,
+                                options.training_vocab);
+      out["training_documents"] = train.documents();
+      out["training_tokens"] = train.tokens();
+    }
+    if (!options.counts.empty())
+      out.update(heldout_score(
+          c, s,
+          algorithms::load_word_topic_counts(
+              options.counts, c.vocabulary.size(), s.model.topics)));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench lda-heldout: {}\n", e.what());
+    return 2;
+  }
+  fmt::print("{}\n", out.dump());
+  return 0;
 }
 
 } // namespace metronome::tools

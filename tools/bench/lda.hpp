@@ -27,4 +27,23 @@ struct lda_bench_options {
 int run_lda_bench(const actors::topology& topo,
                   const lda_bench_options& options);
 
+/// What `metronome bench lda-heldout` does.
+struct lda_heldout_options {
+  std::string config; ///< an lda topology: its corpus and job.lda
+  /// Writes the job's training documents (the corpus without its held-out
+  /// ones) as UCI docword and vocab files, for another system to train on.
+  std::string training_docword, training_vocab;
+  /// Scores the held-out documents with these word-topic counts (the form
+  /// of load_word_topic_counts, e.g. LightLDA's model dump).
+  std::string counts;
+};
+
+/// Writes the training documents and/or scores the job's held-out
+/// documents (job.lda.heldout, job.lda.seed) by document completion with
+/// the counts given, the estimator LDA jobs report, and prints one JSON
+/// object (documents, tokens scored, heldout_log_likelihood_per_token).
+/// Returns the exit code: 2 for bad options or files.
+int run_lda_heldout(const actors::topology& topo,
+                    const lda_heldout_options& options);
+
 } // namespace metronome::tools
