@@ -324,10 +324,13 @@ void document_shard::add_counts(std::size_t block, word_topic_rows& rows,
 void document_shard::token_keys(std::size_t block,
                                 std::vector<std::uint64_t>& keys) const {
   const block_tokens& b = state_->blocks.at(block);
-  for (std::size_t j = 0; j < b.words.size(); ++j)
+  for (std::size_t j = 0; j < b.words.size(); ++j) {
+    auto first = keys.size();
     for (std::uint32_t t = b.starts[j]; t < b.starts[j + 1]; ++t)
       keys.push_back(std::uint64_t{b.words[j]} * state_->topics +
                      state_->z[b.tokens[t].token]);
+    std::sort(keys.begin() + static_cast<std::ptrdiff_t>(first), keys.end());
+  }
 }
 
 std::size_t document_shard::length(std::size_t i) const {

@@ -134,8 +134,9 @@ public:
   void add_counts(std::size_t block, word_topic_rows& rows,
                   std::vector<std::int64_t>& totals) const;
 
-  /// Appends word * topics + topic of every token of `block` to `keys`:
-  /// the entries of the block's rows this shard's tokens count in.
+  /// Appends word * topics + topic of every token of `block` to `keys`, in
+  /// increasing order: the entries of the block's rows this shard's tokens
+  /// count in.
   void token_keys(std::size_t block, std::vector<std::uint64_t>& keys) const;
 
   /// Local document i: its length and its doc-topic counts (topics long).

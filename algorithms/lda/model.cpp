@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <numeric>
 #include <random>
 #include <stdexcept>
 
@@ -214,22 +213,39 @@ std::string topics_text(const std::vector<std::string>& vocabulary,
                         const word_topic_rows& rows,
                         const std::vector<std::int64_t>& totals,
                         const hyper& h) {
-  auto phi = topic_word_probabilities(rows, totals, h);
-  std::vector<std::uint32_t> words(vocabulary.size());
-  std::iota(words.begin(), words.end(), 0u);
+  if (totals.size() != h.topics || rows.topics() != h.topics ||
+      rows.words().size() != vocabulary.size())
+    throw std::invalid_argument("topics_text: rows or totals of wrong size");
+  // phi_kw grows with n_wk within a topic, so a topic's most probable words
+  // are its largest counts, then (all at beta) the first words without one.
+  std::vector<std::vector<std::pair<std::int32_t, std::uint32_t>>> counted(
+      h.topics);
+  for (std::size_t i = 0; i < rows.words().size(); ++i)
+    for (std::size_t k = 0; k < h.topics; ++k)
+      if (rows.row(i)[k] > 0)
+        counted[k].emplace_back(rows.row(i)[k], rows.words()[i]);
+  double vb = static_cast<double>(h.vocabulary) * h.beta;
+  auto top = std::min<std::size_t>(20, vocabulary.size());
   std::string text;
-  for (std::size_t k = 0; k < phi.size(); ++k) {
-    auto order = words;
-    auto top = std::min<std::size_t>(20, order.size());
-    std::partial_sort(order.begin(), order.begin() + top, order.end(),
-                      [&](std::uint32_t a, std::uint32_t b) {
-                        return phi[k][a] > phi[k][b] ||
-                               (phi[k][a] == phi[k][b] && a < b);
+  for (std::size_t k = 0; k < h.topics; ++k) {
+    auto& list = counted[k];
+    auto first = std::min(top, list.size());
+    std::partial_sort(list.begin(), list.begin() + first, list.end(),
+                      [](const auto& a, const auto& b) {
+                        return a.first > b.first ||
+                               (a.first == b.first && a.second < b.second);
                       });
+    list.resize(first);
+    std::vector<bool> listed(vocabulary.size(), false);
+    for (const auto& entry : list)
+      listed[entry.second] = true;
+    for (std::uint32_t w = 0; list.size() < top; ++w)
+      if (!listed[w])
+        list.emplace_back(0, w);
     text += std::to_string(k);
-    for (std::size_t i = 0; i < top; ++i)
-      text +=
-          fmt::format(" {}:{:.6g}", vocabulary[order[i]], phi[k][order[i]]);
+    double norm = static_cast<double>(totals[k]) + vb;
+    for (const auto& [n, w] : list)
+      text += fmt::format(" {}:{:.6g}", vocabulary[w], (n + h.beta) / norm);
     text += '\n';
   }
   return text;

@@ -368,9 +368,12 @@ round_result worker::work(const round_task& task) {
   auto stats = sampler_->sweep(shard_, block, rows, totals);
   // Only the entries handed out and those of this worker's tokens can be
   // non-zero now: reading and clearing them costs the work, not the block.
-  auto candidates = task.count_keys;
+  auto candidates = task.count_keys; // sorted, as the planner sends them
   shard_.token_keys(block, candidates);
-  std::sort(candidates.begin(), candidates.end());
+  std::inplace_merge(candidates.begin(),
+                     candidates.begin() +
+                         static_cast<std::ptrdiff_t>(task.count_keys.size()),
+                     candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()),
                    candidates.end());
   round_result r;
