@@ -53,7 +53,7 @@ protected:
 
   std::size_t k_;
   double alpha_, beta_, vbeta_;
-  std::mt19937_64 gen_;
+  xoshiro256ss gen_;
 };
 
 void check_sweep(const document_shard::state& st, std::size_t block,
@@ -285,7 +285,7 @@ public:
   /// Over the first `n` of `weights` (all of them when n is 0).
   void build(const std::vector<double>& weights, std::size_t n = 0);
 
-  std::uint16_t draw(std::mt19937_64& gen) const {
+  std::uint16_t draw(xoshiro256ss& gen) const {
     double x = uniform_open(gen) * static_cast<double>(n_);
     std::size_t i = std::min(static_cast<std::size_t>(x), n_ - 1);
     return x - static_cast<double>(i) < prob_[i] ? static_cast<std::uint16_t>(i)
