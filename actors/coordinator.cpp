@@ -10,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -144,6 +143,8 @@ void write_metrics(coordinator_state& st, std::uint64_t iteration,
                  {"compute_s", r.compute_seconds},
                  {"staleness", r.staleness},
                  {"blocked_s", r.blocked_seconds}};
+  if (!st.program->has_loss())
+    record.erase("loss");
   if (st.ledger)
     record.update(st.ledger->fields(iteration));
   record["nodes"] = std::move(nodes);
@@ -168,6 +169,8 @@ void note_progress(coordinator_state& st, const iteration_reports& done) {
   json record = {{"iteration", st.completed + 1},
                  {"iterations", st.schedule.iterations},
                  {"loss", p.window_loss / p.window_iterations}};
+  if (!st.program->has_loss())
+    record.erase("loss");
   record.update(p.evaluation);
   record[st.program->sample_unit() + "_per_s"] =
       st.samples / std::max(wall, 1e-9);
@@ -279,15 +282,16 @@ std::string save_parameters(const std::vector<float>& params,
                              params.size() * sizeof(float)));
 }
 
-// An evaluation's measures under the names `prefix` + test_loss and
-// test_accuracy (those the program has), then its own fields.
-json evaluation_fields(const algorithms::evaluation& eval,
+// An evaluation's measures: `prefix` + test_loss and test_accuracy when
+// the program has them, then its own fields.
+json evaluation_fields(const coordinator_state& st,
+                       const algorithms::evaluation& eval,
                        const std::string& prefix) {
   json out = json::object();
-  if (std::isfinite(eval.loss))
+  if (st.program->has_loss()) {
     out[prefix + "test_loss"] = eval.loss;
-  if (std::isfinite(eval.accuracy))
     out[prefix + "test_accuracy"] = eval.accuracy;
+  }
   for (const auto& [key, value] : eval.fields.items())
     out[key] = value;
   return out;
@@ -323,7 +327,7 @@ void write_summary(coordinator_state& st, const actor_env& env,
   json workers = json::object();
   for (std::size_t i = 0; i < st.staleness.size(); ++i)
     workers[st.workers[i]] = st.staleness[i].record();
-  auto summary = evaluation_fields(eval, "final_");
+  auto summary = evaluation_fields(st, eval, "final_");
   summary.update(json{{"iterations", st.schedule.iterations},
                       {"wall_s", wall},
                       {"consistency", env.topo->job.consistency},
@@ -350,7 +354,7 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
                 double wall) {
   const auto& job = env.topo->job;
   const auto& all = st.all_staleness;
-  auto line = evaluation_fields(eval, "final_");
+  auto line = evaluation_fields(st, eval, "final_");
   line.update(json{{"iterations", st.schedule.iterations},
                {"wall_s", wall},
                {st.program->sample_unit(), st.samples},
@@ -407,7 +411,7 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   st.eval_queue.pop_front();
   auto eval = st.program->evaluate(st.eval_params.data());
   double wall = seconds_since(st.start_time);
-  auto measures = evaluation_fields(eval, "");
+  auto measures = evaluation_fields(st, eval, "");
   json record = {{"iteration", clock}, {"wall_s", reached}};
   record.update(measures);
   st.records.evaluation(record);
@@ -424,7 +428,7 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                 st.schedule.batches_per_epoch;
   double train_loss =
       st.epoch_iterations > 0 ? st.epoch_loss / st.epoch_iterations : 0;
-  std::string train = std::isfinite(train_loss)
+  std::string train = st.program->has_loss()
                           ? fmt::format("  train_loss {:.4f}", train_loss)
                           : "";
   st.records.say(fmt::format("epoch {}/{}  iteration {}{}{}  {}/s {:.0f}"
@@ -435,7 +439,7 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
   st.epoch_loss = 0;
   st.epoch_iterations = 0;
   st.progress.evaluation = eval.fields;
-  if (std::isfinite(eval.accuracy))
+  if (st.program->has_loss())
     st.progress.evaluation["accuracy"] = eval.accuracy;
   if (clock == st.schedule.iterations) {
     finish_job(self, st, env, eval, wall);

@@ -51,7 +51,8 @@ struct parameter_block {
 };
 
 /// How a program judges its parameters: mean loss and accuracy over a
-/// test set (NaN when the program has none), and measures of its own.
+/// test set (unless the program has none, see
+/// data_parallel_program::has_loss), and measures of its own.
 struct evaluation {
   double loss = 0;
   double accuracy = 0;
@@ -62,7 +63,7 @@ struct evaluation {
 
 /// What a worker computed in one iteration of a data-parallel program.
 struct worker_step {
-  double loss = 0;           ///< mean loss over its samples; NaN: none
+  double loss = 0;           ///< mean loss over the samples it used
   std::uint64_t samples = 0; ///< samples it used
 };
 
@@ -87,6 +88,10 @@ public:
 
   /// What worker_step::samples counts, in records (samples, tokens).
   virtual std::string sample_unit() const { return "samples"; }
+
+  /// Whether steps and evaluations have a loss and an accuracy (SGD);
+  /// otherwise they are judged by evaluation::fields alone (LDA).
+  virtual bool has_loss() const { return true; }
 
   /// Worker `rank` of `workers`: its update for `iteration` computed at the
   /// parameters `w`, written into `update` (parameters() floats).

@@ -36,6 +36,7 @@ public:
   /// One "sample" per worker: an iteration samples its whole shard.
   std::size_t samples() const override { return workers_; }
   std::string sample_unit() const override { return "tokens"; }
+  bool has_loss() const override { return false; }
   /// Samples worker `rank`'s tokens once with the counts `w` (each at least
   /// the worker's own, which a stale read may lack) and writes the change
   /// of the counts into `update`. Each rank's documents and sampler live
@@ -44,7 +45,7 @@ public:
                       std::uint64_t iteration, float* update) const override;
   float learning_rate() const override { return 1; }
   bool adds_updates() const override { return true; }
-  /// No loss or accuracy; fields word_log_likelihood_per_token (log p(w|z)
+  /// Fields word_log_likelihood_per_token (log p(w|z)
   /// of the counts per training token) and, with held-out documents,
   /// heldout_log_likelihood_per_token.
   evaluation evaluate(const float* w) const override;
