@@ -45,24 +45,23 @@ struct libsvm_scan {
   bool complete = false;   ///< the whole file was read
 };
 
-// Checks the first sample of a LIBSVM file with the loader's own parser
-// and counts up to `enough`.
-libsvm_scan scan_libsvm(const std::string& path, std::size_t enough,
+// Checks every sample of a LIBSVM file with the loader's own line parser,
+// so that a bad line anywhere is reported before anything starts, and
+// counts them.
+libsvm_scan scan_libsvm(const std::string& path,
                         algorithms::libsvm_labels labels) {
   libsvm_scan s;
   try {
     algorithms::line_reader in(path, algorithms::libsvm_max_line);
     std::string_view line;
-    while (s.samples < enough && in.next(line)) {
+    while (in.next(line)) {
       std::string_view text = algorithms::libsvm_content(line);
       if (text.empty())
         continue;
-      if (s.samples == 0) {
-        if (auto why = algorithms::libsvm_line_problem(text, labels);
-            !why.empty()) {
-          s.error = "line " + std::to_string(in.line_number()) + ", " + why;
-          return s;
-        }
+      if (auto why = algorithms::libsvm_line_problem(text, labels);
+          !why.empty()) {
+        s.error = "line " + std::to_string(in.line_number()) + ", " + why;
+        return s;
       }
       ++s.samples;
     }
@@ -70,7 +69,7 @@ libsvm_scan scan_libsvm(const std::string& path, std::size_t enough,
     s.error = e.what();
     return s;
   }
-  s.complete = s.samples < enough;
+  s.complete = true;
   if (s.samples == 0)
     s.error = "it has no samples";
   return s;
@@ -167,21 +166,18 @@ std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
   return samples;
 }
 
-// Checks the first sample of the `readable` LIBSVM files; returns the number
-// of training samples when there are fewer than `workers`.
+// Checks every sample of the `readable` LIBSVM files; returns the number
+// of training samples.
 std::optional<std::size_t> check_libsvm(reader& r, const YAML::Node& data,
                                         const data_paths& fields,
                                         const std::set<std::string>& readable,
-                                        std::size_t workers,
                                         algorithms::libsvm_labels labels) {
   std::optional<std::size_t> samples;
   bool real = labels == algorithms::libsvm_labels::real;
   for (const std::string key : {"train", "test"}) {
     if (!readable.count(key))
       continue;
-    auto scan = scan_libsvm(
-        *fields.at(key), key == "train" ? std::max<std::size_t>(1, workers) : 1,
-        labels);
+    auto scan = scan_libsvm(*fields.at(key), labels);
     if (!scan.error.empty()) {
       r.problem(data[key],
                 in_quotes(key) + ": " + in_quotes(*fields.at(key)) +
@@ -192,10 +188,39 @@ std::optional<std::size_t> check_libsvm(reader& r, const YAML::Node& data,
                     " and feature indices from 1; '#' starts a comment");
       continue;
     }
-    if (key == "train" && scan.complete)
+    if (key == "train")
       samples = scan.samples;
   }
   return samples;
+}
+
+// Loads the readable LIBSVM files as the nodes will; a file the loader
+// refuses is a problem at its key.
+void load_libsvm_files(reader& r, const YAML::Node& data,
+                       const actors::data_spec& d,
+                       const std::set<std::string>& readable, bool regression,
+                       std::optional<std::size_t>& samples) {
+  const std::string hint = regression
+                               ? "every line is 'target index:value ...' with "
+                                 "finite numbers and indices from 1"
+                               : "every line is 'label index:value ...' with "
+                                 "values in the float range";
+  std::string key = "train";
+  try {
+    if (!readable.count("train"))
+      return;
+    if (regression) {
+      samples = algorithms::load_libsvm_regression(d.train).samples();
+      return;
+    }
+    auto train = algorithms::load_libsvm(d.train);
+    samples = train.num_samples();
+    key = "test";
+    if (readable.count("test"))
+      algorithms::load_libsvm(d.test, train.num_features);
+  } catch (const std::exception& e) {
+    r.problem(data[key], e.what(), hint);
+  }
 }
 
 } // namespace
@@ -309,22 +334,15 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
   auto problems_before = r.sorted_problems().size();
   auto samples =
       idx ? check_idx(r, data, fields, readable, d)
-          : check_libsvm(r, data, fields, readable, workers,
+          : check_libsvm(r, data, fields, readable,
                          regression ? algorithms::libsvm_labels::real
                                     : algorithms::libsvm_labels::binary);
 
-  // Lasso reads every value in double precision: the whole file is
-  // checked now, so that a bad line further down starts nothing.
-  if (regression && readable.count("train") &&
-      r.sorted_problems().size() == problems_before) {
-    try {
-      samples = algorithms::load_libsvm_regression(d.train).samples();
-    } catch (const algorithms::load_error& e) {
-      r.problem(data["train"], e.what(),
-                "every line is 'target index:value ...' with finite "
-                "numbers and indices from 1");
-    }
-  }
+  // The loaders themselves read the files now (Lasso in double precision,
+  // the test set with the training set's features), so that what is
+  // accepted here loads on every node.
+  if (!idx && r.sorted_problems().size() == problems_before)
+    load_libsvm_files(r, data, d, readable, regression, samples);
   bool limited = train_limit_ok && d.train_limit > 0 &&
                  (!samples || d.train_limit < *samples);
   if (limited)
