@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -26,6 +28,17 @@ constexpr std::size_t dense_floats = std::size_t{1} << 20;
 constexpr std::size_t pipeline_batch = 4096;
 constexpr std::size_t small_sizes[] = {1, 256};
 
+static_assert(pipeline_batch * small_sizes[1] <= dense_floats,
+              "a batch of pipelined pushes fits in the table");
+
+/// The pushes of one phase: how many a side sent and how many its server
+/// applied.
+struct push_tally {
+  std::string phase;
+  std::uint64_t sent = 0;
+  std::uint64_t applied = 0;
+};
+
 /// Figures of one side (metronome or raw ZeroMQ).
 struct figures {
   double dense_gbps = 0;           // push+pull payload bytes per second / 1e9
@@ -33,7 +46,32 @@ struct figures {
   double rtt_p50_us = 0;           // small push+pull round trip
   double rtt_p99_us = 0;
   double pipelined_ops[2] = {0, 0}; // pushes per second of 1 and 256 floats
+  std::vector<push_tally> pushes;   // one per phase, in order
 };
+
+const char* const phase_names[] = {"dense push+pull", "small round trip",
+                                   "pipelined pushes of 1 float32",
+                                   "pipelined pushes of 256 float32"};
+
+// Floats in one push of phase `phase` (0 to 3, as phase_names).
+std::size_t push_floats(int phase) {
+  return phase == 0 ? dense_floats : phase == 3 ? small_sizes[1] : 1;
+}
+
+// Every push adds 1 to each key it names, so between two reads of the whole
+// table the growth of its sum, divided by the floats of one push, is the
+// number of pushes the server applied in between.
+std::uint64_t pushes_applied(double& sum, const float* table, std::size_t n,
+                             std::size_t floats_per_push) {
+  double now = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    now += table[i];
+  double grown = now - sum;
+  sum = now;
+  return grown > 0
+             ? static_cast<std::uint64_t>(std::llround(grown / floats_per_push))
+             : 0;
+}
 
 /// Round trips that explain the small-message latency.
 struct latency_floor {
@@ -60,10 +98,14 @@ struct client_state {
   std::promise<figures>* done = nullptr;
   double seconds = 1;
   figures result;
-  int phase = 0; // 0 dense, 1 round trip, 2/3 pipelined small pushes
+  int phase = 0;         // 0 dense, 1 round trip, 2/3 pipelined small pushes
+  bool checking = false; // the whole table is being read after a phase
   clock_type::time_point phase_start;
   clock_type::time_point round_start;
   std::uint64_t rounds = 0;
+  std::uint64_t sent = 0; // pushes of this phase
+  std::int64_t clock = 0; // of the next push: each has its own
+  double table_sum = 0;   // of the table after the last phase
   std::vector<double> rtts;
   std::shared_ptr<const std::vector<float>> dense;
   std::shared_ptr<const std::vector<float>> small[2];
@@ -71,12 +113,14 @@ struct client_state {
 
 const std::string server_name = "server/0";
 
-void push(client_state& st, messages::float_block values) {
+void push(client_state& st, std::uint64_t offset,
+          messages::float_block values) {
   messages::envelope_builder builder(256);
-  auto payload = builder.floats(0, std::move(values));
+  auto payload = builder.floats(offset, std::move(values));
   auto body = wire::CreatePush(builder.fbb(), payload);
-  st.out->post(builder.finish(st.out->header(server_name), wire::Body::Push,
-                              body.Union()));
+  st.out->post(builder.finish(st.out->header(server_name, st.clock++),
+                              wire::Body::Push, body.Union()));
+  ++st.sent;
 }
 
 void pull(client_state& st, std::size_t count) {
@@ -86,8 +130,9 @@ void pull(client_state& st, std::size_t count) {
                               wire::Body::PullRequest, body.Union()));
 }
 
-// Starts the next round of the current phase, or moves to the next phase.
-void next_round(caf::event_based_actor* self, client_state& st) {
+// Starts the next round of the current phase or, when its time is up,
+// reads the whole table to count the pushes the server applied.
+void next_round(client_state& st) {
   auto now = clock_type::now();
   if (seconds_between(st.phase_start, now) >= st.seconds) {
     double elapsed = seconds_between(st.phase_start, now);
@@ -99,30 +144,49 @@ void next_round(caf::event_based_actor* self, client_state& st) {
     else
       st.result.pipelined_ops[st.phase - 2] =
           st.rounds * pipeline_batch / elapsed;
-    if (++st.phase == 4) {
-      st.out->control(server_name, wire::Command::Stop);
-      st.done->set_value(st.result);
-      self->quit();
-      return;
-    }
-    st.rounds = 0;
-    st.phase_start = clock_type::now();
+    st.checking = true;
+    pull(st, dense_floats);
+    return;
   }
   st.round_start = clock_type::now();
   switch (st.phase) {
   case 0:
-    push(st, messages::float_block::of(st.dense));
+    push(st, 0, messages::float_block::of(st.dense));
     pull(st, dense_floats);
     break;
   case 1:
-    push(st, messages::float_block::of(st.small[0]));
+    push(st, st.rounds % dense_floats, messages::float_block::of(st.small[0]));
     pull(st, 1);
     break;
-  default:
+  default: {
+    auto floats = push_floats(st.phase);
     for (std::size_t i = 0; i < pipeline_batch; ++i)
-      push(st, messages::float_block::of(st.small[st.phase - 2]));
+      push(st, i * floats, messages::float_block::of(st.small[st.phase - 2]));
     pull(st, 1);
   }
+  }
+}
+
+// Takes the whole table read after a phase, then starts the next phase.
+void checked(caf::event_based_actor* self, client_state& st,
+             const messages::inbound& msg) {
+  st.checking = false;
+  const auto* f = msg.envelope().body_as_PullReply()->payload();
+  auto table = msg.values(*f);
+  st.result.pushes.push_back(
+      {phase_names[st.phase], st.sent,
+       pushes_applied(st.table_sum, table.data, table.size,
+                      push_floats(st.phase))});
+  if (++st.phase == 4) {
+    st.out->control(server_name, wire::Command::Stop);
+    st.done->set_value(st.result);
+    self->quit();
+    return;
+  }
+  st.rounds = 0;
+  st.sent = 0;
+  st.phase_start = clock_type::now();
+  next_round(st);
 }
 
 caf::behavior bench_client(caf::event_based_actor* self, actors::actor_env env,
@@ -131,24 +195,28 @@ caf::behavior bench_client(caf::event_based_actor* self, actors::actor_env env,
   st->out = std::make_unique<actors::sender>(env);
   st->done = done;
   st->seconds = seconds;
-  st->dense = std::make_shared<const std::vector<float>>(dense_floats, 1e-3f);
+  st->dense = std::make_shared<const std::vector<float>>(dense_floats, 1.0f);
   for (int i = 0; i < 2; ++i)
     st->small[i] =
-        std::make_shared<const std::vector<float>>(small_sizes[i], 1e-3f);
+        std::make_shared<const std::vector<float>>(small_sizes[i], 1.0f);
   return {
-      [self, st](actors::tick_atom) {
+      [st](actors::tick_atom) {
         st->phase_start = clock_type::now();
-        next_round(self, *st);
+        next_round(*st);
       },
       [self, st](const messages::inbound_ptr& msg) {
         msg->handled();
         if (msg->kind() != wire::Body::PullReply)
           return;
+        if (st->checking) {
+          checked(self, *st, *msg);
+          return;
+        }
         ++st->rounds;
         if (st->phase == 1)
           st->rtts.push_back(
               seconds_between(st->round_start, clock_type::now()));
-        next_round(self, *st);
+        next_round(*st);
       },
   };
 }
@@ -189,35 +257,61 @@ figures measure_metronome(double seconds) {
 
 // ---- raw ZeroMQ: the same traffic with no encoding, actors or tables ----
 
-// Serves raw requests: a frame starting with 'P' asks for a reply of the
-// size in its next 8 bytes; any other frame is a push and is dropped.
+// A frame starts with a kind and a 64-bit word: 'U' is a push whose floats
+// follow (in the same frame or in the next one) for keys from the word on;
+// 'P' and 'Z' ask for the first word bytes of the buffer, copied or not.
+constexpr std::size_t raw_header = 1 + sizeof(std::uint64_t);
+
+// Adds `n` floats at `data` (any alignment) into `buffer` from `offset` on.
+void raw_add(std::vector<float>& buffer, std::uint64_t offset, const char* data,
+             std::size_t n) {
+  if (offset > buffer.size() || n > buffer.size() - offset)
+    return;
+  float* target = buffer.data() + offset;
+  for (std::size_t i = 0; i < n; ++i) {
+    float v;
+    std::memcpy(&v, data + i * sizeof(float), sizeof(float));
+    target[i] += v;
+  }
+}
+
+// Serves raw pushes and pulls on a buffer of the table's size until 'Q'.
 void raw_server(zmq::context_t& ctx, const std::string& endpoint,
                 std::promise<void>& bound) {
   zmq::socket_t router(ctx, zmq::socket_type::router);
   router.set(zmq::sockopt::linger, 0);
   router.bind(endpoint);
   bound.set_value();
-  std::vector<char> reply(dense_floats * sizeof(float), 1);
+  std::vector<float> buffer(dense_floats, 0.0f);
   for (;;) {
     std::vector<zmq::message_t> parts;
     if (!zmq::recv_multipart(router, std::back_inserter(parts)))
       continue;
-    if (parts.size() != 2 || parts[1].size() == 0)
+    if (parts.size() < 2 || parts[1].size() == 0)
       continue;
     const char* data = parts[1].data<char>();
     if (data[0] == 'Q')
       return;
-    if ((data[0] != 'P' && data[0] != 'Z') || parts[1].size() < 9)
+    if (parts[1].size() < raw_header)
       continue;
-    std::uint64_t size = 0;
-    std::memcpy(&size, data + 1, sizeof(size));
-    size = std::min<std::size_t>(size, reply.size());
+    std::uint64_t word = 0;
+    std::memcpy(&word, data + 1, sizeof(word));
+    if (data[0] == 'U') {
+      const auto& floats = parts.size() == 3 ? parts[2] : parts[1];
+      std::size_t skip = parts.size() == 3 ? 0 : raw_header;
+      raw_add(buffer, word, floats.data<char>() + skip,
+              (floats.size() - skip) / sizeof(float));
+      continue;
+    }
+    if (data[0] != 'P' && data[0] != 'Z')
+      continue;
+    auto size = std::min<std::size_t>(word, buffer.size() * sizeof(float));
     router.send(parts[0], zmq::send_flags::sndmore);
     if (data[0] == 'Z')
-      router.send(zmq::message_t(reply.data(), size, nullptr, nullptr),
+      router.send(zmq::message_t(buffer.data(), size, nullptr, nullptr),
                   zmq::send_flags::none);
     else
-      router.send(zmq::buffer(reply.data(), size));
+      router.send(zmq::buffer(buffer.data(), size));
   }
 }
 
@@ -231,38 +325,59 @@ figures measure_raw(double seconds) {
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
   dealer.connect(endpoint);
+  auto header = [](char* out, char kind, std::uint64_t word) {
+    out[0] = kind;
+    std::memcpy(out + 1, &word, sizeof(word));
+  };
   auto ask = [&](std::uint64_t size, char kind = 'P') {
-    char request[9] = {kind};
-    std::memcpy(request + 1, &size, sizeof(size));
+    char request[raw_header];
+    header(request, kind, size);
     dealer.send(zmq::buffer(request, sizeof(request)));
     zmq::message_t reply;
     (void)dealer.recv(reply);
+    return reply;
   };
-  std::vector<float> dense(dense_floats, 1e-3f);
-  std::vector<float> small[2] = {std::vector<float>(small_sizes[0], 1e-3f),
-                                 std::vector<float>(small_sizes[1], 1e-3f)};
+  std::uint64_t sent = 0;
+  // One frame, copied like the payload of zmq::buffer().
+  auto push = [&](const std::vector<float>& values, std::uint64_t offset) {
+    zmq::message_t frame(raw_header + values.size() * sizeof(float));
+    header(frame.data<char>(), 'U', offset);
+    std::memcpy(frame.data<char>() + raw_header, values.data(),
+                values.size() * sizeof(float));
+    dealer.send(frame, zmq::send_flags::none);
+    ++sent;
+  };
+  std::vector<float> dense(dense_floats, 1.0f);
+  std::vector<float> small[2] = {std::vector<float>(small_sizes[0], 1.0f),
+                                 std::vector<float>(small_sizes[1], 1.0f)};
   figures f;
   std::vector<double> rtts;
+  double table_sum = 0;
   for (int phase = -1; phase < 4; ++phase) {
     std::uint64_t rounds = 0;
+    sent = 0;
     auto start = clock_type::now();
     auto now = start;
     for (; seconds_between(start, now) < seconds; now = clock_type::now()) {
       if (phase == -1) {
+        char h[raw_header];
+        header(h, 'U', 0);
+        dealer.send(zmq::buffer(h, sizeof(h)), zmq::send_flags::sndmore);
         dealer.send(zmq::message_t(dense.data(), dense.size() * sizeof(float),
                                    nullptr, nullptr),
                     zmq::send_flags::none);
+        ++sent;
         ask(dense_floats * sizeof(float), 'Z');
       } else if (phase == 0) {
-        dealer.send(zmq::buffer(dense));
+        push(dense, 0);
         ask(dense_floats * sizeof(float));
       } else if (phase == 1) {
-        dealer.send(zmq::buffer(small[0]));
+        push(small[0], rounds % dense_floats);
         ask(sizeof(float));
         rtts.push_back(seconds_between(now, clock_type::now()));
       } else {
         for (std::size_t i = 0; i < pipeline_batch; ++i)
-          dealer.send(zmq::buffer(small[phase - 2]));
+          push(small[phase - 2], i * small[phase - 2].size());
         ask(sizeof(float));
       }
       ++rounds;
@@ -278,6 +393,14 @@ figures measure_raw(double seconds) {
       percentiles(rtts, f);
     else
       f.pipelined_ops[phase - 2] = rounds * pipeline_batch / elapsed;
+    auto table = ask(dense_floats * sizeof(float));
+    std::vector<float> values(table.size() / sizeof(float));
+    std::memcpy(values.data(), table.data(), values.size() * sizeof(float));
+    f.pushes.push_back({phase == -1 ? "dense push+pull, sent without copies"
+                                    : phase_names[phase],
+                        sent,
+                        pushes_applied(table_sum, values.data(), values.size(),
+                                       push_floats(std::max(phase, 0)))});
   }
   dealer.send(zmq::str_buffer("Q"));
   server.join();
@@ -402,6 +525,27 @@ figures median(std::vector<figures> runs) {
   return m;
 }
 
+// Pushes sent and applied over every run of one side; names on stderr
+// each phase of a run whose server applied other than it was sent, and
+// clears `all_applied` then.
+push_tally count_pushes(const std::vector<figures>& runs,
+                        const std::string& side, bool& all_applied) {
+  push_tally total;
+  for (std::size_t i = 0; i < runs.size(); ++i)
+    for (const auto& p : runs[i].pushes) {
+      total.sent += p.sent;
+      total.applied += p.applied;
+      if (p.applied == p.sent)
+        continue;
+      all_applied = false;
+      fmt::print(stderr,
+                 "bench pushpull: run {}: the {} server applied {} of the "
+                 "{} pushes sent in phase '{}'\n",
+                 i + 1, side, p.applied, p.sent, p.phase);
+    }
+  return total;
+}
+
 } // namespace
 
 int run_pushpull(const pushpull_options& opts) {
@@ -421,6 +565,9 @@ int run_pushpull(const pushpull_options& opts) {
   latency_floor floor;
   floor.wakeup_rtt_us = wakeup_roundtrip_us(opts.seconds);
   floor.transport_rtt_us = transport_roundtrip_us(opts.seconds);
+  bool all_applied = true;
+  auto pushes_ours = count_pushes(ours, "metronome", all_applied);
+  auto pushes_raw = count_pushes(raw, "raw ZeroMQ", all_applied);
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
   struct row {
     std::string key, label, unit;
@@ -451,8 +598,12 @@ int run_pushpull(const pushpull_options& opts) {
       out[x.key] = {{"metronome", x.ours},
                     {"raw_zmq", x.raw},
                     {"ratio", ratio(x.ours, x.raw)}};
+    out["pushes_sent"] = {{"metronome", pushes_ours.sent},
+                          {"raw_zmq", pushes_raw.sent}};
+    out["pushes_applied"] = {{"metronome", pushes_ours.applied},
+                             {"raw_zmq", pushes_raw.applied}};
     fmt::print("{}\n", out.dump());
-    return 0;
+    return all_applied ? 0 : 1;
   }
   fmt::print("\n{:<40}{:>16}{:>16}{:>8}\n", "", "metronome", "raw ZeroMQ",
              "ratio");
@@ -460,7 +611,11 @@ int run_pushpull(const pushpull_options& opts) {
     fmt::print("{:<40}{:>11.{}f} {:<4}{:>11.{}f} {:<4}{:>8.2f}\n", x.label,
                x.ours, x.unit == "op/s" ? 0 : 2, x.unit, x.raw,
                x.unit == "op/s" ? 0 : 2, x.unit, ratio(x.ours, x.raw));
-  return 0;
+  fmt::print("{:<40}{:>16}{:>16}\n", "pushes sent, every run", pushes_ours.sent,
+             pushes_raw.sent);
+  fmt::print("{:<40}{:>16}{:>16}\n", "  applied by the server",
+             pushes_ours.applied, pushes_raw.applied);
+  return all_applied ? 0 : 1;
 }
 
 } // namespace metronome::tools

@@ -1,0 +1,44 @@
+// `metronome bench pushpull` through the real binary: every push either
+// side sends is applied by its server.
+
+#include "tests/support.hpp"
+
+#include "actors/core/job_records.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+namespace metronome::test {
+namespace {
+
+// The JSON object among the lines of `output`; null when there is none.
+actors::json json_line(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line))
+    if (!line.empty() && line.front() == '{')
+      return actors::json::parse(line);
+  return nullptr;
+}
+
+TEST(BenchPushPull, EveryPushIsAppliedOnBothSides) {
+  auto r = run(binary() + " bench pushpull --json --seconds 0.2 --repeat 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto out = json_line(r.output);
+  ASSERT_TRUE(out.is_object()) << r.output;
+  for (const char* side : {"metronome", "raw_zmq"}) {
+    SCOPED_TRACE(side);
+    auto sent = out.at("pushes_sent").at(side).get<std::uint64_t>();
+    auto applied = out.at("pushes_applied").at(side).get<std::uint64_t>();
+    // At least one dense push and one batch of 4096 pipelined pushes.
+    EXPECT_GT(sent, 4096u);
+    EXPECT_EQ(applied, sent);
+  }
+  EXPECT_GT(out.at("dense_pushpull_1M_f32_GBps").at("metronome").get<double>(),
+            0);
+}
+
+} // namespace
+} // namespace metronome::test
