@@ -12,6 +12,8 @@
 
 #include "messages/codec.hpp"
 
+#include <yaml-cpp/depthguard.h>
+
 namespace metronome::launcher {
 
 using namespace detail;
@@ -548,6 +550,13 @@ actors::topology load_topology(const std::string& path,
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
+  } catch (const YAML::DeepRecursion& e) {
+    r.problem(e.mark,
+              "YAML nested " + std::to_string(e.depth()) +
+                  " levels deep here, past the parser's limit",
+              "a topology needs a few levels; look for runaway brackets or "
+              "indentation");
+    throw config_error(r.sorted_problems());
   } catch (const YAML::Exception& e) {
     r.problem(e.mark, "YAML syntax error: " + e.msg,
               "check indentation (spaces, not tabs), colons, quotes and "
