@@ -355,21 +355,21 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
   const auto& job = env.topo->job;
   const auto& all = st.all_staleness;
   auto line = evaluation_fields(st, eval, "final_");
-  line.update(json{{"iterations", st.schedule.iterations},
-               {"wall_s", wall},
-               {st.program->sample_unit(), st.samples},
-               {st.program->sample_unit() + "_per_s",
-                st.samples / std::max(wall, 1e-9)},
-               {"workers", st.workers.size()},
-               {"servers", st.servers.size()},
-               {"consistency", job.consistency},
-               {"staleness", job.staleness},
-               {"algorithm", job.algorithm},
-               {"staleness_mean", all.mean},
-               {"staleness_variance", all.variance()},
-               {"staleness_max", all.max},
-               {"blocked_s", all.blocked_seconds},
-               {"tables", tables_record(st.tables)}});
+  line.update(json{
+      {"iterations", st.schedule.iterations},
+      {"wall_s", wall},
+      {st.program->sample_unit(), st.samples},
+      {st.program->sample_unit() + "_per_s", st.samples / std::max(wall, 1e-9)},
+      {"workers", st.workers.size()},
+      {"servers", st.servers.size()},
+      {"consistency", job.consistency},
+      {"staleness", job.staleness},
+      {"algorithm", job.algorithm},
+      {"staleness_mean", all.mean},
+      {"staleness_variance", all.variance()},
+      {"staleness_max", all.max},
+      {"blocked_s", all.blocked_seconds},
+      {"tables", tables_record(st.tables)}});
   if (st.ledger) {
     line["cutoff_rule"] = job.cutoff.rule.rule;
     line["scaling"] = job.cutoff.scaling;

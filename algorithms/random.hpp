@@ -61,7 +61,8 @@ std::uint64_t uniform_below(Generator& gen, std::uint64_t n) {
 
 /// Uniform double in the open interval (0, 1) from the top 53 bits of one
 /// 64-bit draw.
-template <class Generator> double uniform_open(Generator& gen) {
+template <class Generator>
+double uniform_open(Generator& gen) {
   return (static_cast<double>(gen() >> 11) + 0.5) * 0x1.0p-53;
 }
 

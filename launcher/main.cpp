@@ -115,8 +115,7 @@ CLI::App* add_lda_heldout(CLI::App& bench,
                                    "UCI docword file of the training documents")
                       ->check(output_file());
   heldout
-      ->add_option("--training-vocab", o.training_vocab,
-                   "Its vocabulary file")
+      ->add_option("--training-vocab", o.training_vocab, "Its vocabulary file")
       ->check(output_file())
       ->needs(docword);
   docword->needs("--training-vocab");

@@ -52,13 +52,13 @@ lda::word_topic_rows load_word_topic_counts(const std::string& path,
          entry = next_field(line, pos)) {
       auto colon = entry.find(':');
       if (colon == std::string_view::npos)
-        throw r.error(fmt::format("{} is not TOPIC:COUNT",
-                                  quoted_excerpt(entry)));
+        throw r.error(
+            fmt::format("{} is not TOPIC:COUNT", quoted_excerpt(entry)));
       auto k = parse_below(r, entry.substr(0, colon), "topic", topics);
       auto n = parse_below(r, entry.substr(colon + 1), "count", most + 1);
       if (row[k] != 0)
-        throw r.error(fmt::format("topic {} of word {} appears twice", k,
-                                  word));
+        throw r.error(
+            fmt::format("topic {} of word {} appears twice", k, word));
       row[k] = static_cast<std::int32_t>(n);
     }
   }

@@ -25,8 +25,7 @@ public:
   /// are split as the model-parallel program splits them. Throws
   /// std::invalid_argument when a worker has no tokens or the corpus has
   /// more than most_table_tokens tokens.
-  data_program(const corpus& c, const program_settings& s,
-               std::size_t workers);
+  data_program(const corpus& c, const program_settings& s, std::size_t workers);
   ~data_program() override;
 
   std::size_t parameters() const override;

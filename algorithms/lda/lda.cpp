@@ -127,21 +127,20 @@ word_topic_rows::checked_entries(const char* what,
                                  const std::vector<std::uint64_t>& keys,
                                  const std::vector<Count>& counts) const {
   if (keys.size() != counts.size())
-    throw std::invalid_argument(fmt::format(
-        "word_topic_rows::{}: {} keys but {} counts", what, keys.size(),
-        counts.size()));
+    throw std::invalid_argument(
+        fmt::format("word_topic_rows::{}: {} keys but {} counts", what,
+                    keys.size(), counts.size()));
   std::vector<std::size_t> entries(keys.size());
   for (std::size_t j = 0; j < keys.size(); ++j) {
     entries[j] = entry_of(keys[j]);
     if (entries[j] == counts_.size())
-      throw std::invalid_argument(
-          fmt::format("word_topic_rows::{}: key {} is not of a word held",
-                      what, keys[j]));
+      throw std::invalid_argument(fmt::format(
+          "word_topic_rows::{}: key {} is not of a word held", what, keys[j]));
     auto c = static_cast<double>(counts[j]);
     if (!(c >= 0) || c != std::floor(c) || c > 2147483647.0)
       throw std::invalid_argument(fmt::format(
-          "word_topic_rows::{}: count {} of key {} is not an int32 count",
-          what, c, keys[j]));
+          "word_topic_rows::{}: count {} of key {} is not an int32 count", what,
+          c, keys[j]));
   }
   return entries;
 }

@@ -35,7 +35,7 @@ struct lda_job {
   std::string parallel = "model";
   std::string consistency = "bsp"; ///< parallel: data only
   std::size_t staleness = 0;
-  std::size_t servers = 2;          ///< parallel: data only
+  std::size_t servers = 2; ///< parallel: data only
 };
 
 class Lda : public ::testing::Test {
@@ -79,8 +79,9 @@ protected:
       return "    - name: " + name + "\n      host: 127.0.0.1\n      port: " +
              std::to_string(ports[port]) + "\n      roles: [" + roles + "]\n";
     };
-    std::string nodes = node(
-        "head", 0, data ? "coordinator/0, server/0" : "coordinator/0, scheduler/0");
+    std::string nodes =
+        node("head", 0,
+             data ? "coordinator/0, server/0" : "coordinator/0, scheduler/0");
     std::string others;
     for (std::size_t s = 1; data && s < j.servers; ++s)
       others += std::string(others.empty() ? "" : ", ") + "server/" +
@@ -88,18 +89,17 @@ protected:
     if (!others.empty())
       nodes += node("servers", 1, others);
     for (std::size_t w = 0; w < j.workers; ++w)
-      nodes += node("w" + std::to_string(w), 2 + w,
-                    "worker/" + std::to_string(w));
+      nodes +=
+          node("w" + std::to_string(w), 2 + w, "worker/" + std::to_string(w));
     std::string pacing;
     if (data)
-      pacing = "\n  consistency: " + j.consistency +
-               (j.staleness > 0
-                    ? "\n  staleness: " + std::to_string(j.staleness)
-                    : "");
+      pacing =
+          "\n  consistency: " + j.consistency +
+          (j.staleness > 0 ? "\n  staleness: " + std::to_string(j.staleness)
+                           : "");
     return "cluster:\n  nodes:\n" + nodes +
            "job:\n  algorithm: lda\n  seed: " + std::to_string(j.seed) +
-           pacing +
-           "\n  data:\n    format: docword\n    docword: " + docword_ +
+           pacing + "\n  data:\n    format: docword\n    docword: " + docword_ +
            "\n    vocab: " + vocab_ +
            "\n  lda:\n    topics: " + std::to_string(topic_count) +
            "\n    sampler: " + j.sampler + "\n    parallel: " + j.parallel +

@@ -222,8 +222,7 @@ TEST(LdaProgram, TwoWorkersReachTheSerialLikelihoodWithinHalfAPercent) {
     ASSERT_EQ(job.violation, "");
     parallel = std::max(
         parallel, job.records.back()["log_likelihood_per_token"].get<double>());
-    auto serial =
-        run_serial(c, h, s.sampler, s.mh_steps, s.iterations, s.seed);
+    auto serial = run_serial(c, h, s.sampler, s.mh_steps, s.iterations, s.seed);
     reference = std::max(reference, serial.log_likelihood_per_token.back());
   }
   EXPECT_NEAR(parallel, reference, 0.005 * std::abs(reference));
