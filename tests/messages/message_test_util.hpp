@@ -120,6 +120,25 @@ inline frames to_frames(const outbound& out) {
   return f;
 }
 
+/// Sends `parts` as the frames of one message on `s`.
+inline void send_frames(zmq::socket_t& s, const std::vector<bytes>& parts) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    zmq::message_t m(parts[i].data(), parts[i].size());
+    auto flags =
+        i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+    ASSERT_TRUE(s.send(m, flags));
+  }
+}
+
+/// The frames `out` travels as: its envelope, then its attachment if any.
+inline std::vector<bytes> wire_parts(const outbound& out) {
+  auto f = to_frames(out);
+  std::vector<bytes> parts{f.envelope};
+  if (f.attachment)
+    parts.push_back(*f.attachment);
+  return parts;
+}
+
 inline zmq::message_t to_message(const bytes& b) {
   return zmq::message_t(b.data(), b.size());
 }

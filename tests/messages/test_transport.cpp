@@ -195,23 +195,6 @@ struct counter_snapshot {
       , unroutable(t.counters().dropped_unroutable) {}
 };
 
-void send_frames(zmq::socket_t& s, const std::vector<bytes>& parts) {
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    zmq::message_t m(parts[i].data(), parts[i].size());
-    auto flags =
-        i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-    ASSERT_TRUE(s.send(m, flags));
-  }
-}
-
-std::vector<bytes> wire_parts(const outbound& out) {
-  auto f = to_frames(out);
-  std::vector<bytes> parts{f.envelope};
-  if (f.attachment)
-    parts.push_back(*f.attachment);
-  return parts;
-}
-
 TEST(TransportLive, HostilePeerIsCountedAndNodeKeepsServing) {
   zmq::context_t ctx;
   auto p = node_pair::tcp(ctx);

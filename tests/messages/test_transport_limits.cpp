@@ -138,23 +138,6 @@ outbound push_to(const std::string& dest, std::uint64_t seq,
                    ramp(n, static_cast<float>(seq)));
 }
 
-void send_frames(zmq::socket_t& s, const std::vector<bytes>& parts) {
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    zmq::message_t m(parts[i].data(), parts[i].size());
-    auto flags =
-        i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-    ASSERT_TRUE(s.send(m, flags));
-  }
-}
-
-std::vector<bytes> wire_parts(const outbound& out) {
-  auto f = to_frames(out);
-  std::vector<bytes> parts{f.envelope};
-  if (f.attachment)
-    parts.push_back(*f.attachment);
-  return parts;
-}
-
 // Sends valid pushes from `s` (as node `as`) until `rec` got one: a
 // reconnecting DEALER may lose what it wrote into the closed connection.
 bool reaches(zmq::socket_t& s, recorder& rec, const std::string& as) {
