@@ -5,15 +5,20 @@
 namespace metronome::algorithms {
 
 const std::vector<program_info>& programs() {
+  const std::vector<std::string> sgd = {"loss", "test_loss", "test_accuracy"};
   static const std::vector<program_info> all = {
-      {"softmax", pacing::clocked, "softmax regression by SGD"},
-      {"mlp", pacing::clocked, "a one-hidden-layer perceptron by SGD"},
-      {"logreg", pacing::clocked, "binary logistic regression by SGD"},
-      {"lasso", pacing::scheduled,
-       "Lasso by scheduled coordinate descent (STRADS)"},
-      {"lda", pacing::scheduled,
+      {"softmax", pacing::clocked, "softmax regression by SGD", sgd},
+      {"mlp", pacing::clocked, "a one-hidden-layer perceptron by SGD", sgd},
+      {"logreg", pacing::clocked, "binary logistic regression by SGD", sgd},
+      {"lasso",
+       pacing::scheduled,
+       "Lasso by scheduled coordinate descent (STRADS)",
+       {"objective", "gap", "residual_objective", "nnz"}},
+      {"lda",
+       pacing::scheduled,
        "LDA topics by Gibbs sampling over rotated vocabulary blocks, or "
-       "on server tables (parallel: data)"},
+       "on server tables (parallel: data)",
+       {"word_log_likelihood_per_token", "heldout_log_likelihood_per_token"}},
   };
   return all;
 }

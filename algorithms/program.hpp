@@ -31,6 +31,9 @@ struct program_info {
   std::string name;    ///< the value of job.algorithm
   pacing paced;        ///< which roles host it
   std::string summary; ///< one line for error messages and docs
+  /// Measures the job's iteration or evaluation records report, by field
+  /// name, whatever roles host it (what an experiment's targets may name).
+  std::vector<std::string> metrics;
 };
 
 /// Every program, by job.algorithm name: the one list of valid names.

@@ -346,7 +346,7 @@ void read_cutoff(reader& r, const YAML::Node& job, actors::topology& topo) {
   }
   if (!has_model)
     return;
-  spec.model = r.resolve(spec.model);
+  spec.model = r.resolve(node, "model", spec.model);
   try {
     auto m = algorithms::load_dmm(spec.model);
     if (workers > 0 && m.workers() != workers)
@@ -518,7 +518,7 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
         }
         if (!r.text(keys, key, *field, std::string("keys/node.") + key))
           continue;
-        *field = r.resolve(*field);
+        *field = r.resolve(keys, key, *field);
         auto why = field->empty() ? "empty path" : unreadable(*field);
         if (!why.empty())
           r.problem(keys[key],
@@ -533,36 +533,11 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
               "move it into the job section");
 }
 
-} // namespace
-
-config_error::config_error(std::vector<std::string> problems)
-    : std::runtime_error(join(problems))
-    , problems_(std::move(problems)) {}
-
-actors::topology load_topology(const std::string& path,
+actors::topology read_topology(reader& r, const YAML::Node& root,
+                               const std::string& path,
                                const load_options& options) {
-  reader r(path);
   actors::topology topo;
   topo.source = path;
-  if (auto why = unreadable(path); !why.empty())
-    throw config_error({path + ": cannot read the topology file: " + why +
-                        " (check the path)"});
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::DeepRecursion& e) {
-    r.problem(e.mark,
-              "YAML nested " + std::to_string(e.depth()) +
-                  " levels deep here, past the parser's limit",
-              "a topology needs a few levels; look for runaway brackets or "
-              "indentation");
-    throw config_error(r.sorted_problems());
-  } catch (const YAML::Exception& e) {
-    r.problem(e.mark, "YAML syntax error: " + e.msg,
-              "check indentation (spaces, not tabs), colons, quotes and "
-              "brackets here and on the lines before");
-    throw config_error(r.sorted_problems());
-  }
   YAML::Mark start;
   start.line = 0;
   start.column = 0;
@@ -606,6 +581,47 @@ actors::topology load_topology(const std::string& path,
   if (!r.ok())
     throw config_error(r.sorted_problems());
   return topo;
+}
+
+} // namespace
+
+YAML::Node detail::load_yaml(reader& r, const std::string& path,
+                             const std::string& what) {
+  if (auto why = unreadable(path); !why.empty())
+    throw config_error({path + ": cannot read the " + what + " file: " + why +
+                        " (check the path)"});
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::DeepRecursion& e) {
+    r.problem(e.mark,
+              "YAML nested " + std::to_string(e.depth()) +
+                  " levels deep here, past the parser's limit",
+              "a " + what +
+                  " needs a few levels; look for runaway brackets "
+                  "or indentation");
+  } catch (const YAML::Exception& e) {
+    r.problem(e.mark, "YAML syntax error: " + e.msg,
+              "check indentation (spaces, not tabs), colons, quotes and "
+              "brackets here and on the lines before");
+  }
+  throw config_error(r.sorted_problems());
+}
+
+config_error::config_error(std::vector<std::string> problems)
+    : std::runtime_error(join(problems))
+    , problems_(std::move(problems)) {}
+
+actors::topology load_topology(const std::string& path,
+                               const load_options& options) {
+  reader r(path);
+  auto root = detail::load_yaml(r, path, "topology");
+  return read_topology(r, root, path, options);
+}
+
+actors::topology load_topology_tree(YAML::Node root, const std::string& path,
+                                    const load_options& options) {
+  reader r(path);
+  return read_topology(r, root, path, options);
 }
 
 } // namespace metronome::launcher

@@ -2,6 +2,8 @@
 
 #include "actors/core/topology.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,5 +43,12 @@ bool is_local_host(const std::string& host);
 /// directory of the file. Throws config_error listing every problem at once.
 actors::topology load_topology(const std::string& path,
                                const load_options& options = {});
+
+/// Validates a topology already parsed into `root` as load_topology() does;
+/// `path` names it in problems and relative paths start at its directory.
+/// Relative data, trace, model and key paths in `root` are rewritten as
+/// absolute ones, so that `root` emitted elsewhere names the same files.
+actors::topology load_topology_tree(YAML::Node root, const std::string& path,
+                                    const load_options& options = {});
 
 } // namespace metronome::launcher

@@ -268,7 +268,7 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
                        {"test", &d.test}};
   for (auto& [key, field] : fields) {
     r.text(data, key, *field, example.at(key));
-    *field = r.resolve(*field);
+    *field = r.resolve(data, key, *field);
   }
   bool train_limit_ok =
       r.whole(data, "train_limit", d.train_limit, 0,
@@ -413,8 +413,7 @@ void read_stragglers(reader& r, const YAML::Node& job, actors::topology& topo) {
     get("trace", spec.trace);
     get("p_slow", spec.p_slow);
     get("p_recover", spec.p_recover);
-    if (!spec.trace.empty() && fs::path(spec.trace).is_relative())
-      spec.trace = (r.dir() / spec.trace).lexically_normal().string();
+    spec.trace = r.resolve(item, "trace", spec.trace);
     topo.job.stragglers.push_back(spec);
   }
   if (!ok)

@@ -17,7 +17,7 @@ bool check_file(reader& r, const YAML::Node& data, const std::string& key,
   }
   if (!r.text(data, key, path, example))
     return false;
-  path = r.resolve(path);
+  path = r.resolve(data, key, path);
   auto why = unreadable(path);
   if (key == "dir" && why == "it is a directory")
     why.clear();

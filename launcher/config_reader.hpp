@@ -130,6 +130,14 @@ public:
     problem(at.Mark(), what, hint);
   }
 
+  // A problem whose text already carries its hint.
+  void problem_text(const YAML::Mark& m, const std::string& text) {
+    auto located = file_;
+    if (m.line >= 0)
+      located += ":" + line_of(m) + ":" + std::to_string(m.column + 1);
+    problems_.push_back({m.line, m.column, located + ": " + text});
+  }
+
   // Where `key` itself is written in `map`, or where `map` starts.
   static YAML::Mark key_mark(const YAML::Node& map, const std::string& key) {
     if (map.IsMap())
@@ -324,11 +332,18 @@ public:
     return false;
   }
 
-  // `path` made absolute against the topology file's directory.
-  std::string resolve(const std::string& path) const {
+  // `path`, the text of map[key], made absolute against the topology
+  // file's directory. The tree is rewritten to match, so that the tree
+  // emitted after loading (load_topology_tree) names the same files from
+  // any directory.
+  std::string resolve(const YAML::Node& map, const std::string& key,
+                      const std::string& path) const {
     if (path.empty() || fs::path(path).is_absolute())
       return path;
-    return (dir_ / path).lexically_normal().string();
+    auto absolute = (dir_ / path).lexically_normal().string();
+    YAML::Node node = map[key];
+    node = absolute;
+    return absolute;
   }
 
   std::vector<std::string> sorted_problems() const {
@@ -366,6 +381,13 @@ inline std::string node_label(const actors::node_spec& spec,
   return spec.name.empty() ? "the node at line " + line_of(at)
                            : "node " + in_quotes(spec.name);
 }
+
+/// The YAML document in the file at `path` (a `what`: "topology",
+/// "experiment"); throws config_error naming the file when it cannot be
+/// read, and the position of a syntax error or of nesting past the
+/// parser's depth limit.
+YAML::Node load_yaml(reader& r, const std::string& path,
+                     const std::string& what);
 
 /// Checks hosts and ports of every node (config_hosts.cpp).
 void check_hosts(reader& r, const actors::topology& topo,

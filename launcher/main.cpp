@@ -1,5 +1,6 @@
 #include "launcher/cli_checks.hpp"
 #include "launcher/config.hpp"
+#include "launcher/experiment/command.hpp"
 #include "launcher/predictor_train.hpp"
 #include "launcher/runtime.hpp"
 #include "launcher/supervisor.hpp"
@@ -301,6 +302,10 @@ int main(int argc, char** argv) {
                    "Fraction of the trace's end held out for the report")
       ->check(number_in(0.0, 0.9));
 
+  metronome::launcher::experiment::command_options experiment_opts;
+  auto* experiment =
+      metronome::launcher::experiment::add_command(app, experiment_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -334,6 +339,9 @@ int main(int argc, char** argv) {
     }
     return metronome::launcher::run_node(topo, node_name, watch_stdin);
   }
+  if (*experiment)
+    return metronome::launcher::experiment::run_command(
+        experiment_opts, self_executable(argv[0]));
   if (*train)
     return metronome::launcher::run_predictor_train(train_opts);
   if (*lasso)
