@@ -149,28 +149,80 @@ std::string unlocated(const std::string& problem, const std::string& file) {
 struct parse {
   reader& r;
   experiment_spec& spec;
-  YAML::Node base;
+  std::map<std::string, YAML::Node> bases; ///< by absolute path
 };
 
-// A copy of the base with `settings` applied, checked by the topology
-// loader; problems are reported at `at`, introduced by `what`.
-std::optional<YAML::Node> checked(parse& p, const std::vector<setting>& s,
+// Reads and checks the base topology `path` (absolute) once; problems go
+// to `at`. False when it is refused.
+bool load_base(parse& p, const std::string& path, const YAML::Mark& at) {
+  if (p.bases.count(path))
+    return true;
+  try {
+    reader base_reader(path);
+    auto tree = detail::load_yaml(base_reader, path, "topology");
+    load_topology_tree(YAML::Clone(tree), path);
+    p.bases[path] = tree;
+    return true;
+  } catch (const config_error& e) {
+    for (const auto& problem : e.problems())
+      p.r.problem_text(at, "the base topology is refused: " + problem);
+  }
+  return false;
+}
+
+std::string algorithm_of(const YAML::Node& base) {
+  return base["job"]["algorithm"].as<std::string>("");
+}
+
+// A copy of base `base` (or the experiment's) with `settings` applied,
+// checked by the topology loader; problems are reported at `at`,
+// introduced by `what`.
+std::optional<YAML::Node> checked(parse& p, std::string base,
+                                  const std::vector<setting>& s,
                                   const YAML::Mark& at,
                                   const std::string& what) {
-  auto tree = YAML::Clone(p.base);
+  if (base.empty())
+    base = p.spec.base.string();
+  auto tree = YAML::Clone(p.bases.at(base));
   if (auto why = apply(tree, s); !why.empty()) {
     p.r.problem(at, what + ": " + why, "see docs/experiment.md");
     return std::nullopt;
   }
   try {
-    load_topology_tree(tree, p.spec.base.string());
+    load_topology_tree(tree, base);
     return tree;
   } catch (const config_error& e) {
     for (const auto& problem : e.problems())
       p.r.problem_text(at, what + " makes a topology the loader refuses: " +
-                               unlocated(problem, p.spec.base.string()));
+                               unlocated(problem, base));
   }
   return std::nullopt;
+}
+
+// A variant's `base: PATH`, relative to the experiment file; its program
+// must be the experiment's, since the targets are checked against it.
+void read_variant_base(parse& p, const YAML::Node& value, axis_value& v) {
+  std::string path = value.IsScalar() ? value.Scalar() : "";
+  if (path.empty()) {
+    p.r.problem(value, "a variant's 'base' must be a topology path",
+                "e.g. base: lda-data.yaml");
+    return;
+  }
+  auto absolute =
+      (fs::path(path).is_absolute() ? fs::path(path) : p.r.dir() / path)
+          .lexically_normal()
+          .string();
+  if (!load_base(p, absolute, value.Mark()))
+    return;
+  if (algorithm_of(p.bases.at(absolute)) != p.spec.algorithm) {
+    p.r.problem(value,
+                "base " + in_quotes(path) + " runs algorithm " +
+                    in_quotes(algorithm_of(p.bases.at(absolute))) +
+                    ", the experiment's base " + in_quotes(p.spec.algorithm),
+                "every cell must run one program");
+    return;
+  }
+  v.base = absolute;
 }
 
 bool check_key(parse& p, const YAML::Node& key_node, const std::string& key) {
@@ -252,6 +304,10 @@ void read_value_list(parse& p, const std::string& name, const YAML::Node& list,
           v.label = flow(kv.second);
           continue;
         }
+        if (key == "base") {
+          read_variant_base(p, kv.second, v);
+          continue;
+        }
         if (!check_key(p, kv.first, key) ||
             !check_template_value(p, key, kv.second))
           continue;
@@ -261,6 +317,8 @@ void read_value_list(parse& p, const std::string& name, const YAML::Node& list,
       }
       if (item["label"])
         v.label = flow(item["label"]);
+      if (v.label.empty() && !v.base.empty())
+        v.label = fs::path(v.base).stem().string();
     }
     if (!seen.insert(v.label).second)
       p.r.problem(item,
@@ -405,18 +463,17 @@ bool read_base(parse& p, const YAML::Node& root) {
   p.spec.base =
       fs::path(base).is_absolute() ? fs::path(base) : p.r.dir() / base;
   p.spec.base = p.spec.base.lexically_normal();
-  try {
-    reader base_reader(p.spec.base.string());
-    p.base = detail::load_yaml(base_reader, p.spec.base.string(), "topology");
-    load_topology_tree(YAML::Clone(p.base), p.spec.base.string());
-  } catch (const config_error& e) {
-    for (const auto& problem : e.problems())
-      p.r.problem_text(root["base"].Mark(),
-                       "the base topology is refused: " + problem);
+  if (!load_base(p, p.spec.base.string(), root["base"].Mark()))
     return false;
-  }
-  p.spec.algorithm = p.base["job"]["algorithm"].as<std::string>("");
+  p.spec.algorithm = algorithm_of(p.bases.at(p.spec.base.string()));
   return true;
+}
+
+YAML::Mark mark_of(const axis_value& v) {
+  YAML::Mark m;
+  m.line = v.line;
+  m.column = v.column;
+  return m;
 }
 
 void expand_cells(parse& p) {
@@ -433,18 +490,18 @@ void expand_cells(parse& p) {
         grown.values.push_back(v.label);
         grown.settings.insert(grown.settings.end(), v.settings.begin(),
                               v.settings.end());
+        if (!v.base.empty() && !grown.base.empty() && v.base != grown.base)
+          p.r.problem(mark_of(v),
+                      "cell " + in_quotes(grown.label) +
+                          " would start from two bases",
+                      "give 'base' in the variants of one axis only");
+        if (!v.base.empty())
+          grown.base = v.base;
         next.push_back(std::move(grown));
       }
     cells = std::move(next);
   }
   p.spec.cells = std::move(cells);
-}
-
-YAML::Mark mark_of(const axis_value& v) {
-  YAML::Mark m;
-  m.line = v.line;
-  m.column = v.column;
-  return m;
 }
 
 std::string identity_of_files(const YAML::Node& node) {
@@ -485,7 +542,7 @@ void make_trials(parse& p, const std::string& binary) {
     for (auto seed : p.spec.seeds) {
       auto settings = cell.settings;
       settings.push_back({"job.seed", YAML::Node(seed)});
-      auto tree = checked(p, settings, at,
+      auto tree = checked(p, cell.base, settings, at,
                           "cell " + in_quotes(cell.label) + " with seed " +
                               std::to_string(seed));
       if (!tree)
@@ -570,7 +627,7 @@ experiment_spec load_experiment(const std::string& path,
     if (base_ok && r.ok()) {
       for (const auto& a : spec.axes)
         for (const auto& v : a.values)
-          checked(p, v.settings, mark_of(v),
+          checked(p, v.base, v.settings, mark_of(v),
                   "axis " + in_quotes(a.name) + " value " + in_quotes(v.label));
     }
     if (r.ok()) {

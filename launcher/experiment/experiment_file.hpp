@@ -21,6 +21,8 @@ struct setting {
 struct axis_value {
   std::string label;
   std::vector<setting> settings;
+  /// A variant's own base topology (absolute), or "" for the experiment's.
+  std::string base;
   int line = 0; ///< where it is written in the experiment file
   int column = 0;
 };
@@ -48,6 +50,7 @@ struct cell {
   std::string label;               ///< "consistency=ssp staleness=3"
   std::vector<std::string> values; ///< one label per axis
   std::vector<setting> settings;
+  std::string base; ///< the base topology it starts from (absolute)
 };
 
 /// One cell on one seed: the resolved topology it runs.

@@ -199,48 +199,25 @@ text_table terminal_table(const experiment_spec& spec,
   return table;
 }
 
-// The mean over seeds with its interval at each point of a grid: steps
-// every seed recorded, or wall times up to the shortest seed's end.
+// The mean over seeds with its interval at each record index, placed at
+// the seeds' mean step or mean wall time there: seeds of one cell record
+// the same steps, so the k-th records belong together.
 series band(const std::string& label,
             const std::vector<const metric_trace*>& seeds, bool wall_axis) {
   series s;
   s.label = label;
-  if (seeds.empty())
-    return s;
-  std::vector<double> grid;
-  if (wall_axis) {
-    double start = 0;
-    double end = std::numeric_limits<double>::infinity();
-    for (const auto* t : seeds) {
-      start = std::max(start, t->wall.front());
-      end = std::min(end, t->wall.back());
-    }
-    const int points = 80;
-    for (int i = 0; i < points && end >= start; ++i)
-      grid.push_back(start + (end - start) * i / (points - 1));
-  } else {
-    std::set<double> common(seeds.front()->step.begin(),
-                            seeds.front()->step.end());
-    for (const auto* t : seeds) {
-      std::set<double> here(t->step.begin(), t->step.end());
-      std::set<double> both;
-      for (double v : common)
-        if (here.count(v))
-          both.insert(v);
-      common = std::move(both);
-    }
-    grid.assign(common.begin(), common.end());
-  }
-  for (double x : grid) {
+  std::size_t points = seeds.empty() ? 0 : seeds.front()->value.size();
+  for (const auto* t : seeds)
+    points = std::min(points, t->value.size());
+  for (std::size_t k = 0; k < points; ++k) {
     std::vector<double> at;
+    double x = 0;
     for (const auto* t : seeds) {
-      const auto& axis = wall_axis ? t->wall : t->step;
-      auto it = std::upper_bound(axis.begin(), axis.end(), x);
-      if (it != axis.begin())
-        at.push_back(t->value[static_cast<std::size_t>(it - axis.begin()) - 1]);
+      at.push_back(t->value[k]);
+      x += (wall_axis ? t->wall : t->step)[k];
     }
     auto ci = algorithms::t_interval(at);
-    s.x.push_back(x);
+    s.x.push_back(x / static_cast<double>(seeds.size()));
     s.mean.push_back(ci.mean);
     s.low.push_back(ci.low);
     s.high.push_back(ci.high);

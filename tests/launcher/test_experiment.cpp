@@ -353,6 +353,33 @@ TEST(ExperimentLaunch, WorkerCountsThroughTheClusterTemplateOverTcp) {
   }
 }
 
+TEST(ExperimentFile, VariantsMayStartFromTheirOwnBase) {
+  temp_dir dir;
+  write_file(dir / "base.yaml", tiny_topology());
+  auto three = tiny_topology();
+  three.replace(three.find("worker/1]"), 9, "worker/1, worker/2]");
+  write_file(dir / "three.yaml", three);
+  write_file(
+      dir / "exp.yaml",
+      "base: base.yaml\naxes:\n  layout:\n    - {label: two}\n"
+      "    - {label: three, base: three.yaml, job.batch_size: 8}\nseeds: [1]\n"
+      "output: out\n");
+  auto r = run("cd " + dir.path().string() + " && " + binary() +
+               " experiment exp.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto rows = read_csv(dir / "out" / "trials.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  std::map<std::string, std::size_t> workers;
+  for (const auto& row : rows) {
+    auto line = actors::final_record(
+                    read_all(dir / "out" / row.at("trial") / "output.txt"))
+                    .value();
+    workers[row.at("layout")] = line["workers"].get<std::size_t>();
+  }
+  EXPECT_EQ(workers["two"], 2u);
+  EXPECT_EQ(workers["three"], 3u);
+}
+
 struct bad_experiment {
   const char* name;
   const char* text;
@@ -400,6 +427,10 @@ TEST(ExperimentFile, BadInputIsLocatedAndStartsNoTrial) {
       {"bad worker count",
        "base: base.yaml\naxes: {cluster.workers: [0]}\nseeds: [1]\n",
        "cluster.workers must be a whole number in 1..1024, not '0'", 2},
+      {"variant base of another program",
+       "base: base.yaml\naxes:\n  program:\n    - {label: a}\n"
+       "    - {base: LASSO}\nseeds: [1]\n",
+       "runs algorithm 'lasso', the experiment's base 'softmax'", 5},
       {"combination refused",
        "base: base.yaml\naxes:\n  job.consistency: [bsp, ssp]\n"
        "  job.staleness: [2]\nseeds: [1]\n",
@@ -408,7 +439,11 @@ TEST(ExperimentFile, BadInputIsLocatedAndStartsNoTrial) {
   for (const auto& c : cases) {
     temp_dir dir;
     write_file(dir / "base.yaml", tiny_topology());
-    write_file(dir / "exp.yaml", c.text);
+    std::string text = c.text;
+    if (auto at = text.find("LASSO"); at != std::string::npos)
+      text.replace(at, 5,
+                   std::string(METRONOME_SOURCE_DIR) + "/configs/lasso.yaml");
+    write_file(dir / "exp.yaml", text);
     auto r = run("cd " + dir.path().string() + " && " + binary() +
                  " experiment exp.yaml");
     EXPECT_EQ(r.exit_code, 2) << c.name << "\n" << r.output;
