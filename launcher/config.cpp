@@ -621,7 +621,9 @@ actors::topology load_topology(const std::string& path,
 actors::topology load_topology_tree(YAML::Node root, const std::string& path,
                                     const load_options& options) {
   reader r(path);
-  return read_topology(r, root, path, options);
+  auto topo = read_topology(r, root, path, options);
+  r.rewrite_paths();
+  return topo;
 }
 
 } // namespace metronome::launcher

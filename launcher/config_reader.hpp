@@ -333,17 +333,24 @@ public:
   }
 
   // `path`, the text of map[key], made absolute against the topology
-  // file's directory. The tree is rewritten to match, so that the tree
-  // emitted after loading (load_topology_tree) names the same files from
-  // any directory.
+  // file's directory. The tree is rewritten to match once it is read
+  // (rewrite_paths), so that a tree emitted after loading names the same
+  // files from any directory.
   std::string resolve(const YAML::Node& map, const std::string& key,
-                      const std::string& path) const {
+                      const std::string& path) {
     if (path.empty() || fs::path(path).is_absolute())
       return path;
     auto absolute = (dir_ / path).lexically_normal().string();
-    YAML::Node node = map[key];
-    node = absolute;
+    rewrites_.emplace_back(map[key], absolute);
     return absolute;
+  }
+
+  // Writes the absolute paths resolve() made into the tree; until then its
+  // checks see the paths as written.
+  void rewrite_paths() {
+    for (auto& [node, absolute] : rewrites_)
+      node = absolute;
+    rewrites_.clear();
   }
 
   std::vector<std::string> sorted_problems() const {
@@ -364,6 +371,7 @@ private:
   std::string file_;
   fs::path dir_;
   std::vector<problem_line> problems_;
+  std::vector<std::pair<YAML::Node, std::string>> rewrites_;
 };
 
 // Where the fields of one node were written, for later checks.

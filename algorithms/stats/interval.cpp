@@ -55,6 +55,8 @@ double student_t_cdf(double t, double df) {
 double student_t_quantile(double q, double df) {
   if (!(q > 0 && q < 1) || !(df >= 1))
     return std::numeric_limits<double>::quiet_NaN();
+  if (q == 0.5)
+    return 0;
   if (q < 0.5)
     return -student_t_quantile(1 - q, df);
   double low = 0;

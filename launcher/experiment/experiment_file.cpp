@@ -16,8 +16,8 @@ using detail::reader;
 namespace fs = std::filesystem;
 
 const std::vector<std::string> experiment_keys = {
-    "name", "base",   "axes",      "seeds",        "targets",
-    "mode", "output", "smoothing", "trial_timeout"};
+    "name",    "base", "set",    "axes",      "seeds",
+    "targets", "mode", "output", "smoothing", "trial_timeout"};
 
 // Keys an axis may not sweep: the experiment sets them for every trial.
 const std::map<std::string, std::string> reserved_keys = {
@@ -155,12 +155,13 @@ struct parse {
 // Reads and checks the base topology `path` (absolute) once; problems go
 // to `at`. False when it is refused.
 bool load_base(parse& p, const std::string& path, const YAML::Mark& at) {
-  if (p.bases.count(path))
-    return true;
+  if (auto known = p.bases.find(path); known != p.bases.end())
+    return known->second.IsDefined() && !known->second.IsNull();
+  p.bases[path] = YAML::Node(); // refused until it loads: reported once
   try {
     reader base_reader(path);
     auto tree = detail::load_yaml(base_reader, path, "topology");
-    load_topology_tree(YAML::Clone(tree), path);
+    load_topology_tree(tree, path); // a clone would lose the positions
     p.bases[path] = tree;
     return true;
   } catch (const config_error& e) {
@@ -353,6 +354,24 @@ void read_axes(parse& p, const YAML::Node& root) {
   }
 }
 
+void read_fixed(parse& p, const YAML::Node& root) {
+  auto set = root["set"];
+  if (!set)
+    return;
+  if (!set.IsMap()) {
+    p.r.problem(set, "'set' must be a mapping of dotted keys to values",
+                "e.g. set: {job.epochs: 3}");
+    return;
+  }
+  for (const auto& kv : set) {
+    auto key = kv.first.as<std::string>("");
+    if (check_key(p, kv.first, key) && check_template_value(p, key, kv.second))
+      p.spec.fixed.push_back({key, kv.second});
+  }
+  if (p.r.ok())
+    checked(p, "", p.spec.fixed, set.Mark(), "'set'");
+}
+
 void read_seeds(parse& p, const YAML::Node& root) {
   auto seeds = root["seeds"];
   auto at = reader::key_mark(root, "seeds");
@@ -380,18 +399,23 @@ void read_seeds(parse& p, const YAML::Node& root) {
 void read_target(parse& p, const YAML::Node& item,
                  const std::vector<std::string>& metrics) {
   static const std::regex form(
-      R"(^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*(\S+)\s*$)");
+      R"(^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*(\S+))"
+      R"((\s+over\s+([0-9]{1,6}))?\s*$)");
   std::smatch m;
   auto text = item.IsScalar() ? item.Scalar() : std::string();
-  if (!std::regex_match(text, m, form)) {
+  if (!std::regex_match(text, m, form) ||
+      (m[5].matched && std::stoul(m[5]) == 0)) {
     p.r.problem(item,
                 "a target must read 'METRIC <= NUMBER' or 'METRIC >= "
-                "NUMBER', not " +
+                "NUMBER', optionally followed by 'over N' (N >= 1), not " +
                     in_quotes(flow(item)),
-                "e.g. targets: [\"loss <= 0.45\", \"test_accuracy >= 0.8\"]");
+                "e.g. targets: [\"loss <= 0.45 over 20\", \"test_accuracy "
+                ">= 0.8\"]");
     return;
   }
-  target t{m[1], m[2] == "<=", 0, text};
+  target t{m[1], m[2] == "<=", 0, text, p.spec.smoothing};
+  if (m[5].matched)
+    t.window = std::stoul(m[5]);
   char* end = nullptr;
   auto number = m[3].str();
   t.value = std::strtod(number.c_str(), &end);
@@ -476,8 +500,21 @@ YAML::Mark mark_of(const axis_value& v) {
   return m;
 }
 
+// Each axis value applied alone (after `set`), so that a refused value is
+// reported once, at its own line.
+void check_values(parse& p) {
+  for (const auto& a : p.spec.axes)
+    for (const auto& v : a.values) {
+      auto settings = p.spec.fixed;
+      settings.insert(settings.end(), v.settings.begin(), v.settings.end());
+      checked(p, v.base, settings, mark_of(v),
+              "axis " + in_quotes(a.name) + " value " + in_quotes(v.label));
+    }
+}
+
 void expand_cells(parse& p) {
   std::vector<cell> cells(1);
+  cells.front().settings = p.spec.fixed;
   for (const auto& a : p.spec.axes) {
     std::vector<cell> next;
     for (const auto& c : cells)
@@ -620,16 +657,14 @@ experiment_spec load_experiment(const std::string& path,
     r.check_keys(root, "the experiment", experiment_keys, start);
     read_settings(p, root);
     bool base_ok = read_base(p, root);
+    if (base_ok)
+      read_fixed(p, root);
     read_axes(p, root);
     read_seeds(p, root);
     if (base_ok)
       read_targets(p, root);
-    if (base_ok && r.ok()) {
-      for (const auto& a : spec.axes)
-        for (const auto& v : a.values)
-          checked(p, v.base, v.settings, mark_of(v),
-                  "axis " + in_quotes(a.name) + " value " + in_quotes(v.label));
-    }
+    if (base_ok && r.ok())
+      check_values(p);
     if (r.ok()) {
       expand_cells(p);
       make_trials(p, binary);

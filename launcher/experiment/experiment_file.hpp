@@ -34,12 +34,16 @@ struct axis {
   std::vector<axis_value> values;
 };
 
-/// A level a metric must reach: "loss <= 0.45", "test_accuracy >= 0.8".
+/// A level a metric must reach: "loss <= 0.45", "test_accuracy >= 0.8",
+/// "loss <= 0.45 over 20".
 struct target {
   std::string metric;
   bool at_most = true; ///< <= (else >=)
   double value = 0;
-  std::string text; ///< as written, e.g. "loss <= 0.45"
+  std::string text; ///< as written
+  /// Judged on the mean of the last `window` values of the metric ("over
+  /// N", or the experiment's `smoothing`).
+  std::size_t window = 1;
 };
 
 /// How trials run: every node in one process, or one process per node.
@@ -71,10 +75,11 @@ struct experiment_spec {
   std::filesystem::path base;
   std::string algorithm; ///< job.algorithm of the base topology
   std::vector<axis> axes;
+  /// Settings every cell makes before its axes' (the file's `set`).
+  std::vector<setting> fixed;
   std::vector<std::uint64_t> seeds;
   std::vector<target> targets;
-  /// Records a target is judged on: the mean of the last `smoothing`
-  /// values of its metric.
+  /// The window of a target without "over N".
   std::size_t smoothing = 1;
   trial_mode mode = trial_mode::run;
   std::filesystem::path output;

@@ -3,6 +3,7 @@
 #include "algorithms/program.hpp"
 #include "launcher/experiment/runner.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -123,9 +124,9 @@ trial_result read_trial(const experiment_spec& spec, const trial& t) {
     sort_by_wall(trace);
   for (const auto& target : spec.targets) {
     auto it = r.traces.find(target.metric);
-    r.reached.push_back(it == r.traces.end() ? std::nullopt
-                                             : first_reached(it->second, target,
-                                                             spec.smoothing));
+    r.reached.push_back(it == r.traces.end()
+                            ? std::nullopt
+                            : first_reached(it->second, target, target.window));
   }
   std::ifstream summary(t.dir / "summary.json");
   std::string line;
@@ -171,6 +172,14 @@ trial_numbers(const experiment_spec& spec, const trial_result& r) {
   row.emplace_back("staleness_mean", number(line, "staleness_mean"));
   row.emplace_back("staleness_max", number(line, "staleness_max"));
   row.emplace_back("blocked_s", number(line, "blocked_s"));
+  // The rest of the final line's numbers (cutoff totals, counts).
+  for (auto it = line.begin(); it != line.end(); ++it) {
+    bool listed = std::any_of(row.begin(), row.end(), [&](const auto& r) {
+      return r.first == it.key() || r.first == "final_" + it.key();
+    });
+    if (it->is_number() && !listed && it.key().rfind("final_", 0) != 0)
+      row.emplace_back(it.key(), it->get<double>());
+  }
   for (std::size_t i = 0; i < spec.targets.size(); ++i) {
     auto id = target_id(spec.targets[i]);
     bool hit = i < r.reached.size() && r.reached[i].has_value();

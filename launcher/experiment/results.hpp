@@ -55,7 +55,9 @@ std::optional<reached_at> first_reached(const metric_trace& trace,
 trial_result read_trial(const experiment_spec& spec, const trial& t);
 
 /// The numbers of one trial that trials.csv lists, by column name, in
-/// column order; missing values are NaN.
+/// column order: wall time, steps, the last value of each metric, the
+/// throughput, staleness and blocked time, every other number of the final
+/// line, then the time and step each target was reached (NaN where not).
 std::vector<std::pair<std::string, double>>
 trial_numbers(const experiment_spec& spec, const trial_result& r);
 

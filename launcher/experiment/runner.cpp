@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -220,27 +221,21 @@ bool trial_complete(const trial& t) {
          record->value("status", "") == "complete";
 }
 
-runner_outcome run_trials(const experiment_spec& spec,
-                          const runner_options& options) {
+namespace {
+
+// The trials of one run_trials() call: queued, running, and what is done.
+struct sweep {
+  const experiment_spec& spec;
+  const runner_options& options;
   runner_outcome outcome;
   std::deque<const trial*> queue;
-  for (const auto& t : spec.trials) {
-    if (!options.force && trial_complete(t))
-      ++outcome.skipped;
-    else
-      queue.push_back(&t);
-  }
-  fmt::print(stderr,
-             "experiment {}: {} trials ({} cells x {} seeds), {} complete "
-             "already, {} to run\n",
-             spec.name, spec.trials.size(), spec.cells.size(),
-             spec.seeds.size(), outcome.skipped, queue.size());
-  install_stop_handlers();
   std::vector<running> active;
-  std::size_t total = queue.size();
-  double spent = 0;
+  std::size_t total = 0;
   std::size_t finished = 0;
-  while (!active.empty() || (!queue.empty() && !stop_requested)) {
+  double spent = 0; ///< seconds of the trials finished
+
+  // Starts queued trials while there is room and no stop was asked.
+  void fill() {
     while (!stop_requested && !queue.empty() &&
            active.size() < options.parallel) {
       auto r = start(*queue.front(), spec, options);
@@ -252,7 +247,10 @@ runner_outcome run_trials(const experiment_spec& spec,
       }
       active.push_back(r);
     }
-    police(active, spec);
+  }
+
+  // Collects the trials that ended.
+  void reap() {
     for (auto it = active.begin(); it != active.end();) {
       int status = 0;
       if (waitpid(it->pid, &status, WNOHANG) != it->pid) {
@@ -262,31 +260,60 @@ runner_outcome run_trials(const experiment_spec& spec,
       bool ok = finish(*it, status, spec);
       ++(ok ? outcome.completed : outcome.failed);
       ++finished;
-      double took =
-          std::chrono::duration<double>(clock_type::now() - it->started)
-              .count();
-      spent += took;
-      std::size_t left = queue.size();
-      double eta =
-          spent / finished * static_cast<double>(left) /
-          static_cast<double>(std::max<std::size_t>(1, options.parallel));
-      fmt::print(
-          stderr, "[{}/{}] {} {} seed {} in {}  ({} running, {} left{})\n",
-          finished, total, ok ? "done  " : "FAILED",
-          spec.cells[it->t->cell].label, it->t->seed, duration_text(took),
-          active.size() - 1, left,
-          left > 0 && !stop_requested ? ", ETA " + duration_text(eta) : "");
-      if (!ok)
-        fmt::print(stderr, "  see {}\n", (it->t->dir / "log.txt").string());
+      report(*it, ok);
       it = active.erase(it);
     }
-    if (!active.empty())
+  }
+
+  void report(const running& r, bool ok) {
+    double took =
+        std::chrono::duration<double>(clock_type::now() - r.started).count();
+    spent += took;
+    std::size_t left = queue.size();
+    double eta = spent / static_cast<double>(finished) *
+                 static_cast<double>(left) /
+                 static_cast<double>(options.parallel);
+    fmt::print(
+        stderr, "[{}/{}] {} {} seed {} in {}  ({} running, {} left{})\n",
+        finished, total, ok ? "done  " : "FAILED", spec.cells[r.t->cell].label,
+        r.t->seed, duration_text(took), active.size() - 1, left,
+        left > 0 && !stop_requested ? ", ETA " + duration_text(eta) : "");
+    if (!ok)
+      fmt::print(stderr, "  see {}\n", (r.t->dir / "log.txt").string());
+  }
+};
+
+} // namespace
+
+runner_outcome run_trials(const experiment_spec& spec,
+                          const runner_options& options) {
+  auto settings = options;
+  settings.parallel = std::max<std::size_t>(1, options.parallel);
+  sweep s{spec, settings, {}, {}, {}, 0, 0, 0};
+  for (const auto& t : spec.trials) {
+    if (!options.force && trial_complete(t))
+      ++s.outcome.skipped;
+    else
+      s.queue.push_back(&t);
+  }
+  s.total = s.queue.size();
+  fmt::print(stderr,
+             "experiment {}: {} trials ({} cells x {} seeds), {} complete "
+             "already, {} to run\n",
+             spec.name, spec.trials.size(), spec.cells.size(),
+             spec.seeds.size(), s.outcome.skipped, s.total);
+  install_stop_handlers();
+  while (!s.active.empty() || (!s.queue.empty() && !stop_requested)) {
+    s.fill();
+    police(s.active, spec);
+    s.reap();
+    if (!s.active.empty())
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  outcome.interrupted = stop_requested != 0;
+  s.outcome.interrupted = stop_requested != 0;
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  return outcome;
+  return s.outcome;
 }
 
 } // namespace metronome::launcher::experiment

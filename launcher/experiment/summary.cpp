@@ -178,7 +178,7 @@ text_table terminal_table(const experiment_spec& spec,
   for (const auto& column : columns)
     if (column.rfind("final_", 0) == 0 || column == "wall_s" ||
         column.find("_per_s") != std::string::npos ||
-        column == "staleness_mean" ||
+        column == "staleness_mean" || column == "mean_cutoff" ||
         (is_target_column(column) &&
          column.compare(column.size() - 7, 7, "_wall_s") == 0))
       shown.push_back(column);
@@ -434,6 +434,11 @@ provenance this_run(const std::string& binary_path,
 std::string write_summary(const experiment_spec& spec,
                           const std::vector<trial_result>& results,
                           const provenance& run) {
+  std::error_code ec;
+  fs::create_directories(spec.output, ec);
+  if (ec)
+    throw std::runtime_error("cannot create " + spec.output.string() + ": " +
+                             ec.message());
   auto columns = number_columns(spec, results);
   write(spec.output / "trials.csv", trials_csv(spec, results, columns));
   write(spec.output / "summary.csv", summary_csv(spec, results, columns));

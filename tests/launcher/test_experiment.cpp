@@ -54,14 +54,15 @@ std::string tiny_topology(std::size_t train = 1200, std::size_t epochs = 1) {
 }
 
 const char* two_axes = R"(base: base.yaml
+set: {job.learning_rate: 0.05}
 axes:
   model:
     - {label: bsp, job.consistency: bsp}
     - {job.consistency: ssp, job.staleness: 2}
   job.batch_size: [16, 32]
 seeds: [1, 2]
-targets: ["loss <= 1.6", "test_accuracy >= 0.5"]
-smoothing: 3
+targets: ["loss <= 1.6 over 3", "test_accuracy >= 0.5"]
+smoothing: 2
 output: out
 )";
 
@@ -193,12 +194,13 @@ TEST_F(Experiment, TwoAxesTwoSeedsWriteEveryFileFromTheTrialsRecords) {
                 row.at("samples_per_s"), "samples_per_s");
     expect_same(recomputed_time(iterations, "loss", true, 1.6, 3),
                 row.at("loss_le_1.6_wall_s"), "time to loss <= 1.6");
-    expect_same(recomputed_time(evaluations, "test_accuracy", false, 0.5, 3),
+    expect_same(recomputed_time(evaluations, "test_accuracy", false, 0.5, 2),
                 row.at("test_accuracy_ge_0.5_wall_s"), "time to accuracy");
     auto topology = launcher::load_topology((trial / "topology.yaml").string());
     EXPECT_EQ(std::to_string(topology.job.seed), row.at("seed"));
     EXPECT_EQ(std::to_string(topology.job.batch_size),
               row.at("job.batch_size"));
+    EXPECT_FLOAT_EQ(topology.job.learning_rate, 0.05f);
     wall_by_cell[row.at("cell")].push_back(std::stod(row.at("wall_s")));
   }
   auto summary = read_csv(out / "summary.csv");
@@ -247,6 +249,8 @@ TEST_F(Experiment, RerunSkipsCompleteTrialsAndRerunsOnlyWhatIsMissing) {
 // and sends `signal` to the experiment process.
 command_result interrupt_first_trial(const temp_dir& dir, int signal) {
   auto log = dir / "log";
+  // A trial folder left by an earlier run holds an old output.txt.
+  auto launched = fs::file_time_type::clock::now();
   pid_t pid = fork();
   if (pid == 0) {
     if (chdir(dir.path().c_str()) != 0)
@@ -262,10 +266,13 @@ command_result interrupt_first_trial(const temp_dir& dir, int signal) {
   for (int i = 0; i < 1200 && !started; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir / "out", ec))
-      started =
-          started || read_all(e.path() / "output.txt").find("job started") !=
-                         std::string::npos;
+    for (const auto& e : fs::directory_iterator(dir / "out", ec)) {
+      auto output = e.path() / "output.txt";
+      auto written = fs::last_write_time(output, ec);
+      started = started || (!ec && written >= launched &&
+                            read_all(output).find("job started") !=
+                                std::string::npos);
+    }
   }
   EXPECT_TRUE(started) << read_all(log);
   kill(pid, signal);
@@ -327,6 +334,32 @@ TEST_F(Experiment, FiguresAreWellFormedSvgWithOneSeriesPerCell) {
     EXPECT_NE(loss.find(std::string("data-label=\"") + cell + "\""),
               std::string::npos)
         << cell;
+}
+
+TEST_F(Experiment, ReportRendersInHeadlessChromium) {
+  if (run("command -v chromium").exit_code != 0)
+    GTEST_SKIP() << "chromium is not installed (Debian: chromium)";
+  ASSERT_EQ(experiment().exit_code, 0);
+  auto page = dir / "out" / "index.html";
+  std::string browser = "timeout 150 chromium --headless --no-sandbox "
+                        "--disable-gpu --user-data-dir='" +
+                        (dir / "profile").string() + "' ";
+  auto dom = run(browser + "--dump-dom 'file://" + page.string() + "'");
+  ASSERT_EQ(dom.exit_code, 0) << dom.output;
+  std::size_t figures = 0;
+  for (const auto& e : fs::directory_iterator(dir / "out" / "figures"))
+    figures += e.path().extension() == ".svg";
+  std::size_t svgs = 0;
+  for (auto at = dom.output.find("<svg"); at != std::string::npos;
+       at = dom.output.find("<svg", at + 1))
+    ++svgs;
+  EXPECT_EQ(svgs, figures);
+  EXPECT_NE(dom.output.find("model=bsp batch_size=16"), std::string::npos);
+  auto shot = dir / "shot.png";
+  auto r = run(browser + "--screenshot='" + shot.string() +
+               "' --window-size=1200,2000 'file://" + page.string() + "'");
+  ASSERT_TRUE(fs::exists(shot)) << r.output;
+  EXPECT_GT(fs::file_size(shot), 40000u);
 }
 
 TEST(ExperimentLaunch, WorkerCountsThroughTheClusterTemplateOverTcp) {
@@ -416,6 +449,10 @@ TEST(ExperimentFile, BadInputIsLocatedAndStartsNoTrial) {
        "base: base.yaml\naxes: {job.batch_size: [16]}\nseeds: [1]\n"
        "targets: [\"loss < 0.1\"]\n",
        "a target must read 'METRIC <= NUMBER'", 4},
+      {"window of zero",
+       "base: base.yaml\naxes: {job.batch_size: [16]}\nseeds: [1]\n"
+       "targets: [\"loss <= 0.1 over 0\"]\n",
+       "optionally followed by 'over N' (N >= 1)", 4},
       {"seed as an axis",
        "base: base.yaml\naxes: {job.seed: [1, 2]}\n"
        "seeds: [1]\n",
@@ -431,6 +468,11 @@ TEST(ExperimentFile, BadInputIsLocatedAndStartsNoTrial) {
        "base: base.yaml\naxes:\n  program:\n    - {label: a}\n"
        "    - {base: LASSO}\nseeds: [1]\n",
        "runs algorithm 'lasso', the experiment's base 'softmax'", 5},
+      {"unknown key under set",
+       "base: base.yaml\nset: {job.bogus: 1}\naxes: {job.batch_size: [8]}\n"
+       "seeds: [1]\n",
+       "'set' makes a topology the loader refuses: unknown key 'bogus' in job",
+       2},
       {"combination refused",
        "base: base.yaml\naxes:\n  job.consistency: [bsp, ssp]\n"
        "  job.staleness: [2]\nseeds: [1]\n",
