@@ -109,6 +109,7 @@ struct coordinator_state {
   std::unique_ptr<cutoff_ledger> ledger;  // consistency: cutoff only
   std::vector<staleness_stats> staleness; // per worker
   staleness_stats all_staleness;
+  std::shared_ptr<actor_status> status;
 };
 
 double seconds_since(steady_clock::time_point t) {
@@ -210,6 +211,7 @@ void complete_iterations(coordinator_state& st) {
     if (st.ledger)
       st.ledger->close(st.completed);
     ++st.completed;
+    st.status->publish("running", static_cast<std::int64_t>(st.completed));
     if (st.schedule.evaluated_at(st.completed)) {
       st.eval_queue.emplace_back(st.completed, seconds_since(st.start_time));
       request_eval(st);
@@ -378,6 +380,7 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
   st.records.final_line(line);
   write_summary(st, env, eval, wall);
   st.finished = true;
+  st.status->publish("finished", static_cast<std::int64_t>(st.completed));
   auto error = st.records.error();
   if (error.empty())
     error = save_result(st, env.topo->options);
@@ -464,10 +467,21 @@ bool lose_workers(coordinator_state& st, const actor_env& env,
   return true;
 }
 
+// Publishes whom the coordinator still waits for before the job starts.
+void publish_hellos(coordinator_state& st) {
+  st.status->publish("waiting for hellos", 0);
+  st.status->wait("hello", {{"", -1, st.members->absent()}});
+}
+
 void on_hello(coordinator_state& st, const messages::inbound& msg) {
-  if (!st.members->hello(msg))
+  if (!st.members->hello(msg)) {
+    if (!st.started)
+      publish_hellos(st);
     return;
+  }
   st.started = true;
+  st.status->publish("running", 0);
+  st.status->wait("", {});
   st.start_time = steady_clock::now();
   st.records.say(fmt::format("job started: {} workers, {} servers, {} "
                              "iterations ({} per epoch)",
@@ -514,10 +528,13 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
+  st->status = env.status;
+  publish_hellos(*st);
   self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
         msg->handled();
+        env.status->handled();
         switch (msg->kind()) {
         case wire::Body::Hello:
           on_hello(*st, *msg);

@@ -65,6 +65,10 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
   opts.node = name;
   if (mode == endpoint_mode::tcp)
     opts.bind.push_back(bind_endpoint(*self));
+  // Loopback only until CURVE authenticates inspectors.
+  if (mode == endpoint_mode::tcp && topo.options.inspect != "off" &&
+      self->control_port != 0)
+    opts.control_bind = "tcp://127.0.0.1:" + std::to_string(self->control_port);
   // Messages between actors of this node take the same encoded path.
   opts.bind.push_back(endpoint_of(*self, endpoint_mode::inproc));
   transport_ = std::make_unique<messages::transport>(ctx, opts);
@@ -73,6 +77,9 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
         peer.name, peer.name == name ? endpoint_of(peer, endpoint_mode::inproc)
                                      : endpoint_of(peer, mode));
   post_ = std::make_shared<postman>(*transport_, topo);
+  control_ = std::make_unique<control_service>(topo, name, board_, *transport_);
+  transport_->on_control(
+      [this](const std::string& request) { return control_->answer(request); });
 }
 
 node::~node() {
@@ -88,8 +95,12 @@ void node::start() {
     for (const auto& actor : self->actors) {
       if (registry_.count(actor) > 0)
         continue;
-      auto handle = spawn_role(actor);
-      registry_.emplace(actor, handle);
+      std::string role;
+      int index = 0;
+      messages::parse_actor_name(actor, role, index);
+      auto status = board_.enter(actor, role);
+      auto handle = spawn_role(actor, status);
+      registry_.emplace(actor, hosted{handle, status});
       actors_.push_back(handle);
     }
   }
@@ -114,14 +125,21 @@ void node::start() {
 }
 
 void node::add_actor(const std::string& name, caf::actor a) {
+  std::string role;
+  int index = 0;
+  if (!messages::parse_actor_name(name, role, index))
+    role = name;
+  auto status = board_.enter(name, role);
   std::unique_lock<std::shared_mutex> guard{registry_mtx_};
-  registry_.emplace(name, a);
+  registry_.emplace(name, hosted{a, status});
   actors_.push_back(std::move(a));
 }
 
-caf::actor node::spawn_role(const std::string& actor) {
+caf::actor node::spawn_role(const std::string& actor,
+                            std::shared_ptr<actor_status> status) {
   actor_env env;
   env.name = actor;
+  env.status = std::move(status);
   env.topo = &topo_;
   env.post = post_;
   std::string role;
@@ -154,7 +172,8 @@ messages::transport::delivery node::deliver(messages::inbound_ptr msg) {
     auto i = registry_.find(msg->destination());
     if (i == registry_.end())
       return delivery::unknown_actor;
-    target = i->second;
+    target = i->second.handle;
+    i->second.status->delivered();
   }
   caf::anon_send(target, std::move(msg));
   return delivery::delivered;
@@ -162,7 +181,8 @@ messages::transport::delivery node::deliver(messages::inbound_ptr msg) {
 
 void node::on_peer(const std::string& peer, messages::peer_state state) {
   std::shared_lock<std::shared_mutex> guard{registry_mtx_};
-  for (const auto& [name, handle] : registry_) {
+  for (const auto& [name, entry] : registry_) {
+    const auto& handle = entry.handle;
     if (state == messages::peer_state::dead)
       caf::anon_send(handle, peer_down_atom::value, peer);
     else if (name.rfind("server/", 0) != 0)
@@ -224,8 +244,8 @@ void node::report_failure(const caf::actor_addr& who, const std::string& reason,
   std::string why;
   {
     std::shared_lock<std::shared_mutex> guard{registry_mtx_};
-    for (const auto& [actor, handle] : registry_)
-      if (handle.address() == who)
+    for (const auto& [actor, entry] : registry_)
+      if (entry.handle.address() == who)
         name = actor;
     why = name + " on node " + name_ +
           " stopped: " + (abort_reason_.empty() ? reason : abort_reason_);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "actors/core/control_service.hpp"
+#include "actors/core/status_board.hpp"
 #include "actors/core/topology.hpp"
 #include "messages/codec.hpp"
 #include "messages/transport.hpp"
@@ -66,6 +68,9 @@ struct actor_env {
   int index = 0;
   const topology* topo = nullptr;
   std::shared_ptr<const postman> post;
+  /// Where the actor publishes its state for inspectors (never null; a
+  /// node replaces it with an entry of its status board).
+  std::shared_ptr<actor_status> status = std::make_shared<actor_status>();
 };
 
 /// How node endpoints are formed.
@@ -110,11 +115,13 @@ public:
 
   const std::string& name() const { return name_; }
   messages::transport& transport() { return *transport_; }
+  const status_board& board() const { return board_; }
 
 private:
   messages::transport::delivery deliver(messages::inbound_ptr msg);
   void on_peer(const std::string& peer, messages::peer_state state);
-  caf::actor spawn_role(const std::string& actor);
+  caf::actor spawn_role(const std::string& actor,
+                        std::shared_ptr<actor_status> status);
   void report_failure(const caf::actor_addr& who, const std::string& reason,
                       bool own_failure);
 
@@ -125,7 +132,13 @@ private:
   std::unique_ptr<messages::transport> transport_;
   std::shared_ptr<const postman> post_;
   mutable std::shared_mutex registry_mtx_;
-  std::map<std::string, caf::actor, std::less<>> registry_;
+  struct hosted {
+    caf::actor handle;
+    std::shared_ptr<actor_status> status;
+  };
+  status_board board_;
+  std::unique_ptr<control_service> control_;
+  std::map<std::string, hosted, std::less<>> registry_;
   std::vector<caf::actor> actors_; // guarded by registry_mtx_
   std::string abort_reason_;       // guarded by registry_mtx_
   std::function<void(const std::string&)> on_failure_;

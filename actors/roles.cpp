@@ -67,6 +67,14 @@ bool job_members::hello(const messages::inbound& msg) {
   return true;
 }
 
+std::vector<std::string> job_members::absent() const {
+  std::vector<std::string> out;
+  for (const auto& name : expected_)
+    if (!present_.count(name))
+      out.push_back(name);
+  return out;
+}
+
 std::string job_members::missing() const {
   std::string out;
   for (const auto& name : expected_)

@@ -67,6 +67,8 @@ public:
 
   /// The actors that have not said hello, comma-separated.
   std::string missing() const;
+  /// The actors that have not said hello.
+  std::vector<std::string> absent() const;
 
   /// Sends `cmd` to every actor of the job.
   void command(sender& out, messages::wire::Command cmd,
@@ -98,7 +100,10 @@ public:
 
   messages::header header(const std::string& destination,
                           std::int64_t clock = 0, std::uint32_t table = 0);
-  void post(messages::outbound msg) const { env_.post->post(std::move(msg)); }
+  void post(messages::outbound msg) const {
+    env_.status->sent();
+    env_.post->post(std::move(msg));
+  }
 
   /// Sends a Control command to `destination`.
   void control(const std::string& destination, messages::wire::Command cmd,

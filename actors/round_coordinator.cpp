@@ -87,6 +87,7 @@ caf::behavior round_coordinator(caf::event_based_actor* self, actor_env env) {
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
         msg->handled();
+        env.status->handled();
         switch (msg->kind()) {
         case wire::Body::Hello:
           on_hello(*st, env, *msg);

@@ -241,6 +241,7 @@ caf::behavior scheduler(caf::event_based_actor* self, actor_env env) {
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
         msg->handled();
+        env.status->handled();
         switch (msg->kind()) {
         case wire::Body::RoundResult: {
           auto error = take_result(*st, *msg);
@@ -286,6 +287,7 @@ caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
   return {
       [self, program, out, env](const messages::inbound_ptr& msg) {
         msg->handled();
+        env.status->handled();
         if (msg->kind() == wire::Body::Control) {
           stop_on(self, msg->envelope().body_as_Control()->command());
           return;

@@ -20,6 +20,7 @@ namespace {
 
 // What this server holds of one table of the job.
 struct served_table {
+  std::string name;
   std::unique_ptr<table_shard> shard;
   // The last clock marked for an evaluation (marks are taken a few
   // evaluations ahead of the commits).
@@ -51,6 +52,9 @@ struct server_state {
   std::vector<messages::inbound_ptr> waiting_reads;
   std::set<std::string> complained;
   std::unique_ptr<cutoff_state> cutoff; // consistency: cutoff only
+  std::shared_ptr<actor_status> status;
+  std::vector<std::int64_t> published;  // what status shows, to spot changes
+  std::vector<std::int64_t> publishing; // the same, now
 };
 
 void complain(server_state& st, const actor_env& env,
@@ -207,6 +211,83 @@ void mark_ahead(server_state& st) {
   }
 }
 
+// The clock table `id` must commit for its first waiting read (-1: none
+// waits).
+std::int64_t needed_clock(const server_state& st, std::uint32_t id) {
+  std::int64_t needed = -1;
+  for (const auto& m : st.waiting_reads) {
+    if (m->header().table_id() != id)
+      continue;
+    const auto& shard = *st.tables[id].shard;
+    auto s = shard.policy().staleness();
+    auto clock = m->header().clock();
+    auto want = from_worker(*m) ? clock - std::max<std::int64_t>(s, 0) : clock;
+    needed = needed < 0 ? want : std::min(needed, want);
+  }
+  return needed;
+}
+
+std::int64_t count_behind(const table_shard& shard, std::int64_t clock) {
+  std::int64_t n = 0;
+  for (std::size_t w = 0; w < shard.writers(); ++w)
+    n += shard.finished(w) < clock;
+  return n;
+}
+
+// The workers below `clock` in `shard`.
+std::vector<std::string> behind(const table_shard& shard, std::int64_t clock) {
+  std::vector<std::string> out;
+  for (std::size_t w = 0; w < shard.writers(); ++w)
+    if (shard.finished(w) < clock)
+      out.push_back("worker/" + std::to_string(w));
+  return out;
+}
+
+// Publishes the tables and the reads they hold back when any of it changed
+// (clocks committed, the clock waited for, the writers behind it).
+void publish(server_state& st) {
+  // Called after every message: compared without allocating, published
+  // only when something changed.
+  auto& now = st.publishing;
+  now.clear();
+  for (std::uint32_t id = 0; id < st.tables.size(); ++id) {
+    if (!st.tables[id].shard)
+      continue;
+    const auto& shard = *st.tables[id].shard;
+    auto needed = needed_clock(st, id);
+    now.insert(now.end(), {shard.committed(), needed,
+                           needed < 0 ? 0 : count_behind(shard, needed)});
+  }
+  if (now == st.published)
+    return;
+  st.published = now;
+  std::vector<table_status> tables;
+  std::vector<wait_item> waits;
+  std::int64_t clock = -1;
+  for (std::uint32_t id = 0; id < st.tables.size(); ++id) {
+    const auto& t = st.tables[id];
+    if (!t.shard)
+      continue;
+    const auto& shard = *t.shard;
+    table_status ts{t.name,
+                    shard.policy().name(),
+                    shard.policy().staleness(),
+                    shard.committed(),
+                    shard.min_clock(),
+                    {}};
+    for (std::size_t w = 0; w < shard.writers(); ++w)
+      if (shard.finished(w) == ts.min_clock && ts.slowest.empty())
+        ts.slowest = "worker/" + std::to_string(w);
+    tables.push_back(ts);
+    clock = clock < 0 ? shard.committed() : std::min(clock, shard.committed());
+    if (auto needed = needed_clock(st, id); needed >= 0)
+      waits.push_back({t.name, needed, behind(shard, needed)});
+  }
+  st.status->tables(std::move(tables));
+  st.status->publish(waits.empty() ? "serving" : "holding reads", clock);
+  st.status->wait("updates", std::move(waits));
+}
+
 // Brings everything up to date after the table changed: waiting reads,
 // broadcasts of new versions and, on the leader, cutoffs reached.
 void settle(server_state& st, const actor_env& env) {
@@ -214,8 +295,11 @@ void settle(server_state& st, const actor_env& env) {
     mark_ahead(st);
     serve_waiting(st);
     push_to_subscribers(st);
-    if (!st.cutoff)
+    if (!st.cutoff) {
+      publish(st);
       return;
+    }
+    publish(st);
     auto step = st.cutoff->pacing->advance(st.cutoff->now());
     if (!step.error.empty())
       spdlog::error("{}: {}", env.name, step.error);
@@ -309,6 +393,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       if (topo.job.cutoff.scaling == "linear")
         shard->set_step_scaling(step_scaling::linear);
       st->tables[part.table].shard = std::move(shard);
+      st->tables[part.table].name = t.name;
     }
     if (topo.job.consistency == "cutoff") {
       if (!st->tables[0].shard)
@@ -324,12 +409,15 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       }
     }
     mark_ahead(*st);
+    st->status = env.status;
+    publish(*st);
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
         msg->handled();
+        env.status->handled();
         auto* table = table_of(*st, *msg);
         bool about_table = msg->kind() == wire::Body::Push ||
                            msg->kind() == wire::Body::Clock ||
@@ -397,6 +485,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
             reply(*st, *msg);
           } else {
             st->waiting_reads.push_back(msg);
+            publish(*st);
           }
           break;
         }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -39,6 +40,8 @@ struct worker_state {
   std::shared_ptr<const algorithms::data_parallel_program> program;
   std::size_t workers = 1;
   std::unique_ptr<ps_client> reads; // what is read from where
+  std::vector<table_layout> tables;
+  std::shared_ptr<actor_status> status;
   std::unique_ptr<worker_cache> cache;
   std::unique_ptr<algorithms::straggler_model> stragglers;
   std::size_t rank = 0;
@@ -56,6 +59,29 @@ struct worker_state {
   std::uint64_t abandoned = 0;
 };
 
+// Publishes the parts of the read of st.clock still outstanding: the
+// clock each table must have committed, and on which server.
+void publish_read(worker_state& st) {
+  std::vector<wait_item> items;
+  for (std::size_t p = 0; p < st.reads->size(); ++p) {
+    if (!st.reads->outstanding(p))
+      continue;
+    const auto& t = st.tables[st.reads->part(p).table];
+    bool bounded = t.consistency == "ssp" || t.consistency == "essp";
+    auto needed =
+        std::max<std::int64_t>(0, st.clock - (bounded ? t.staleness : 0));
+    auto same = std::find_if(items.begin(), items.end(), [&](const auto& i) {
+      return i.table == t.name && i.clock == needed;
+    });
+    if (same == items.end())
+      items.push_back({t.name, needed, {st.reads->server(p)}});
+    else
+      same->on.push_back(st.reads->server(p));
+  }
+  st.status->publish("reading", st.clock);
+  st.status->wait("read", std::move(items));
+}
+
 // Starts the read of iteration st.clock: fetches every shard the cache may
 // not serve at this clock. Returns true when nothing needs fetching.
 bool begin_read(worker_state& st) {
@@ -71,6 +97,8 @@ bool begin_read(worker_state& st) {
 // Computes iteration st.clock on the parameters the cache holds; the push
 // waits for the emulated straggler delay, if any.
 void compute(worker_state& st) {
+  st.status->publish("computing", st.clock);
+  st.status->wait("", {});
   auto now = std::chrono::steady_clock::now();
   std::chrono::duration<double> blocked = now - st.read_start;
   st.cache->view(st.params);
@@ -137,6 +165,7 @@ void iterate(caf::event_based_actor* self, worker_state& st,
   compute(st);
   if (st.computed.delay_seconds > 0) {
     st.phase = worker_state::delaying;
+    st.status->publish("delaying", st.clock);
     self->delayed_send(
         self,
         std::chrono::duration_cast<caf::timespan>(
@@ -147,6 +176,21 @@ void iterate(caf::event_based_actor* self, worker_state& st,
   finish(self, st);
 }
 
+// Publishes why an idle worker starts no iteration: it is done, or, under
+// a cutoff, it waits for the next version from every server.
+void publish_idle(worker_state& st) {
+  if (static_cast<std::uint64_t>(st.clock) >= st.iterations) {
+    st.status->publish("finished", st.clock);
+    st.status->wait("", {});
+    return;
+  }
+  std::vector<std::string> servers;
+  for (std::size_t p = 0; p < st.reads->size(); ++p)
+    servers.push_back(st.reads->server(p));
+  st.status->publish("waiting for a version", st.clock);
+  st.status->wait("version", {{st.tables[0].name, st.clock, servers}});
+}
+
 // Runs the next iteration if its read can be served from the cache (then
 // continues through a message to itself, so other messages get a turn), or
 // starts the fetch it waits for; a versioned worker starts the newest
@@ -155,10 +199,14 @@ void advance(caf::event_based_actor* self, worker_state& st) {
   if (st.phase != worker_state::idle)
     return;
   auto next = st.pacing->start(*st.cache, st.clock, st.iterations);
-  if (next < 0)
+  if (next < 0) {
+    publish_idle(st);
     return;
-  if (st.pacing->reads() && !begin_read(st))
+  }
+  if (st.pacing->reads() && !begin_read(st)) {
+    publish_read(st);
     return;
+  }
   st.clock = next;
   st.phase = worker_state::scheduled;
   st.fetched = st.fetched || !st.pacing->reads();
@@ -179,6 +227,9 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
     st->iterations = schedule_of(topo, st->program->samples()).iterations;
     st->params.resize(st->program->parameters());
     auto tables = job_tables(topo.job, st->program.get(), st->params.size());
+    st->tables = tables;
+    st->status = env.status;
+    st->status->publish("waiting for start", 0);
     auto parts = partitions(tables, topo.count("server"));
     std::vector<key_range> ranges;
     // Under bsp and async a worker reads every iteration (async measures
@@ -212,6 +263,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
   return {
       [self, st, env](const messages::inbound_ptr& msg) {
         msg->handled();
+        env.status->handled();
         switch (msg->kind()) {
         case wire::Body::PullReply: {
           std::string error;

@@ -174,6 +174,21 @@ struct cluster_marks {
   bool read = false;
 };
 
+// The node's control_port, or the default derived from its port.
+void read_control_port(reader& r, const YAML::Node& n, actors::node_spec& spec,
+                       node_marks& m) {
+  if (n["control_port"]) {
+    m.control = n["control_port"].Mark();
+    m.control_given = true;
+    m.control_ok =
+        r.whole(n, "control_port", spec.control_port, 1, 65535, "57100");
+  } else if (m.port_ok) {
+    m.control = m.port;
+    m.control_ok = true;
+    spec.control_port = actors::default_control_port(spec.port);
+  }
+}
+
 void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
                   actors::topology& topo, std::vector<node_marks>& marks,
                   cluster_marks& roles) {
@@ -196,7 +211,9 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
   std::map<std::string, YAML::Mark> names;
   auto& actors = roles.actors;
   for (const auto& n : nodes) {
-    if (!r.check_keys(n, "a node", {"name", "host", "port", "roles"}, n.Mark()))
+    if (!r.check_keys(n, "a node",
+                      {"name", "host", "port", "control_port", "roles"},
+                      n.Mark()))
       continue;
     actors::node_spec spec;
     node_marks m;
@@ -231,6 +248,7 @@ void read_cluster(reader& r, const YAML::Node& cluster, const YAML::Mark& at,
       m.port = n["port"].Mark();
       m.port_ok = r.whole(n, "port", spec.port, 1, 65535, "47100");
     }
+    read_control_port(r, n, spec, m);
     read_roles(r, n, spec, m.at, actors);
     topo.nodes.push_back(spec);
     marks.push_back(m);
@@ -474,10 +492,12 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
     return;
   if (!r.check_keys(options, "options",
                     {"log_dir", "metrics_dir", "parameters_out", "topics_out",
-                     "remote_command", "keys", "stragglers"},
+                     "remote_command", "keys", "stragglers", "inspect"},
                     at))
     return;
   auto& o = topo.options;
+  r.choice(options, "inspect", o.inspect, {"read", "write", "off"},
+           "inspect access", {{"true", "use read"}, {"false", "use off"}});
   for (auto [key, field] :
        {std::pair{"log_dir", &o.log_dir}, {"metrics_dir", &o.metrics_dir}}) {
     std::error_code ec;

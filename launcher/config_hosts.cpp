@@ -95,6 +95,66 @@ int bind_error(const std::string& host, std::uint16_t port) {
   return rc;
 }
 
+std::string control_rule_hint(const actors::node_spec& spec, bool given) {
+  if (given)
+    return "give every node on one machine its own port and control_port";
+  return "it has no 'control_port', so it takes port + 10000 (port - 10000 "
+         "above 55535), " +
+         std::to_string(spec.control_port) +
+         "; give it one, e.g. control_port: " +
+         std::to_string(spec.control_port == 65535 ? 1024
+                                                   : spec.control_port + 1);
+}
+
+// Control endpoints bind 127.0.0.1 of their node's machine: each needs a
+// port no other node of that machine uses for data or control. `taken`
+// holds the data ports, by machine.
+void check_control_ports(reader& r, const actors::topology& topo,
+                         const std::vector<node_marks>& marks,
+                         const std::vector<const host_facts*>& of,
+                         std::map<std::string, std::size_t> taken,
+                         const load_options& options) {
+  std::map<std::string, std::size_t> controls;
+  for (std::size_t i = 0; i < topo.nodes.size(); ++i) {
+    const auto& m = marks[i];
+    if (!m.control_ok || !m.host_ok)
+      continue;
+    const auto& spec = topo.nodes[i];
+    auto machine = of[i] ? of[i]->machine : spec.host;
+    auto own = taken.find(machine + ":" + std::to_string(spec.port));
+    if (!m.control_given && own != taken.end() && own->second != i)
+      continue; // its port clashes already, and so would its default
+    auto key = machine + ":" + std::to_string(spec.control_port);
+    auto label = node_label(spec, m.at);
+    auto data = taken.find(key);
+    auto [first, fresh] = controls.emplace(key, i);
+    if (data != taken.end() || !fresh) {
+      auto other = data != taken.end() ? data->second : first->second;
+      const auto& o = topo.nodes[other];
+      auto what = data != taken.end() ? "the port of " : "the control port of ";
+      auto line = line_of(data != taken.end() ? marks[other].port
+                                              : marks[other].control);
+      r.problem(m.control,
+                "control port clash: control port " +
+                    std::to_string(spec.control_port) + " of " + label +
+                    " is " + what + node_label(o, marks[other].at) + " (line " +
+                    line + ")",
+                control_rule_hint(spec, m.control_given));
+      continue;
+    }
+    if (!options.check_ports_free || !m.control_given || !of[i] ||
+        !of[i]->local)
+      continue;
+    if (bind_error("127.0.0.1", spec.control_port) == EADDRINUSE)
+      r.problem(m.control,
+                "control port " + std::to_string(spec.control_port) +
+                    " on 127.0.0.1 is already in use",
+                "another program, or a metronome job still running, listens "
+                "on it; choose another control_port for " +
+                    label);
+  }
+}
+
 } // namespace
 
 void check_hosts(reader& r, const actors::topology& topo,
@@ -212,6 +272,7 @@ void check_hosts(reader& r, const actors::topology& topo,
                                 "port of 1024 or more"
                               : "choose another port");
   }
+  check_control_ports(r, topo, marks, of, taken, options);
 }
 
 } // namespace detail

@@ -379,9 +379,12 @@ struct node_marks {
   YAML::Mark at;   ///< the node entry
   YAML::Mark host; ///< its host, or `at` when the default is used
   YAML::Mark port;
+  YAML::Mark control; ///< its control_port, or `port` for the default
   bool host_given = false;
   bool host_ok = false;
   bool port_ok = false;
+  bool control_given = false;
+  bool control_ok = false;
 };
 
 inline std::string node_label(const actors::node_spec& spec,

@@ -1,6 +1,7 @@
 #include "launcher/cli_checks.hpp"
 #include "launcher/config.hpp"
 #include "launcher/experiment/command.hpp"
+#include "launcher/inspect/inspect.hpp"
 #include "launcher/predictor_train.hpp"
 #include "launcher/runtime.hpp"
 #include "launcher/supervisor.hpp"
@@ -306,12 +307,17 @@ int main(int argc, char** argv) {
   auto* experiment =
       metronome::launcher::experiment::add_command(app, experiment_opts);
 
+  metronome::launcher::inspect_options inspect_opts;
+  auto* inspect = metronome::launcher::add_inspect(app, inspect_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  if (*inspect)
+    return metronome::launcher::run_inspect(inspect_opts);
   metronome::actors::topology topo;
   if (*run) {
     if (!load(config, topo))

@@ -312,6 +312,7 @@ void transport::start(deliver_fn deliver, peer_fn on_peer) {
         std::clamp<std::size_t>(opts_.window_bytes / 4, 1, 1 << 20);
     consumed_[name] = std::move(c);
   }
+  open_control();
   // Messages queued before start() are sent at once.
   waker_->ring();
   thread_ = std::thread([this] {
@@ -349,6 +350,26 @@ void transport::stop(std::chrono::milliseconds drain) {
 std::map<std::string, peer_state> transport::peer_states() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return states_;
+}
+
+std::vector<peer_report> transport::peer_reports() const {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<peer_report> out;
+  for (const auto& [name, p] : peers_) {
+    peer_report r;
+    r.name = name;
+    r.endpoint = p->endpoint;
+    r.state = p->state;
+    r.queued = p->queue.size();
+    r.in_flight = p->in_flight_messages;
+    r.in_flight_bytes = p->in_flight_bytes;
+    r.stalled = p->stalled;
+    if (p->state != peer_state::waiting)
+      r.silent_seconds =
+          std::chrono::duration<double>(now - p->last_heard).count();
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 std::map<std::string, peer_traffic> transport::peer_traffic_reports() const {
@@ -729,6 +750,11 @@ void transport::run() {
     items.push_back({nullptr, waker_->fd, ZMQ_POLLIN, 0});
     if (monitor_)
       items.push_back({monitor_->handle(), 0, ZMQ_POLLIN, 0});
+    std::size_t first_control = items.size();
+    if (control_) {
+      items.push_back({control_->handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
+    }
     std::size_t first_peer = items.size();
     for (auto& [name, p] : peers_) {
       if (!p->queue.empty() && !p->stalled) {
@@ -771,6 +797,10 @@ void transport::run() {
       watch_monitor();
     if (items[0].revents & ZMQ_POLLIN)
       receive();
+    if (control_ && (items[first_control + 1].revents & ZMQ_POLLIN))
+      answer_zap();
+    if (control_ && (items[first_control].revents & ZMQ_POLLIN))
+      serve_control();
     for (std::size_t i = 0; i < polled.size(); ++i)
       if (items[i + first_peer].revents & ZMQ_POLLOUT)
         flush(*polled[i]);
@@ -789,6 +819,7 @@ void transport::run() {
     p->dealer->close();
   }
   stop_monitor();
+  close_control();
   router_->close();
 }
 

@@ -45,6 +45,12 @@ struct transport_options {
   /// A peer never heard from is reported ("still waiting for node N at
   /// ENDPOINT") after this long, and again each time as long again passes.
   std::chrono::milliseconds waiting_report{5000};
+  /// The control endpoint: a ROUTER bound here (tcp://127.0.0.1:PORT)
+  /// answers inspection requests through the control handler; empty: none.
+  std::string control_bind;
+  /// Control requests larger than this get an error reply; frames larger
+  /// than 16 times this close the client's connection unread.
+  std::size_t max_control_bytes = std::size_t{64} << 10;
 };
 
 /// `n` distinct tcp ports on the loopback interface that were free a moment
@@ -73,6 +79,18 @@ struct peer_traffic {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::uint64_t dropped = 0;
+};
+
+/// The transport's view of one peer, for the control handler.
+struct peer_report {
+  std::string name;
+  std::string endpoint;
+  peer_state state = peer_state::waiting;
+  std::size_t queued = 0;      ///< messages waiting in our queue
+  std::uint64_t in_flight = 0; ///< sent, not yet taken up by its actors
+  std::uint64_t in_flight_bytes = 0;
+  bool stalled = false;       ///< its credit window is full
+  double silent_seconds = -1; ///< since we last heard it; -1: never
 };
 
 /// Counters of one transport, safe to read from any thread.
@@ -125,6 +143,10 @@ public:
   using deliver_fn = std::function<delivery(inbound_ptr)>;
   /// Called on the transport thread when a peer's liveness changes.
   using peer_fn = std::function<void(const std::string&, peer_state)>;
+  /// Called on the transport thread for each control request (its body,
+  /// at most max_control_bytes); returns the reply body. An exception is
+  /// answered as an error reply.
+  using control_fn = std::function<std::string(const std::string&)>;
 
   transport(zmq::context_t& ctx, transport_options opts);
   ~transport();
@@ -135,8 +157,13 @@ public:
   /// Declares node `name` reachable at `endpoint`; call before start().
   void add_peer(const std::string& name, const std::string& endpoint);
 
+  /// Sets what answers control requests; call before start().
+  void on_control(control_fn f) { on_control_ = std::move(f); }
+
   /// Binds, connects and starts the transport thread. Throws
   /// std::runtime_error naming the endpoint when binding or connecting fails.
+  /// A control endpoint that cannot be bound is logged and left out: the
+  /// job runs without it.
   void start(deliver_fn deliver, peer_fn on_peer = {});
 
   /// Queues `msg` for node `peer`. Thread-safe and never blocks.
@@ -158,6 +185,13 @@ public:
 
   /// The traffic counters each peer reported in its latest heartbeat.
   std::map<std::string, peer_traffic> peer_traffic_reports() const;
+
+  /// The control endpoint bound ("tcp://127.0.0.1:34100"), or empty.
+  const std::string& control_endpoint() const { return control_bound_; }
+
+  /// Every peer's queue, credit and liveness. Only on the transport thread
+  /// (from the control handler): the queues are its own.
+  std::vector<peer_report> peer_reports() const;
 
 private:
   struct peer;
@@ -183,12 +217,20 @@ private:
   void refuse_connection(int fd);
   void log_once(const std::string& who, const std::string& what,
                 const std::string& detail);
+  void open_control();
+  void serve_control();
+  void answer_zap();
+  void close_control();
 
   zmq::context_t& ctx_;
   transport_options opts_;
   transport_counters counters_;
   deliver_fn deliver_;
   peer_fn on_peer_;
+  control_fn on_control_;
+  std::unique_ptr<zmq::socket_t> control_;
+  std::unique_ptr<zmq::socket_t> zap_;
+  std::string control_bound_;
 
   std::unique_ptr<zmq::socket_t> router_;
   std::unique_ptr<zmq::socket_t> monitor_;

@@ -4,6 +4,9 @@
 
 #include "messages/transport.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <array>
@@ -75,6 +78,46 @@ inline std::string binary() {
 
 inline std::string fashion_mnist(const std::string& file) {
   return "/usr/share/datasets/fashion-mnist/" + file;
+}
+
+/// Starts `command` in the background with its output in DIR/NAME.log;
+/// returns the path of the file its exit code is written to when it ends.
+inline std::filesystem::path background(const std::string& command,
+                                        const temp_dir& dir,
+                                        const std::string& name) {
+  auto log = dir / (name + ".log");
+  auto rc = dir / (name + ".rc");
+  run("(" + command + " > " + log.string() + " 2>&1; echo $? > " + rc.string() +
+      ".tmp; mv " + rc.string() + ".tmp " + rc.string() +
+      ") < /dev/null > /dev/null 2>&1 &");
+  return rc;
+}
+
+/// The exit code written to `rc` (by background()), or -1.
+inline int exit_code(const std::filesystem::path& rc) {
+  std::ifstream in(rc);
+  int code = -1;
+  in >> code;
+  return code;
+}
+
+/// An IPv4 address of this machine other than loopback, or "".
+inline std::string own_address() {
+  std::string found;
+  ifaddrs* addrs = nullptr;
+  if (getifaddrs(&addrs) != 0)
+    return found;
+  for (auto* a = addrs; a != nullptr && found.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET)
+      continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr,
+              text, sizeof(text));
+    if (std::string(text).rfind("127.", 0) != 0)
+      found = text;
+  }
+  freeifaddrs(addrs);
+  return found;
 }
 
 } // namespace metronome::test

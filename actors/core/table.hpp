@@ -227,6 +227,12 @@ public:
   std::int64_t applied(std::size_t worker) const;
   /// Clocks finished by the slowest worker.
   std::int64_t min_clock() const;
+  /// Clocks `worker` (in range) has finished here.
+  std::int64_t finished(std::size_t worker) const {
+    return worker_clock_[worker];
+  }
+  /// The number of workers that write to this shard.
+  std::size_t writers() const { return worker_clock_.size(); }
 
   key_range keys() const { return keys_; }
   const consistency_policy& policy() const { return *policy_; }

@@ -17,6 +17,12 @@ const std::vector<std::string>& role_names() {
   return names;
 }
 
+std::uint16_t default_control_port(std::uint16_t port) {
+  constexpr int offset = 10000;
+  return static_cast<std::uint16_t>(port + offset <= 65535 ? port + offset
+                                                           : port - offset);
+}
+
 std::size_t topology::count(const std::string& role) const {
   std::size_t n = 0;
   for (const auto& node : nodes)

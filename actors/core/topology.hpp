@@ -16,6 +16,10 @@ namespace metronome::actors {
 /// coordinator, server, worker, scheduler.
 const std::vector<std::string>& role_names();
 
+/// The control port of a node on `port` when the topology gives none:
+/// port + 10000, or port - 10000 when that would pass 65535.
+std::uint16_t default_control_port(std::uint16_t port);
+
 /// One node process of a cluster and the actors it hosts.
 struct node_spec {
   std::string name;
@@ -23,6 +27,9 @@ struct node_spec {
   std::uint16_t port = 0;
   /// Actor names of the form role/index ("server/0", "worker/3").
   std::vector<std::string> actors;
+  /// The tcp port of its control endpoint on 127.0.0.1 (see
+  /// default_control_port()); 0: none.
+  std::uint16_t control_port = 0;
 };
 
 /// Where a job's training and test data come from.
@@ -141,6 +148,9 @@ struct options_spec {
   /// {host} is replaced by the node's host.
   std::string remote_command = "ssh -o BatchMode=yes {host}";
   keys_spec keys;
+  /// What the nodes' control endpoints allow: off (no endpoint), read
+  /// (inspection only) or write (also pause and resume).
+  std::string inspect = "read";
 };
 
 /// A whole cluster description: nodes, job and options.

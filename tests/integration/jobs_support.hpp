@@ -44,12 +44,16 @@ inline std::string job_yaml(const job_settings& s, const temp_dir& dir);
 // and per worker (or everything on "head").
 inline std::string topology(const job_settings& s, const temp_dir& dir) {
   std::string nodes;
-  auto ports = free_tcp_ports(1 + s.servers + s.workers);
+  // Control ports too: the default, port + 10000, may be another's port.
+  auto count = 1 + s.servers + s.workers;
+  auto ports = free_tcp_ports(2 * count);
   std::size_t next_port = 0;
   auto node = [&](const std::string& name, const std::string& roles) {
     nodes += "    - name: " + name + "\n      host: 127.0.0.1\n      port: " +
-             std::to_string(ports[next_port++]) + "\n      roles: [" + roles +
-             "]\n";
+             std::to_string(ports[next_port]) + "\n      control_port: " +
+             std::to_string(ports[count + next_port]) + "\n      roles: [" +
+             roles + "]\n";
+    ++next_port;
   };
   if (s.one_node_per_actor) {
     node("head", "coordinator/0");

@@ -51,12 +51,15 @@ protected:
   }
 
   std::string topology_of(const lasso_job& j) {
-    auto ports = free_tcp_ports(1 + j.workers);
+    auto ports = free_tcp_ports(2 * (1 + j.workers));
     std::string nodes;
+    std::size_t next = 0;
     auto node = [&](const std::string& name, const std::string& roles,
                     std::uint16_t port) {
       nodes += "    - name: " + name +
                "\n      host: 127.0.0.1\n      port: " + std::to_string(port) +
+               "\n      control_port: " +
+               std::to_string(ports[1 + j.workers + next++]) +
                "\n      roles: [" + roles + "]\n";
     };
     std::string head = "coordinator/0, scheduler/0";

@@ -10,29 +10,12 @@
 #include <random>
 
 using namespace metronome;
+using test::background;
+using test::exit_code;
 using test::job_settings;
 using test::temp_dir;
 
 namespace {
-
-// Starts `command` in the background with its output in `log`; returns the
-// path of the file its exit code is written to when it ends.
-std::filesystem::path background(const std::string& command,
-                                 const temp_dir& dir, const std::string& name) {
-  auto log = dir / (name + ".log");
-  auto rc = dir / (name + ".rc");
-  test::run("(" + command + " > " + log.string() + " 2>&1; echo $? > " +
-            rc.string() + ".tmp; mv " + rc.string() + ".tmp " + rc.string() +
-            ") < /dev/null > /dev/null 2>&1 &");
-  return rc;
-}
-
-int exit_code(const std::filesystem::path& rc) {
-  std::ifstream in(rc);
-  int code = -1;
-  in >> code;
-  return code;
-}
 
 job_settings long_job() {
   job_settings s;

@@ -73,11 +73,14 @@ protected:
   // others on a node of their own.
   std::string topology_of(const lda_job& j) {
     bool data = j.parallel == "data";
-    auto ports = free_tcp_ports(2 + j.workers);
+    auto count = 2 + j.workers;
+    auto ports = free_tcp_ports(2 * count);
     auto node = [&](const std::string& name, std::size_t port,
                     const std::string& roles) {
       return "    - name: " + name + "\n      host: 127.0.0.1\n      port: " +
-             std::to_string(ports[port]) + "\n      roles: [" + roles + "]\n";
+             std::to_string(ports[port]) +
+             "\n      control_port: " + std::to_string(ports[count + port]) +
+             "\n      roles: [" + roles + "]\n";
     };
     std::string nodes =
         node("head", 0,

@@ -14,8 +14,6 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -162,25 +160,6 @@ private:
   int port_ = 0;
 };
 
-// An IPv4 address of one of this machine's interfaces other than loopback.
-std::string own_address() {
-  std::string found;
-  ifaddrs* addrs = nullptr;
-  if (getifaddrs(&addrs) != 0)
-    return found;
-  for (auto* a = addrs; a != nullptr && found.empty(); a = a->ifa_next) {
-    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET)
-      continue;
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr,
-              text, sizeof(text));
-    if (std::string(text).rfind("127.", 0) != 0)
-      found = text;
-  }
-  freeifaddrs(addrs);
-  return found;
-}
-
 void write_u32s(const fs::path& p, std::vector<std::uint32_t> values) {
   std::ofstream out(p, std::ios::binary);
   for (auto v : values) {
@@ -263,7 +242,7 @@ TEST(Launcher, PortsInUseAreCheckedOnlyWhenAsked) {
 }
 
 TEST(Launcher, OwnInterfaceAddressIsThisMachine) {
-  auto address = own_address();
+  auto address = test::own_address();
   if (address.empty())
     GTEST_SKIP() << "no non-loopback IPv4 interface";
   test::temp_dir dir;
@@ -334,6 +313,45 @@ TEST(Launcher, DefaultsApply) {
   EXPECT_EQ(topo.options.remote_command, "ssh -o BatchMode=yes {host}");
   EXPECT_TRUE(topo.job.stragglers.empty());
   EXPECT_EQ(topo.options.log_dir, "");
+  EXPECT_EQ(topo.nodes[0].control_port, 57953);
+  EXPECT_EQ(topo.options.inspect, "read");
+}
+
+TEST(Launcher, ControlPortsTakeTheDefaultRuleOrTheGivenValue) {
+  EXPECT_EQ(actors::default_control_port(24100), 34100);
+  EXPECT_EQ(actors::default_control_port(55535), 65535);
+  EXPECT_EQ(actors::default_control_port(55536), 45536);
+  EXPECT_EQ(actors::default_control_port(1), 10001);
+  test::temp_dir dir;
+  auto path = dir / "topology.yaml";
+  auto text = one_node("127.0.0.1", 60000);
+  text.insert(text.find("      roles:"), "      control_port: 1234\n");
+  test::write_file(path, text + "options:\n  inspect: off\n");
+  auto topo = launcher::load_topology(path.string());
+  EXPECT_EQ(topo.nodes[0].control_port, 1234);
+  EXPECT_EQ(topo.options.inspect, "off");
+  test::write_file(path, one_node("127.0.0.1", 60000));
+  EXPECT_EQ(launcher::load_topology(path.string()).nodes[0].control_port,
+            50000);
+}
+
+TEST(Launcher, LaunchRejectsAGivenControlPortInUse) {
+  listener busy;
+  test::temp_dir dir;
+  auto path = dir / "topology.yaml";
+  auto text = one_node("127.0.0.1", test::free_tcp_ports(1)[0]);
+  text.insert(text.find("      roles:"),
+              "      control_port: " + std::to_string(busy.port()) + "\n");
+  test::write_file(path, text);
+  launcher::load_options launch;
+  launch.check_ports_free = true;
+  EXPECT_EQ(load_error(path), "");
+  EXPECT_NE(load_error(path, launch)
+                .find(path.string() + ":6:21: control port " +
+                      std::to_string(busy.port()) +
+                      " on 127.0.0.1 is already in use"),
+            std::string::npos)
+      << load_error(path, launch);
 }
 
 TEST(Launcher, WorkersNeedATrainingSampleEach) {

@@ -4,6 +4,7 @@
 
 #include "launcher/experiment/plot.hpp"
 #include "launcher/experiment/report.hpp"
+#include "tests/support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,6 +24,9 @@
 #include <vector>
 
 using namespace metronome::launcher::experiment;
+using metronome::test::run;
+using metronome::test::temp_dir;
+using metronome::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
@@ -30,47 +34,6 @@ namespace {
 const double not_a_number = std::numeric_limits<double>::quiet_NaN();
 const double infinity = std::numeric_limits<double>::infinity();
 const std::string nasty = "a<b & \"c\" 'd'>";
-
-class temp_dir {
-public:
-  temp_dir() {
-    std::string pattern =
-        (fs::temp_directory_path() / "metronome-report-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-}
-
-struct command_result {
-  int exit_code = -1;
-  std::string output;
-};
-
-command_result run(const std::string& command) {
-  command_result r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr)
-    return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    r.output.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
-}
 
 bool on_path(const std::string& program) {
   return run("command -v " + program + " >/dev/null").exit_code == 0;

@@ -1,0 +1,451 @@
+#include "launcher/inspect/session.hpp"
+
+#include "launcher/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+namespace metronome::launcher::inspect {
+
+namespace {
+
+// Between the two looks of `why`: long enough for a working actor to move
+// its clock or phase, short enough to stay interactive.
+constexpr auto confirm_window = std::chrono::milliseconds(400);
+
+const json status_request = {{"v", 1}, {"op", "status"}};
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words)
+    out += (out.empty() ? "" : ", ") + w;
+  return out;
+}
+
+result failure(std::string error) {
+  result r;
+  r.ok = false;
+  r.error = std::move(error);
+  return r;
+}
+
+// "no node answers at A, B" when nobody answered, else "".
+std::string nobody_answers(const job_view& v) {
+  std::vector<std::string> where;
+  for (const auto& a : v.nodes) {
+    if (a.answered && a.error.empty())
+      return {};
+    where.push_back(a.at.text());
+  }
+  return "no node answers at " + joined(where);
+}
+
+std::string field(const json& j, const char* key) {
+  auto i = j.find(key);
+  if (i == j.end())
+    return "-";
+  return i->is_string() ? i->get<std::string>() : i->dump();
+}
+
+bool positive_seconds(const std::string& text, double& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size() &&
+         std::isfinite(out) && out >= 0.05 && out <= 3600;
+}
+
+std::string table_line(const json& t) {
+  auto line =
+      fmt::format("table {} ({}", field(t, "name"), field(t, "consistency"));
+  if (t.contains("staleness"))
+    line += " s=" + field(t, "staleness");
+  line += "): committed " + field(t, "committed");
+  if (t.contains("slowest"))
+    line += ", slowest " + field(t, "slowest") + " at " + field(t, "min_clock");
+  return line;
+}
+
+} // namespace
+
+const std::vector<std::pair<std::string, std::string>>& command_help() {
+  static const std::vector<std::pair<std::string, std::string>> help = {
+      {"help", "this list"},
+      {"nodes", "every node and its liveness"},
+      {"actors [FILTER]", "actors whose name, role or node contains FILTER"},
+      {"actor NAME", "everything actor NAME publishes"},
+      {"clocks", "the clock of every worker and table"},
+      {"queues", "transport queues and credit per peer, mailboxes per actor"},
+      {"why", "who waits for whom, and whether the cause is dead, slow or "
+              "stuck"},
+      {"watch CMD [--interval S] [--count N]",
+       "repeats CMD every S seconds (default 1), N times (default: until "
+       "interrupted)"},
+  };
+  return help;
+}
+
+std::string check_command(const std::vector<std::string>& words) {
+  if (words.empty())
+    return "empty command";
+  const auto& c = words[0];
+  auto args = words.size() - 1;
+  std::vector<std::string> names;
+  for (const auto& [usage, text] : command_help())
+    names.push_back(usage.substr(0, usage.find(' ')));
+  if (std::find(names.begin(), names.end(), c) == names.end())
+    return "unknown command '" + c + "' (commands: " + joined(names) + ")";
+  if ((c == "help" || c == "nodes" || c == "clocks" || c == "queues" ||
+       c == "why") &&
+      args > 0)
+    return c + " takes no arguments";
+  if (c == "actors" && args > 1)
+    return "usage: actors [FILTER]";
+  if (c == "actor" && args != 1)
+    return "usage: actor NAME";
+  if (c != "watch")
+    return {};
+  std::vector<std::string> inner;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    double value = 0;
+    if (words[i] == "--interval" || words[i] == "--count") {
+      if (i + 1 == words.size() || !positive_seconds(words[i + 1], value))
+        return words[i] + " needs a number (seconds 0.05..3600, or a count)";
+      ++i;
+      continue;
+    }
+    inner.push_back(words[i]);
+  }
+  if (inner.empty() || inner[0] == "watch")
+    return "usage: watch CMD [--interval S] [--count N]";
+  return check_command(inner);
+}
+
+session::session(double timeout_seconds, bool json_output)
+    : client_(timeout_seconds)
+    , json_(json_output) {}
+
+int session::attach(const std::string& target) {
+  std::error_code ec;
+  if (std::filesystem::exists(target, ec)) {
+    actors::topology topo;
+    try {
+      topo = load_topology(target);
+    } catch (const config_error& e) {
+      for (const auto& p : e.problems())
+        std::fprintf(stderr, "%s\n", p.c_str());
+      return inspect_usage;
+    }
+    if (topo.options.inspect == "off") {
+      std::fprintf(stderr,
+                   "%s: options.inspect is off: the nodes have no control "
+                   "endpoint\n",
+                   target.c_str());
+      return inspect_usage;
+    }
+    for (const auto& n : topo.nodes) {
+      auto host = is_local_host(n.host) ? "127.0.0.1" : n.host;
+      endpoints_.push_back({n.name, host, n.control_port});
+      hosted_[n.name] = n.actors;
+    }
+    return inspect_ok;
+  }
+  auto at = parse_endpoint(target);
+  if (!at) {
+    std::fprintf(stderr,
+                 "'%s' is neither a topology file nor HOST:PORT of a control "
+                 "endpoint\n",
+                 target.c_str());
+    return inspect_usage;
+  }
+  auto first = client_.ask({*at}, status_request).front();
+  if (!first.answered || !first.error.empty()) {
+    std::fprintf(stderr, "%s\n", first.error.c_str());
+    return inspect_failed;
+  }
+  endpoints_.push_back(first.at);
+  for (const auto& p : first.reply.value("peers", json::array())) {
+    auto name = p.value("name", std::string());
+    hosted_[name] = p.value("actors", std::vector<std::string>());
+    if (p.value("self", false) || !p.contains("control_port"))
+      continue;
+    auto host = p.value("host", std::string());
+    endpoint e{name, is_local_host(host) ? "127.0.0.1" : host,
+               p.value("control_port", std::uint16_t{0})};
+    if (e.port != 0)
+      endpoints_.push_back(e);
+  }
+  return inspect_ok;
+}
+
+job_view session::look() {
+  return make_view(client_.ask(endpoints_, status_request), hosted_);
+}
+
+std::vector<std::string> session::words() const {
+  std::vector<std::string> out;
+  for (const auto& [usage, text] : command_help())
+    out.push_back(usage.substr(0, usage.find(' ')));
+  for (const auto& [node, actors] : hosted_) {
+    out.push_back(node);
+    out.insert(out.end(), actors.begin(), actors.end());
+  }
+  return out;
+}
+
+int session::run(const std::vector<std::string>& words) {
+  auto r = dispatch(words);
+  if (words[0] != "watch")
+    print(words[0], r);
+  return r.ok ? inspect_ok : inspect_failed;
+}
+
+void session::print(const std::string& command, const result& r) const {
+  if (json_) {
+    json out = {{"command", command}, {"ok", r.ok}};
+    if (!r.ok)
+      out["error"] = r.error;
+    out.update(r.data);
+    std::printf(
+        "%s\n",
+        out.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+  } else if (!r.ok) {
+    std::fprintf(stderr, "%s: %s\n", command.c_str(), r.error.c_str());
+  } else {
+    for (const auto& line : r.lines)
+      std::printf("%s\n",
+                  line.substr(0, line.find_last_not_of(' ') + 1).c_str());
+  }
+  std::fflush(stdout);
+}
+
+result session::dispatch(const std::vector<std::string>& words) {
+  const auto& c = words[0];
+  if (c == "help") {
+    result r;
+    for (const auto& [usage, text] : command_help()) {
+      r.lines.push_back(fmt::format("{:<40} {}", usage, text));
+      r.data["commands"][usage] = text;
+    }
+    return r;
+  }
+  if (c == "nodes")
+    return nodes();
+  if (c == "actors")
+    return actors(words.size() > 1 ? words[1] : "");
+  if (c == "actor")
+    return actor(words[1]);
+  if (c == "clocks")
+    return clocks();
+  if (c == "queues")
+    return queues();
+  if (c == "why")
+    return why();
+  return watch(words);
+}
+
+result session::nodes() {
+  auto v = look();
+  if (auto none = nobody_answers(v); !none.empty())
+    return failure(none);
+  result r;
+  json list = json::array();
+  r.lines.push_back(fmt::format("{:<12} {:<12} {:<22} {:<8} {}", "NODE",
+                                "STATE", "CONTROL", "PID", "ACTORS"));
+  for (const auto& a : v.nodes) {
+    auto l = v.judge(a.at.node);
+    auto actors = hosted_[a.at.node];
+    auto pid = a.answered ? field(a.reply, "pid") : "-";
+    r.lines.push_back(fmt::format("{:<12} {:<12} {:<22} {:<8} {}", a.at.node,
+                                  l.state, a.at.text(), pid, joined(actors)));
+    if (l.state != "alive")
+      r.lines.push_back("  " + l.detail);
+    list.push_back({{"node", a.at.node},
+                    {"state", l.state},
+                    {"detail", l.detail},
+                    {"control", a.at.text()},
+                    {"actors", actors}});
+  }
+  r.data["nodes"] = list;
+  return r;
+}
+
+result session::actors(const std::string& filter) {
+  auto v = look();
+  if (auto none = nobody_answers(v); !none.empty())
+    return failure(none);
+  result r;
+  json list = json::array();
+  for (const auto& [name, node] : v.node_of) {
+    if (!filter.empty() && name.find(filter) == std::string::npos &&
+        node.find(filter) == std::string::npos)
+      continue;
+    auto it = v.actors.find(name);
+    if (it == v.actors.end()) {
+      auto l = v.judge(node);
+      r.lines.push_back(
+          fmt::format("{:<15} {:<8} node {}", name, node, l.state));
+      list.push_back({{"name", name}, {"node", node}, {"state", l.state}});
+      continue;
+    }
+    const auto& a = it->second;
+    auto wait = describe_wait(a);
+    r.lines.push_back(fmt::format("{:<15} {:<8} {:<20} clock {:<8} {}", name,
+                                  node, field(a, "phase"), field(a, "clock"),
+                                  wait));
+    list.push_back(a);
+  }
+  if (list.empty())
+    return failure("no actor matches '" + filter +
+                   "' (actors: " + joined(v.actor_names()) + ")");
+  r.data["actors"] = list;
+  return r;
+}
+
+result session::actor(const std::string& name) {
+  auto v = look();
+  if (auto none = nobody_answers(v); !none.empty())
+    return failure(none);
+  auto node = v.node_of.find(name);
+  if (node == v.node_of.end())
+    return failure("no actor '" + name +
+                   "' in this job (actors: " + joined(v.actor_names()) + ")");
+  auto it = v.actors.find(name);
+  if (it == v.actors.end()) {
+    auto l = v.judge(node->second);
+    return failure(name + " is on node " + node->second + ", which is " +
+                   l.state + ": " + l.detail);
+  }
+  result r;
+  r.data["actor"] = it->second;
+  for (const auto& [key, value] : it->second.items())
+    r.lines.push_back(fmt::format("{:<10} {}", key,
+                                  value.is_string() ? value.get<std::string>()
+                                                    : value.dump()));
+  if (auto wait = describe_wait(it->second); !wait.empty())
+    r.lines.push_back("=> " + name + " " + wait);
+  return r;
+}
+
+result session::clocks() {
+  auto v = look();
+  if (auto none = nobody_answers(v); !none.empty())
+    return failure(none);
+  result r;
+  json workers = json::object();
+  json tables = json::array();
+  std::int64_t low = -1, high = -1;
+  for (const auto& [name, node] : v.node_of) {
+    auto it = v.actors.find(name);
+    bool worker = name.rfind("worker/", 0) == 0;
+    if (it == v.actors.end()) {
+      if (worker)
+        r.lines.push_back(fmt::format("{:<15} ? (node {} is {})", name, node,
+                                      v.judge(node).state));
+      continue;
+    }
+    const auto& a = it->second;
+    if (worker) {
+      auto clock = a.value("clock", std::int64_t{-1});
+      low = low < 0 ? clock : std::min(low, clock);
+      high = std::max(high, clock);
+      workers[name] = clock;
+      r.lines.push_back(
+          fmt::format("{:<15} clock {:<8} {}", name, clock, field(a, "phase")));
+    }
+    for (const auto& t : a.value("tables", json::array())) {
+      r.lines.push_back(fmt::format("{:<15} {}", name, table_line(t)));
+      json entry = t;
+      entry["server"] = name;
+      tables.push_back(entry);
+    }
+  }
+  if (high >= 0)
+    r.lines.push_back(fmt::format("workers at clocks {}..{} (spread {})", low,
+                                  high, high - low));
+  r.data["workers"] = workers;
+  r.data["tables"] = tables;
+  return r;
+}
+
+result session::queues() {
+  auto v = look();
+  if (auto none = nobody_answers(v); !none.empty())
+    return failure(none);
+  result r;
+  json list = json::array();
+  for (const auto& a : v.nodes) {
+    if (!v.answered(a.at.node))
+      continue;
+    for (const auto& p : a.reply.value("peers", json::array())) {
+      if (p.value("self", false))
+        continue;
+      r.lines.push_back(fmt::format(
+          "{} -> {:<10} {:<8} queued {:<6} in flight {} ({} bytes){}",
+          a.at.node, field(p, "name"), field(p, "state"), field(p, "queued"),
+          field(p, "in_flight"), field(p, "in_flight_bytes"),
+          p.value("stalled", false) ? ", out of credit" : ""));
+      json entry = p;
+      entry["from"] = a.at.node;
+      list.push_back(entry);
+    }
+  }
+  json mailboxes = json::object();
+  for (const auto& [name, a] : v.actors) {
+    auto m = a.value("messages", json::object());
+    r.lines.push_back(fmt::format("{:<15} mailbox {} (delivered {}, handled "
+                                  "{}, sent {})",
+                                  name, field(m, "queued"),
+                                  field(m, "delivered"), field(m, "handled"),
+                                  field(m, "sent")));
+    mailboxes[name] = m;
+  }
+  r.data["peers"] = list;
+  r.data["mailboxes"] = mailboxes;
+  return r;
+}
+
+result session::why() {
+  auto earlier = look();
+  if (auto none = nobody_answers(earlier); !none.empty())
+    return failure(none);
+  std::this_thread::sleep_for(confirm_window);
+  auto later = look();
+  if (auto none = nobody_answers(later); !none.empty())
+    return failure(none);
+  return explain(earlier, later);
+}
+
+result session::watch(const std::vector<std::string>& words) {
+  double interval = 1;
+  double count = 0;
+  std::vector<std::string> inner;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--interval" || words[i] == "--count") {
+      positive_seconds(words[i + 1], words[i] == "--count" ? count : interval);
+      ++i;
+      continue;
+    }
+    inner.push_back(words[i]);
+  }
+  bool ok = true;
+  for (long n = 0; count <= 0 || n < static_cast<long>(count); ++n) {
+    if (n > 0)
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(static_cast<long>(interval * 1000)));
+    auto r = dispatch(inner);
+    print(inner[0], r);
+    ok = ok && r.ok;
+  }
+  result r;
+  r.ok = ok;
+  if (!ok)
+    r.error = "a watched command failed";
+  return r;
+}
+
+} // namespace metronome::launcher::inspect

@@ -1,0 +1,61 @@
+#pragma once
+
+#include "launcher/inspect/client.hpp"
+#include "launcher/inspect/view.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace metronome::launcher::inspect {
+
+/// Exit codes of `metronome inspect`.
+enum inspect_exit : int {
+  inspect_ok = 0,     ///< every command succeeded
+  inspect_failed = 1, ///< a command failed, or no node of the job answers
+  inspect_usage = 2,  ///< bad options, target, script or command
+};
+
+/// The commands inspect knows, with their one-line help.
+const std::vector<std::pair<std::string, std::string>>& command_help();
+
+/// Why `words` is not a command inspect knows or has the wrong arguments,
+/// or "" when it is fine.
+std::string check_command(const std::vector<std::string>& words);
+
+/// An inspector attached to one job: its endpoints, and the commands run
+/// against them.
+class session {
+public:
+  session(double timeout_seconds, bool json_output);
+
+  /// Attaches to the job of topology file `path`, or the job of the node
+  /// answering at HOST:PORT `target`. Prints why not and returns an exit
+  /// code (inspect_ok when attached).
+  int attach(const std::string& target);
+
+  /// Runs one checked command, printing its result; returns an exit code.
+  int run(const std::vector<std::string>& words);
+
+  /// The names a word may be completed to: commands, actors and nodes.
+  std::vector<std::string> words() const;
+
+private:
+  job_view look();
+  result dispatch(const std::vector<std::string>& words);
+  void print(const std::string& command, const result& r) const;
+  result nodes();
+  result actors(const std::string& filter);
+  result actor(const std::string& name);
+  result clocks();
+  result queues();
+  result why();
+  result watch(const std::vector<std::string>& words);
+
+  control_client client_;
+  bool json_;
+  std::vector<endpoint> endpoints_;
+  std::map<std::string, std::vector<std::string>> hosted_;
+};
+
+} // namespace metronome::launcher::inspect

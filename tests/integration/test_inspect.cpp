@@ -1,0 +1,288 @@
+// `metronome inspect` against real jobs: every actor and clock listed, a
+// stopped worker named by `why`, a killed node named dead, bad commands
+// and unreachable endpoints, and clients the control endpoint refuses.
+
+#include "tests/integration/jobs_support.hpp"
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+
+#include <sstream>
+
+using namespace metronome;
+using test::background;
+using test::exit_code;
+using test::job_settings;
+using test::own_address;
+using test::temp_dir;
+
+namespace {
+
+// A job long enough to look at: every iteration waits about 18 ms more.
+job_settings slow_job(std::size_t iterations) {
+  job_settings s;
+  s.iterations = iterations;
+  s.job_extra = "  stragglers:\n    - model: lognormal\n      mu: -4\n"
+                "      sigma: 0.1\n";
+  return s;
+}
+
+// The pid of the process running node `node` of topology `cfg`, or 0.
+pid_t node_pid(const std::string& cfg, const std::string& node) {
+  // The node itself, not the shell that started it in the background.
+  auto r = test::run("pgrep -f -- '^[^ ]*metronome node --topology " + cfg +
+                     " --name " + node + "( |$)'");
+  std::istringstream in(r.output);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+// Every JSON object printed on its own line of `output`.
+std::vector<actors::json> json_lines(const std::string& output) {
+  std::vector<actors::json> out;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{')
+      out.push_back(actors::json::parse(line, nullptr, false));
+  return out;
+}
+
+std::string inspect(const std::string& target, const std::string& commands,
+                    const std::string& flags = "--json --timeout 2") {
+  return test::binary() + " inspect " + target + " " + flags + " --exec '" +
+         commands + "'";
+}
+
+// The control port of node `name` in topology text `yaml`.
+std::string control_port(const std::string& yaml, const std::string& name) {
+  auto at = yaml.find("- name: " + name + "\n");
+  auto p = yaml.find("control_port: ", at) + 14;
+  return yaml.substr(p, yaml.find('\n', p) - p);
+}
+
+// Sends `request` to a control endpoint as a REQ-style DEALER and returns
+// the reply, or "" when none comes within two seconds.
+std::string ask_raw(zmq::context_t& ctx, const std::string& endpoint,
+                    const std::string& request) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(endpoint);
+  s.send(zmq::message_t(), zmq::send_flags::sndmore);
+  s.send(zmq::buffer(request));
+  std::vector<zmq::pollitem_t> items = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, std::chrono::milliseconds(2000));
+  if (!(items[0].revents & ZMQ_POLLIN))
+    return {};
+  std::vector<zmq::message_t> parts;
+  if (!zmq::recv_multipart(s, std::back_inserter(parts)) || parts.empty())
+    return {};
+  return parts.back().to_string();
+}
+
+class Inspect : public test::needs_fashion_mnist {
+protected:
+  // Launches `s` and waits until the job has started.
+  void launch(const job_settings& s) {
+    cfg_ = (dir_ / "job.yaml").string();
+    yaml_ = test::topology(s, dir_);
+    test::write_file(cfg_, yaml_);
+    rc_ = background(test::binary() + " launch --no-progress " + cfg_, dir_,
+                     "launch");
+    ASSERT_TRUE(test::wait_for([&] {
+      return test::file_has(dir_ / "launch.log", "job started");
+    })) << "the job did not start";
+  }
+
+  void TearDown() override {
+    if (cfg_.empty())
+      return;
+    for (const auto& node : {"head", "s0", "s1", "w0", "w1", "w2"})
+      if (auto pid = node_pid(cfg_, node); pid > 0) {
+        ::kill(pid, SIGCONT);
+        ::kill(pid, SIGTERM);
+      }
+    test::wait_for([&] { return test::processes_mentioning(cfg_).empty(); },
+                   20);
+  }
+
+  temp_dir dir_;
+  std::string cfg_;
+  std::string yaml_;
+  std::filesystem::path rc_;
+};
+
+} // namespace
+
+TEST_F(Inspect, ListsEveryActorAndAClockForEachWorker) {
+  launch(slow_job(3000));
+  auto r = test::run(inspect(cfg_, "actors; clocks; nodes"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto replies = json_lines(r.output);
+  ASSERT_EQ(replies.size(), 3u) << r.output;
+  std::set<std::string> names;
+  for (const auto& a : replies[0]["actors"])
+    names.insert(a.value("name", ""));
+  std::set<std::string> expected = {"coordinator/0", "server/0", "server/1",
+                                    "worker/0",      "worker/1", "worker/2"};
+  EXPECT_EQ(names, expected) << r.output;
+  for (std::string w : {"worker/0", "worker/1", "worker/2"})
+    EXPECT_TRUE(replies[1]["workers"][w].is_number_integer()) << w << "\n"
+                                                              << r.output;
+  EXPECT_FALSE(replies[1]["tables"].empty()) << r.output;
+  for (const auto& n : replies[2]["nodes"])
+    EXPECT_EQ(n.value("state", ""), "alive") << r.output;
+
+  // Text output, and an endpoint as the target: the same job.
+  auto head = "127.0.0.1:" + control_port(yaml_, "head");
+  r = test::run(inspect(head, "actors worker", "--timeout 2"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (std::string w : {"worker/0", "worker/1", "worker/2"})
+    EXPECT_NE(r.output.find(w), std::string::npos) << r.output;
+  EXPECT_EQ(("\n" + r.output).find("\nserver/"), std::string::npos) << r.output;
+
+  r = test::run(inspect(cfg_, "actor worker/9", "--timeout 2"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no actor 'worker/9' in this job"), std::string::npos)
+      << r.output;
+}
+
+TEST_F(Inspect, WhyNamesTheStoppedWorkerEveryoneWaitsFor) {
+  launch(slow_job(300));
+  auto pid = node_pid(cfg_, "w1");
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  // Peers call a node suspect after 1 s of silence, dead after 10 s.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto r = test::run(inspect(cfg_, "why", "--json --timeout 1"));
+  auto text = test::run(inspect(cfg_, "why", "--timeout 1"));
+  ::kill(pid, SIGCONT);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto replies = json_lines(r.output);
+  ASSERT_EQ(replies.size(), 1u) << r.output;
+  const auto& causes = replies[0]["causes"];
+  ASSERT_EQ(causes.size(), 1u) << r.output;
+  EXPECT_EQ(causes[0].value("actor", ""), "worker/1") << r.output;
+  EXPECT_EQ(causes[0].value("node", ""), "w1") << r.output;
+  std::set<std::string> waiting;
+  for (const auto& w : causes[0]["waited_by"])
+    waiting.insert(w.get<std::string>());
+  EXPECT_TRUE(waiting.count("worker/0") && waiting.count("worker/2"))
+      << r.output;
+  EXPECT_NE(text.output.find("=> worker/1 is "), std::string::npos)
+      << text.output;
+  // Continued in time, the job finishes as if nothing happened.
+  ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
+  EXPECT_EQ(exit_code(rc_), 0)
+      << test::run("cat " + (dir_ / "launch.log").string()).output;
+}
+
+TEST_F(Inspect, AKilledNodeIsNamedDead) {
+  // Nodes started one by one: `launch` would stop the job at once.
+  cfg_ = (dir_ / "job.yaml").string();
+  yaml_ = test::topology(slow_job(3000), dir_);
+  test::write_file(cfg_, yaml_);
+  for (std::string node : {"head", "s0", "s1", "w0", "w1", "w2"})
+    background(test::binary() + " node --topology " + cfg_ + " --name " + node,
+               dir_, node);
+  ASSERT_TRUE(test::wait_for(
+      [&] { return test::file_has(dir_ / "head.log", "job started"); }));
+  auto pid = node_pid(cfg_, "w1");
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto r = test::run(inspect(cfg_, "nodes", "--json --timeout 1"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto replies = json_lines(r.output);
+  ASSERT_EQ(replies.size(), 1u) << r.output;
+  for (const auto& n : replies[0]["nodes"])
+    EXPECT_EQ(n.value("state", ""), n["node"] == "w1" ? "dead" : "alive")
+        << r.output;
+}
+
+TEST_F(Inspect, ControlEndpointRefusesBadRequestsAndStrangers) {
+  launch(slow_job(3000));
+  zmq::context_t ctx;
+  auto port = control_port(yaml_, "s0");
+  auto local = "tcp://127.0.0.1:" + port;
+  auto reply = ask_raw(ctx, local, R"({"v": 1, "op": "status"})");
+  EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply;
+  reply = ask_raw(ctx, local, "{not json");
+  EXPECT_NE(reply.find("the request is not JSON"), std::string::npos) << reply;
+  reply = ask_raw(ctx, local, R"({"v": 1, "op": "status", "x": 1})");
+  EXPECT_NE(reply.find("unknown field 'x' in the request"), std::string::npos)
+      << reply;
+  reply = ask_raw(ctx, local, R"({"v": 7, "op": "status"})");
+  EXPECT_NE(reply.find("protocol version 7 is not served here"),
+            std::string::npos)
+      << reply;
+  reply = ask_raw(ctx, local, R"({"v": 1, "op": "set"})");
+  EXPECT_NE(reply.find("unknown operation 'set'"), std::string::npos) << reply;
+  reply = ask_raw(ctx, local, std::string(100000, ' '));
+  EXPECT_NE(reply.find("request of 100000 bytes"), std::string::npos) << reply;
+  // Still serving after all that.
+  reply = ask_raw(ctx, local, R"({"v": 1, "op": "status"})");
+  EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply;
+
+  auto address = own_address();
+  if (address.empty())
+    GTEST_SKIP() << "this machine has no address but loopback to connect from";
+  // From a non-loopback address of this machine to the loopback endpoint.
+  auto stranger = "tcp://" + address + ":0;127.0.0.1:" + port;
+  EXPECT_EQ(ask_raw(ctx, stranger, R"({"v": 1, "op": "status"})"), "");
+  EXPECT_TRUE(test::file_has(dir_ / "launch.log", "control client refused"));
+}
+
+TEST(InspectInput, BadCommandsAndUnreachableEndpoints) {
+  temp_dir dir;
+  auto port = test::free_tcp_ports(1)[0];
+  auto target = "127.0.0.1:" + std::to_string(port);
+  auto r = test::run(inspect(target, "nodes", "--timeout 1"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output, "no node answers at " + target + "\n");
+
+  r = test::run(inspect(target, "nodes; frobnicate", "--timeout 1"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--exec, command 2: unknown command 'frobnicate'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+
+  r = test::run(inspect(target, "actor", "--timeout 1"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("usage: actor NAME"), std::string::npos) << r.output;
+
+  r = test::run(inspect("no-such-host-or-file", "nodes"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("neither a topology file nor HOST:PORT"),
+            std::string::npos)
+      << r.output;
+
+  auto fifo = dir / "commands.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  r = test::run(test::binary() + " inspect " + target + " -f " + fifo.string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("cannot read commands from '" + fifo.string() +
+                          "': it is a FIFO"),
+            std::string::npos)
+      << r.output;
+
+  auto script = dir / "commands.txt";
+  test::write_file(script, "# a comment\nnodes\nwhy please\n");
+  r = test::run(test::binary() + " inspect " + target + " -f " +
+                script.string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(script.string() + ":3: why takes no arguments"),
+            std::string::npos)
+      << r.output;
+
+  // Commands from a pipe: no prompt, same answers.
+  r = test::run("echo nodes | " + test::binary() + " inspect " + target +
+                " --timeout 1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output, "no node answers at " + target + "\n");
+}
