@@ -1,28 +1,21 @@
 #include "launcher/experiment/plot.hpp"
+#include "launcher/experiment/plot_text.hpp"
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <iterator>
 #include <limits>
-#include <system_error>
-
-extern char** environ;
 
 namespace metronome::launcher::experiment {
 
 namespace {
 
-namespace fs = std::filesystem;
+using plot_text::columns;
+using plot_text::shorten;
+using plot_text::wrap;
 
 // Okabe and Ito's colour-blind-safe palette; yellow last as it is faint on
 // white.
@@ -38,7 +31,6 @@ constexpr double plot_h = 320;
 constexpr std::size_t legend_columns = 34;
 constexpr std::size_t legend_lines = 2;
 constexpr double line_px = 15;
-constexpr const char* replacement = "\xEF\xBF\xBD";
 constexpr double inf = std::numeric_limits<double>::infinity();
 
 const char* colour(std::size_t i) {
@@ -55,93 +47,6 @@ std::string dash_attribute(std::size_t i) {
   default:
     return "";
   }
-}
-
-// ---- text ----------------------------------------------------------------
-
-// Length of the valid XML character encoded in UTF-8 at s[i], or 0.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80           ? 1
-                  : (c >> 5) == 0x6  ? 2
-                  : (c >> 4) == 0xE  ? 3
-                  : (c >> 3) == 0x1E ? 4
-                                     : 0;
-  if (n == 0 || i + n > s.size())
-    return 0;
-  char32_t cp = n == 1 ? c : c & (0x7F >> n);
-  for (std::size_t k = 1; k < n; ++k) {
-    auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80)
-      return 0;
-    cp = cp << 6 | (b & 0x3F);
-  }
-  static constexpr char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-  bool control = cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r';
-  bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-  if (control || surrogate || cp < least[n] || cp > 0x10FFFF || cp == 0xFFFE ||
-      cp == 0xFFFF)
-    return 0;
-  return n;
-}
-
-std::size_t columns(std::string_view s) {
-  return std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  });
-}
-
-// The first `n` characters of `s` (bytes of a broken sequence count each).
-std::string head(std::string_view s, std::size_t n) {
-  std::size_t i = 0;
-  for (std::size_t seen = 0; i < s.size(); ++i) {
-    bool lead = (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
-    if (lead && seen++ == n)
-      break;
-  }
-  return std::string(s.substr(0, i));
-}
-
-std::string shorten(std::string_view s, std::size_t n) {
-  if (columns(s) <= n)
-    return std::string(s);
-  return head(s, n > 0 ? n - 1 : 0) + "\u2026";
-}
-
-// Splits `word` into pieces of at most `width` characters.
-void split_word(std::string_view word, std::size_t width,
-                std::vector<std::string>& pieces) {
-  while (columns(word) > width) {
-    std::string piece = head(word, width);
-    pieces.push_back(piece);
-    word.remove_prefix(piece.size());
-  }
-  if (!word.empty())
-    pieces.emplace_back(word);
-}
-
-// `s` broken at spaces into lines of at most `width` characters, at most
-// `max_lines` of them, the last one ending with an ellipsis if cut.
-std::vector<std::string> wrap(std::string_view s, std::size_t width,
-                              std::size_t max_lines) {
-  width = std::max<std::size_t>(width, 4);
-  std::vector<std::string> words, lines;
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t j = std::min(s.find(' ', i), s.size());
-    split_word(s.substr(i, j - i), width, words);
-    i = j + 1;
-  }
-  for (const auto& w : words) {
-    if (!lines.empty() && columns(lines.back()) + 1 + columns(w) <= width)
-      lines.back() += " " + w;
-    else
-      lines.push_back(w);
-  }
-  if (lines.size() > max_lines) {
-    lines.resize(max_lines);
-    lines.back() = shorten(lines.back() + "\u2026", width);
-  }
-  return lines;
 }
 
 // ---- numbers and axes ------------------------------------------------------
@@ -295,59 +200,6 @@ std::vector<double> nice_ticks(double lo, double hi, bool log) {
       (log && !(fits(lo, true) && fits(hi, true))))
     return {};
   return log ? log_ticks(lo, hi) : linear_ticks(lo, hi);
-}
-
-std::string compact_number(double value, int digits) {
-  if (std::isnan(value))
-    return "nan";
-  if (std::isinf(value))
-    return value > 0 ? "inf" : "-inf";
-  if (value == 0)
-    return "0";
-  std::string s = fmt::format("{:.{}g}", value, std::max(digits, 1));
-  auto e = s.find('e');
-  if (e == std::string::npos)
-    return s;
-  std::string mantissa = s.substr(0, e);
-  bool negative = s[e + 1] == '-';
-  std::string exponent = s.substr(e + 2);
-  exponent.erase(
-      0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
-  return mantissa + (negative ? "e-" : "e") + exponent;
-}
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = utf8_length(text, i);
-    if (n == 0) {
-      out += replacement;
-      ++i;
-      continue;
-    }
-    switch (text[i]) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    case '\'':
-      out += "&apos;";
-      break;
-    default:
-      out.append(text.substr(i, n));
-    }
-    i += n;
-  }
-  return out;
 }
 
 namespace {
@@ -786,49 +638,6 @@ void draw_bar(std::string& out, const bar& b, std::size_t i,
   out += "</g>\n";
 }
 
-// ---- PNG -------------------------------------------------------------------
-
-std::string find_program(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path ? path : "";
-  while (true) {
-    std::size_t colon = std::min(dirs.find(':'), dirs.size());
-    fs::path dir(dirs.substr(0, colon).empty() ? "." : dirs.substr(0, colon));
-    std::error_code ec;
-    fs::path candidate = dir / name;
-    if (fs::is_regular_file(candidate, ec) &&
-        ::access(candidate.c_str(), X_OK) == 0)
-      return candidate.string();
-    if (colon == dirs.size())
-      return "";
-    dirs.remove_prefix(colon + 1);
-  }
-}
-
-// Runs `argv` with no input and its output discarded; returns its exit
-// status, or -1 when it could not start or did not exit.
-int run_quietly(std::vector<std::string> argv) {
-  std::vector<char*> args;
-  for (auto& a : argv)
-    args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0)
-    return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 } // namespace
 
 std::string svg(const line_figure& figure) {
@@ -908,30 +717,6 @@ std::string svg(const histogram_figure& figure) {
   close_svg(out, fr);
   legend(out, fr, entries);
   return out + "</svg>\n";
-}
-
-std::string png_from_svg(const std::string& svg_path, std::string& note) {
-  std::string program = find_program("rsvg-convert");
-  if (program.empty()) {
-    note = "rsvg-convert is not installed (Debian package librsvg2-bin), so "
-           "no PNG was made";
-    return "";
-  }
-  std::error_code ec;
-  if (!fs::is_regular_file(svg_path, ec)) {
-    note = svg_path + ": no such SVG file, so no PNG was made";
-    return "";
-  }
-  std::string png = fs::path(svg_path).replace_extension(".png").string();
-  int status = run_quietly({program, "-o", png, svg_path});
-  if (status != 0 || !fs::is_regular_file(png, ec) ||
-      fs::file_size(png, ec) == 0) {
-    note = fmt::format("rsvg-convert could not convert {} (exit status {})",
-                       svg_path, status);
-    return "";
-  }
-  note.clear();
-  return png;
 }
 
 } // namespace metronome::launcher::experiment
