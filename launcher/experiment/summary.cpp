@@ -96,9 +96,19 @@ std::string trials_csv(const experiment_spec& spec,
   return text;
 }
 
-bool is_target_column(const std::string& column) {
-  return column.find("_le_") != std::string::npos ||
-         column.find("_ge_") != std::string::npos;
+// The target a column times ("loss_le_0.5" for "loss_le_0.5_wall_s"), or
+// "" when it is no target's wall-time column.
+std::string timed_target(const experiment_spec& spec,
+                         const std::string& column) {
+  for (const auto& t : spec.targets)
+    if (column == target_id(t) + "_wall_s")
+      return target_id(t);
+  return {};
+}
+
+bool is_rate(const std::string& column) {
+  return column.size() > 6 &&
+         column.compare(column.size() - 6, 6, "_per_s") == 0;
 }
 
 // The values of `column` over the complete trials of cell `c`, and how
@@ -110,6 +120,22 @@ std::vector<double> cell_values(const experiment_spec& spec,
   for (const auto& r : all)
     if (r.complete && r.source->cell == c) {
       double v = value_of(trial_numbers(spec, r), column);
+      if (std::isfinite(v))
+        values.push_back(v);
+    }
+  return values;
+}
+
+// Each complete trial's `column` divided by its workers.
+std::vector<double> per_worker(const experiment_spec& spec,
+                               const std::vector<trial_result>& all,
+                               std::size_t c, const std::string& column) {
+  std::vector<double> values;
+  for (const auto& r : all)
+    if (r.complete && r.source->cell == c) {
+      auto row = trial_numbers(spec, r);
+      double v =
+          value_of(row, column) / std::max(1.0, value_of(row, "workers"));
       if (std::isfinite(v))
         values.push_back(v);
     }
@@ -131,9 +157,8 @@ std::string summary_csv(const experiment_spec& spec,
     header.push_back(a);
   header.insert(header.end(), {"trials", "complete"});
   for (const auto& column : columns) {
-    if (is_target_column(column) && column.size() > 7 &&
-        column.compare(column.size() - 7, 7, "_wall_s") == 0)
-      header.push_back(column.substr(0, column.size() - 7) + "_reached");
+    if (auto target = timed_target(spec, column); !target.empty())
+      header.push_back(target + "_reached");
     for (const char* part : {"_mean", "_low", "_high"})
       header.push_back(column + part);
   }
@@ -147,8 +172,7 @@ std::string summary_csv(const experiment_spec& spec,
     row.push_back(std::to_string(complete));
     for (const auto& column : columns) {
       auto values = cell_values(spec, all, c, column);
-      if (is_target_column(column) && column.size() > 7 &&
-          column.compare(column.size() - 7, 7, "_wall_s") == 0)
+      if (!timed_target(spec, column).empty())
         row.push_back(std::to_string(values.size()) + "/" +
                       std::to_string(complete));
       auto ci = algorithms::t_interval(values);
@@ -177,10 +201,8 @@ text_table terminal_table(const experiment_spec& spec,
   std::vector<std::string> shown;
   for (const auto& column : columns)
     if (column.rfind("final_", 0) == 0 || column == "wall_s" ||
-        column.find("_per_s") != std::string::npos ||
-        column == "staleness_mean" || column == "mean_cutoff" ||
-        (is_target_column(column) &&
-         column.compare(column.size() - 7, 7, "_wall_s") == 0))
+        is_rate(column) || column == "staleness_mean" ||
+        column == "mean_cutoff" || !timed_target(spec, column).empty())
       shown.push_back(column);
   table.header.insert(table.header.end(), shown.begin(), shown.end());
   for (std::size_t c = 0; c < spec.cells.size(); ++c) {
@@ -190,7 +212,8 @@ text_table terminal_table(const experiment_spec& spec,
     for (const auto& column : shown) {
       auto values = cell_values(spec, all, c, column);
       auto text = with_interval(values);
-      if (is_target_column(column) && values.size() < complete_in(all, c))
+      if (!timed_target(spec, column).empty() &&
+          values.size() < complete_in(all, c))
         text += fmt::format(" ({}/{})", values.size(), complete_in(all, c));
       row.push_back(text);
     }
@@ -275,40 +298,30 @@ void bar_figures(const experiment_spec& spec,
                  const std::vector<std::string>& columns,
                  std::vector<named_figure>& out) {
   for (const auto& column : columns) {
-    bool target = is_target_column(column) &&
-                  column.compare(column.size() - 7, 7, "_wall_s") == 0;
-    bool rate = column.find("_per_s") != std::string::npos;
-    if (!target && !rate)
+    auto target = timed_target(spec, column);
+    bool rate = is_rate(column);
+    if (target.empty() && !rate)
       continue;
     bar_figure f;
-    f.title = target ? "time to " + column.substr(0, column.size() - 7)
-                     : column + " per worker";
-    f.y_label = target ? "wall time (s)" : column + " / worker";
+    f.title = !target.empty() ? "time to " + target : column + " per worker";
+    f.y_label = !target.empty() ? "wall time (s)" : column + " / worker";
     for (std::size_t c = 0; c < spec.cells.size(); ++c) {
-      auto values = cell_values(spec, all, c, column);
-      if (rate) {
-        double w = 1;
-        for (const auto& r : all)
-          if (r.complete && r.source->cell == c &&
-              r.final_line.contains("workers") &&
-              r.final_line["workers"].is_number())
-            w = std::max(1.0, r.final_line["workers"].get<double>());
-        for (auto& v : values)
-          v /= w;
-      }
+      auto values = rate ? per_worker(spec, all, c, column)
+                         : cell_values(spec, all, c, column);
       auto ci = algorithms::t_interval(values);
       bar b;
       b.label = spec.cells[c].label;
       b.value = ci.mean;
       b.low = std::isfinite(ci.low) ? ci.low : ci.mean;
       b.high = std::isfinite(ci.high) ? ci.high : ci.mean;
-      if (target && values.size() < complete_in(all, c) && !values.empty())
+      if (!target.empty() && values.size() < complete_in(all, c) &&
+          !values.empty())
         b.label += fmt::format(" ({}/{})", values.size(), complete_in(all, c));
       f.bars.push_back(b);
     }
-    out.push_back({target ? "time-to-" + column.substr(0, column.size() - 7)
-                          : "throughput-per-worker",
-                   f.title + " (mean over seeds, 95% interval)", svg(f)});
+    out.push_back(
+        {!target.empty() ? "time-to-" + target : column + "-per-worker",
+         f.title + " (mean over seeds, 95% interval)", svg(f)});
   }
 }
 
