@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -70,6 +71,14 @@ struct staleness_stats {
   }
   double variance() const { return reads > 1 ? m2 / (reads - 1) : 0; }
 
+  // What inspect's `staleness` shows while the job runs.
+  json live() const {
+    return {{"reads", reads},
+            {"mean", mean},
+            {"max", max},
+            {"blocked_s", blocked_seconds}};
+  }
+
   json record() const {
     return {{"reads", reads},
             {"mean", mean},
@@ -110,6 +119,9 @@ struct coordinator_state {
   std::vector<staleness_stats> staleness; // per worker
   staleness_stats all_staleness;
   std::shared_ptr<actor_status> status;
+  // Pauses and resumes from inspect, as recorded; when each worker paused.
+  json events = json::array();
+  std::map<std::string, steady_clock::time_point> paused;
 };
 
 double seconds_since(steady_clock::time_point t) {
@@ -248,6 +260,7 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   st.staleness.resize(st.workers.size());
   st.staleness[rank].add(rep->staleness(), rep->blocked_seconds());
   st.all_staleness.add(rep->staleness(), rep->blocked_seconds());
+  st.status->note("staleness", st.workers[rank], st.staleness[rank].live());
   if (st.ledger) {
     st.ledger->report(rep->iteration(), rank, rep->loss(), rep->samples());
   } else {
@@ -256,6 +269,36 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
     ++r.count;
   }
   complete_iterations(st);
+}
+
+// A worker paused or resumed by inspect, before iteration header.clock:
+// one line of events.jsonl and one for people.
+void on_pause(coordinator_state& st, const messages::inbound& msg, bool pause) {
+  std::string worker(msg.source());
+  if (std::find(st.workers.begin(), st.workers.end(), worker) ==
+      st.workers.end())
+    return;
+  auto now = steady_clock::now();
+  double wall = st.started ? seconds_since(st.start_time) : 0.0;
+  json record = {{"event", pause ? "pause" : "resume"},
+                 {"actor", worker},
+                 {"iteration", msg.header().clock()},
+                 {"wall_s", wall},
+                 {"by", "inspect"}};
+  auto since = st.paused.find(worker);
+  if (pause) {
+    st.paused[worker] = now;
+  } else if (since != st.paused.end()) {
+    record["paused_s"] =
+        std::chrono::duration<double>(now - since->second).count();
+    st.paused.erase(since);
+  }
+  st.records.event(record);
+  st.events.push_back(record);
+  st.records.say(fmt::format("{} {} by inspect before iteration {}  wall "
+                             "{:.1f}s",
+                             worker, pause ? "paused" : "resumed",
+                             msg.header().clock(), wall));
 }
 
 // Cutoff: the leading server's record of a version completes it.
@@ -336,6 +379,8 @@ void write_summary(coordinator_state& st, const actor_env& env,
                       {"staleness_bound", env.topo->job.staleness},
                       {"staleness", st.all_staleness.record()},
                       {"workers", workers}});
+  if (!st.events.empty())
+    summary["events"] = st.events;
   st.records.summary(summary);
 }
 
@@ -529,6 +574,9 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     return refuse_to_start(self, env, e);
   }
   st->status = env.status;
+  for (const auto& w : st->workers)
+    st->status->note("staleness", w, staleness_stats().live());
+  st->status->note("bounds", tables_record(st->tables));
   publish_hellos(*st);
   self->delayed_send(self, std::chrono::seconds(5), tick_atom::value);
   return {
@@ -550,6 +598,11 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           break;
         case wire::Body::Control: {
           const auto* ctl = msg->envelope().body_as_Control();
+          if (ctl->command() == wire::Command::Pause ||
+              ctl->command() == wire::Command::Resume) {
+            on_pause(*st, *msg, ctl->command() == wire::Command::Pause);
+            break;
+          }
           if (ctl->command() != wire::Command::Abort || st->finished)
             break;
           // Under a cutoff a worker that failed is a lost worker.

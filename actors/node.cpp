@@ -77,7 +77,14 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
         peer.name, peer.name == name ? endpoint_of(peer, endpoint_mode::inproc)
                                      : endpoint_of(peer, mode));
   post_ = std::make_shared<postman>(*transport_, topo);
-  control_ = std::make_unique<control_service>(topo, name, board_, *transport_);
+  control_ = std::make_unique<control_service>(
+      topo, name, board_, *transport_,
+      [this](const std::string& actor, bool pause) {
+        return steer(actor, pause);
+      },
+      [this](const control_service::table_read& read) {
+        return read_table(read);
+      });
   transport_->on_control(
       [this](const std::string& request) { return control_->answer(request); });
 }
@@ -192,6 +199,28 @@ void node::on_peer(const std::string& peer, messages::peer_state state) {
     else if (state == messages::peer_state::alive)
       caf::anon_send(handle, peer_alive_atom::value, peer);
   }
+}
+
+bool node::steer(const std::string& actor, bool pause) {
+  std::shared_lock<std::shared_mutex> guard{registry_mtx_};
+  auto i = registry_.find(actor);
+  if (i == registry_.end())
+    return false;
+  if (pause)
+    caf::anon_send(i->second.handle, pause_atom::value);
+  else
+    caf::anon_send(i->second.handle, resume_atom::value);
+  return true;
+}
+
+bool node::read_table(const control_service::table_read& read) {
+  std::shared_lock<std::shared_mutex> guard{registry_mtx_};
+  auto i = registry_.find(read.server);
+  if (i == registry_.end())
+    return false;
+  caf::anon_send(i->second.handle, table_read_atom::value, read.id, read.table,
+                 read.begin, read.end);
+  return true;
 }
 
 void node::abort(const std::string& reason) {

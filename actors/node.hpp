@@ -25,6 +25,13 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// of a suspect node and wait for them again once it is back.
 using peer_suspect_atom = caf::atom_constant<caf::atom("suspect")>;
 using peer_alive_atom = caf::atom_constant<caf::atom("alive")>;
+/// Sent by the control endpoint to a worker (options.inspect: write): it
+/// finishes its iteration and starts no other until resumed.
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+/// Sent by the control endpoint to a server: (id, table, begin, end), a
+/// slice it keeps in its status as the answer to request id.
+using table_read_atom = caf::atom_constant<caf::atom("tableread")>;
 
 /// The exit reason of an actor that stops because the job failed somewhere
 /// else (a Control Abort, a dead coordinator): not a failure of its own.
@@ -120,6 +127,8 @@ public:
 private:
   messages::transport::delivery deliver(messages::inbound_ptr msg);
   void on_peer(const std::string& peer, messages::peer_state state);
+  bool steer(const std::string& actor, bool pause);
+  bool read_table(const control_service::table_read& read);
   caf::actor spawn_role(const std::string& actor,
                         std::shared_ptr<actor_status> status);
   void report_failure(const caf::actor_addr& who, const std::string& reason,

@@ -278,6 +278,8 @@ void publish(server_state& st) {
     for (std::size_t w = 0; w < shard.writers(); ++w)
       if (shard.finished(w) == ts.min_clock && ts.slowest.empty())
         ts.slowest = "worker/" + std::to_string(w);
+    ts.begin = shard.keys().begin;
+    ts.end = shard.keys().end;
     tables.push_back(ts);
     clock = clock < 0 ? shard.committed() : std::min(clock, shard.committed());
     if (auto needed = needed_clock(st, id); needed >= 0)
@@ -353,6 +355,33 @@ std::unique_ptr<cutoff_server> make_pacing(caf::event_based_actor* self,
         query->observation = std::move(q.observation);
         self->send(cutoff->predictor, predictor_query_ptr{std::move(query)});
       });
+}
+
+// inspect's `table NAME BEGIN:END`: keys [begin, end) of table `name` as
+// they are now, read on this actor's thread.
+nlohmann::ordered_json read_slice(const server_state& st,
+                                  const std::string& name, std::uint64_t begin,
+                                  std::uint64_t end) {
+  using json = nlohmann::ordered_json;
+  for (const auto& t : st.tables) {
+    if (!t.shard || t.name != name)
+      continue;
+    auto keys = t.shard->keys();
+    if (begin >= end || begin < keys.begin || end > keys.end)
+      return {{"error", fmt::format("keys [{}, {}) of table {} are not all on "
+                                    "this server, which holds [{}, {})",
+                                    begin, end, name, keys.begin, keys.end)}};
+    auto values = t.shard->snapshot();
+    json out = json::array();
+    for (auto k = begin; k < end; ++k)
+      out.push_back((*values)[k - keys.begin]);
+    return {{"table", name},
+            {"begin", begin},
+            {"end", end},
+            {"committed", t.shard->committed()},
+            {"values", std::move(out)}};
+  }
+  return {{"error", "no table '" + name + "' on this server"}};
 }
 
 } // namespace
@@ -506,6 +535,10 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         st->cutoff->pacing->answered(answer->version, answer->decision,
                                      answer->seconds);
         settle(*st, env);
+      },
+      [st, env](table_read_atom, std::uint64_t id, const std::string& name,
+                std::uint64_t begin, std::uint64_t end) {
+        env.status->keep_answer(id, read_slice(*st, name, begin, end));
       },
       [self, st, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);

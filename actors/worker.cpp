@@ -57,7 +57,21 @@ struct worker_state {
   std::unique_ptr<worker_pacing> pacing;
   enum { idle, scheduled, delaying } phase = idle;
   std::uint64_t abandoned = 0;
+  // inspect's pause: asked for, and in effect (no iteration started since).
+  bool pause_asked = false;
+  bool paused = false;
 };
+
+// Tells the coordinator, for the job's records, that the worker was paused
+// or resumed before iteration st.clock.
+void note_pause(worker_state& st, wire::Command cmd) {
+  messages::envelope_builder builder(256);
+  auto body = wire::CreateControl(builder.fbb(), cmd,
+                                  builder.fbb().CreateString("inspect"));
+  static const std::string coordinator = "coordinator/0";
+  st.out->post(builder.finish(st.out->header(coordinator, st.clock),
+                              wire::Body::Control, body.Union()));
+}
 
 // Publishes the parts of the read of st.clock still outstanding: the
 // clock each table must have committed, and on which server.
@@ -196,8 +210,15 @@ void publish_idle(worker_state& st) {
 // starts the fetch it waits for; a versioned worker starts the newest
 // version every server has sent.
 void advance(caf::event_based_actor* self, worker_state& st) {
-  if (st.phase != worker_state::idle)
+  if (st.phase != worker_state::idle || st.paused)
     return;
+  if (st.pause_asked && static_cast<std::uint64_t>(st.clock) < st.iterations) {
+    st.paused = true;
+    st.status->publish("paused", st.clock);
+    st.status->wait("", {});
+    note_pause(st, wire::Command::Pause);
+    return;
+  }
   auto next = st.pacing->start(*st.cache, st.clock, st.iterations);
   if (next < 0) {
     publish_idle(st);
@@ -323,6 +344,25 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
       [self, st](delayed_atom, std::int64_t clock) {
         if (st->phase == worker_state::delaying && clock == st->clock)
           finish(self, *st);
+      },
+      [self, st, env](pause_atom) {
+        if (st->pause_asked)
+          return;
+        st->pause_asked = true;
+        spdlog::info("{}: pausing after its iteration (inspect)", env.name);
+        // Mid-iteration or mid-read it pauses once the iteration is pushed.
+        if (st->started && st->phase == worker_state::idle &&
+            st->reads->missing() == 0)
+          advance(self, *st);
+      },
+      [self, st, env](resume_atom) {
+        st->pause_asked = false;
+        if (!st->paused)
+          return;
+        st->paused = false;
+        spdlog::info("{}: resumed at clock {} (inspect)", env.name, st->clock);
+        note_pause(*st, wire::Command::Resume);
+        advance(self, *st);
       },
       [self, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);

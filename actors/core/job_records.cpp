@@ -60,6 +60,19 @@ void job_records::iterations(const json& records) {
   }
 }
 
+void job_records::event(const json& record) {
+  if (!dir_.empty() && !events_.out.is_open()) {
+    events_.path = dir_ / "events.jsonl";
+    events_.out.open(events_.path);
+    if (!events_.out) {
+      fail("cannot write " + events_.path.string() + ": " +
+           std::strerror(errno));
+      return;
+    }
+  }
+  write_line(events_, record.dump());
+}
+
 void job_records::trace(std::string_view row) {
   write_line(trace_, row);
 }

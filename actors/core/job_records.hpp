@@ -15,7 +15,8 @@ using json = nlohmann::ordered_json;
 
 /// The one writer of a job's outputs: human lines, "@progress" lines and
 /// the final JSON line on stdout, and, in the metrics directory,
-/// iterations.jsonl, evaluations.jsonl, trace.csv and summary.json.
+/// iterations.jsonl, evaluations.jsonl, trace.csv, summary.json and, when
+/// something was changed live, events.jsonl.
 ///
 /// Every JSON record goes through a JSON library; readers parse them back
 /// (parse_record, final_record). A failed write is remembered with the
@@ -41,6 +42,9 @@ public:
   void evaluation(const json& record) {
     write_line(evaluations_, record.dump());
   }
+  /// One line of events.jsonl: a change made while the job runs (a pause
+  /// or resume from inspect); the file is created with its first event.
+  void event(const json& record);
   /// One row of trace.csv (without the newline).
   void trace(std::string_view row);
   /// Whether trace.csv is written.
@@ -71,6 +75,7 @@ private:
   std::filesystem::path dir_;
   file iterations_;
   file evaluations_;
+  file events_;
   file trace_;
   bool progress_ = false;
   std::string error_;

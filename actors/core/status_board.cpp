@@ -40,6 +40,8 @@ json table_json(const table_status& t) {
     out["staleness"] = t.staleness;
   if (!t.slowest.empty())
     out["slowest"] = t.slowest;
+  if (t.end > t.begin)
+    out["keys"] = {t.begin, t.end};
   return out;
 }
 
@@ -79,6 +81,32 @@ void actor_status::tables(std::vector<table_status> t) {
 void actor_status::note(const std::string& key, json value) {
   std::lock_guard<std::mutex> guard{mtx_};
   notes_[key] = std::move(value);
+}
+
+void actor_status::note(const std::string& key, const std::string& entry,
+                        json value) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& object = notes_[key];
+  if (!object.is_object())
+    object = json::object();
+  object[entry] = std::move(value);
+}
+
+void actor_status::keep_answer(std::uint64_t id, json reply) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  answers_[id] = std::move(reply);
+  while (answers_.size() > 16)
+    answers_.erase(answers_.begin());
+}
+
+json actor_status::take_answer(std::uint64_t id) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = answers_.find(id);
+  if (i == answers_.end())
+    return nullptr;
+  auto out = std::move(i->second);
+  answers_.erase(i);
+  return out;
 }
 
 json actor_status::snapshot() const {

@@ -30,6 +30,8 @@ struct table_status {
   std::int64_t committed = 0; ///< every update below it is applied
   std::int64_t min_clock = 0; ///< clocks the slowest writer finished
   std::string slowest;        ///< that writer ("worker/7"), empty if none
+  std::uint64_t begin = 0;    ///< the keys of the table this shard holds
+  std::uint64_t end = 0;
 };
 
 /// The state one actor publishes at its clock and phase changes, read by
@@ -58,6 +60,20 @@ public:
   /// Sets a free-form field shown by `actor NAME` (counts, settings).
   void note(const std::string& key, nlohmann::ordered_json value);
 
+  /// Sets entry `entry` of the object note `key` (one worker's figures of
+  /// many), leaving its other entries.
+  void note(const std::string& key, const std::string& entry,
+            nlohmann::ordered_json value);
+
+  /// Keeps `reply` as the answer to control request `id` (a table slice
+  /// the actor read on its own thread), until the transport hands it out;
+  /// the newest 16 answers are kept.
+  void keep_answer(std::uint64_t id, nlohmann::ordered_json reply);
+
+  /// The answer to control request `id` (and forgets it), or null while
+  /// there is none.
+  nlohmann::ordered_json take_answer(std::uint64_t id);
+
   void delivered() { in_.fetch_add(1, std::memory_order_relaxed); }
   void handled() { handled_.fetch_add(1, std::memory_order_relaxed); }
   void sent() { out_.fetch_add(1, std::memory_order_relaxed); }
@@ -82,6 +98,7 @@ private:
   clock_type::time_point wait_since_;
   std::vector<table_status> tables_;
   std::map<std::string, nlohmann::ordered_json> notes_;
+  std::map<std::uint64_t, nlohmann::ordered_json> answers_;
   alignas(64) std::atomic<std::uint64_t> in_{0};
   alignas(64) std::atomic<std::uint64_t> handled_{0};
   alignas(64) std::atomic<std::uint64_t> out_{0};

@@ -1,14 +1,17 @@
 #include "launcher/inspect/session.hpp"
 
+#include "actors/core/control_service.hpp"
 #include "launcher/config.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 namespace metronome::launcher::inspect {
@@ -20,6 +23,12 @@ namespace {
 constexpr auto confirm_window = std::chrono::milliseconds(400);
 
 const json status_request = {{"v", 1}, {"op", "status"}};
+
+// The most values `table` reads at once, as the control endpoints allow.
+constexpr std::uint64_t max_slice = actors::max_slice_values;
+
+// Between two asks whether a server has read a slice.
+constexpr auto slice_poll = std::chrono::milliseconds(5);
 
 std::string joined(const std::vector<std::string>& words) {
   std::string out;
@@ -59,6 +68,21 @@ bool positive_seconds(const std::string& text, double& out) {
          std::isfinite(out) && out >= 0.05 && out <= 3600;
 }
 
+// `text` read as BEGIN:END, two whole numbers.
+bool parse_slice(const std::string& text, std::uint64_t& begin,
+                 std::uint64_t& end) {
+  auto colon = text.find(':');
+  if (colon == std::string::npos)
+    return false;
+  auto number = [](const char* from, const char* to, std::uint64_t& out) {
+    auto [at, ec] = std::from_chars(from, to, out);
+    return from != to && ec == std::errc() && at == to;
+  };
+  const char* p = text.data();
+  return number(p, p + colon, begin) &&
+         number(p + colon + 1, p + text.size(), end);
+}
+
 std::string table_line(const json& t) {
   auto line =
       fmt::format("table {} ({}", field(t, "name"), field(t, "consistency"));
@@ -80,8 +104,17 @@ const std::vector<std::pair<std::string, std::string>>& command_help() {
       {"actor NAME", "everything actor NAME publishes"},
       {"clocks", "the clock of every worker and table"},
       {"queues", "transport queues and credit per peer, mailboxes per actor"},
-      {"why", "who waits for whom, and whether the cause is dead, slow or "
-              "stuck"},
+      {"staleness", "per worker the staleness of its reads (mean, max) "
+                    "against the bound, and its time blocked"},
+      {"table NAME BEGIN:END",
+       "keys BEGIN..END-1 of table NAME as its servers hold them now (at "
+       "most 4096)"},
+      {"pause NAME", "worker NAME starts no iteration after the current "
+                     "one (options.inspect: write)"},
+      {"resume NAME", "paused worker NAME goes on"},
+      {"why",
+       "who waits for whom, and whether the cause is dead, paused, slow or "
+       "stuck"},
       {"watch CMD [--interval S] [--count N]",
        "repeats CMD every S seconds (default 1), N times (default: until "
        "interrupted)"},
@@ -100,9 +133,23 @@ std::string check_command(const std::vector<std::string>& words) {
   if (std::find(names.begin(), names.end(), c) == names.end())
     return "unknown command '" + c + "' (commands: " + joined(names) + ")";
   if ((c == "help" || c == "nodes" || c == "clocks" || c == "queues" ||
-       c == "why") &&
+       c == "why" || c == "staleness") &&
       args > 0)
     return c + " takes no arguments";
+  if ((c == "pause" || c == "resume") && args != 1)
+    return "usage: " + c + " NAME";
+  if (c == "table") {
+    std::uint64_t begin = 0, end = 0;
+    if (args != 2 || !parse_slice(words[2], begin, end))
+      return "usage: table NAME BEGIN:END (keys BEGIN..END-1, e.g. table all "
+             "0:16)";
+    if (begin >= end)
+      return "table " + words[2] + ": an empty slice (BEGIN must be below END)";
+    if (end - begin > max_slice)
+      return "table " + words[2] + ": " + std::to_string(end - begin) +
+             " values; at most " + std::to_string(max_slice) +
+             " are read at once";
+  }
   if (c == "actors" && args > 1)
     return "usage: actors [FILTER]";
   if (c == "actor" && args != 1)
@@ -122,6 +169,8 @@ std::string check_command(const std::vector<std::string>& words) {
   }
   if (inner.empty() || inner[0] == "watch")
     return "usage: watch CMD [--interval S] [--count N]";
+  if (inner[0] == "pause" || inner[0] == "resume")
+    return "watch repeats a question; " + inner[0] + " changes the job";
   return check_command(inner);
 }
 
@@ -243,6 +292,12 @@ result session::dispatch(const std::vector<std::string>& words) {
     return clocks();
   if (c == "queues")
     return queues();
+  if (c == "staleness")
+    return staleness();
+  if (c == "pause" || c == "resume")
+    return steer(c, words[1]);
+  if (c == "table")
+    return table(words[1], words[2]);
   if (c == "why")
     return why();
   return watch(words);
@@ -407,6 +462,255 @@ result session::queues() {
   r.data["peers"] = list;
   r.data["mailboxes"] = mailboxes;
   return r;
+}
+
+namespace {
+
+// The node that hosts `actor`, or "".
+std::string
+hosted_node(const std::map<std::string, std::vector<std::string>>& hosted,
+            const std::string& actor) {
+  for (const auto& [node, actors] : hosted)
+    if (std::find(actors.begin(), actors.end(), actor) != actors.end())
+      return node;
+  return {};
+}
+
+// The keys of a table one server holds.
+struct shard_keys {
+  std::string server;
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+};
+
+// The servers of table `name` that answered, in key order.
+std::vector<shard_keys> table_shards(const job_view& v,
+                                     const std::string& name) {
+  std::vector<shard_keys> out;
+  for (const auto& [actor, a] : v.actors)
+    for (const auto& t : a.value("tables", json::array())) {
+      auto keys = t.value("keys", json::array());
+      if (t.value("name", "") == name && keys.size() == 2 &&
+          keys[0].is_number_unsigned() && keys[1].is_number_unsigned())
+        out.push_back({actor, keys[0].get<std::uint64_t>(),
+                       keys[1].get<std::uint64_t>()});
+    }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.begin < b.begin; });
+  return out;
+}
+
+std::vector<std::string> table_names(const job_view& v) {
+  std::set<std::string> names;
+  for (const auto& [actor, a] : v.actors)
+    for (const auto& t : a.value("tables", json::array()))
+      names.insert(t.value("name", std::string("?")));
+  return {names.begin(), names.end()};
+}
+
+// `values` (keys begin.. of table `name`, read at `clocks`) as a result:
+// four values a line (exact as float32), each after its first key.
+result slice_result(const std::string& name, std::uint64_t begin,
+                    const json& values, const json& clocks) {
+  result r;
+  std::vector<std::string> at;
+  for (const auto& [server, clock] : clocks.items())
+    at.push_back(server + " at clock " + clock.dump());
+  r.lines.push_back(fmt::format("table {} {}:{} ({})", name, begin,
+                                begin + values.size(), joined(at)));
+  for (std::size_t i = 0; i < values.size(); i += 4) {
+    std::string line = fmt::format("{:>8}", begin + i);
+    for (std::size_t k = i; k < std::min(values.size(), i + 4); ++k)
+      line += values[k].is_number()
+                  ? fmt::format(" {:>14.9g}", values[k].get<double>())
+                  : fmt::format(" {:>14}", "nan");
+    r.lines.push_back(line);
+  }
+  r.data = {{"table", name},
+            {"begin", begin},
+            {"end", begin + values.size()},
+            {"values", values},
+            {"clocks", clocks}};
+  return r;
+}
+
+// "table all (ssp, s=3)" for each table of `bounds` (the coordinator's
+// list), and the tightest staleness bound, -1 when none is bounded.
+std::pair<std::string, std::int64_t> bound_text(const json& bounds) {
+  std::vector<std::string> parts;
+  std::int64_t bound = -1;
+  for (const auto& t : bounds) {
+    auto consistency = t.value("consistency", std::string("?"));
+    auto s = t.value("staleness", std::int64_t{0});
+    std::string part =
+        "table " + t.value("name", std::string("?")) + " (" + consistency;
+    if (consistency == "ssp" || consistency == "essp") {
+      part += ", s=" + std::to_string(s);
+      bound = bound < 0 ? s : std::min(bound, s);
+    } else if (consistency == "bsp") {
+      bound = 0;
+    }
+    parts.push_back(part + ")");
+  }
+  return {joined(parts), bound};
+}
+
+} // namespace
+
+result session::staleness() {
+  auto v = look();
+  if (auto none = nobody_answers(v); !none.empty())
+    return failure(none);
+  const std::string keeper = "coordinator/0";
+  auto it = v.actors.find(keeper);
+  if (it == v.actors.end()) {
+    if (!v.node_of.count(keeper))
+      return failure("this job has no " + keeper + ", which keeps staleness");
+    auto node = v.node_of.at(keeper);
+    return failure(keeper + " keeps the staleness figures; its node " + node +
+                   " is " + v.judge(node).state);
+  }
+  auto found = it->second.find("staleness");
+  auto stats = found != it->second.end() ? *found : json();
+  if (!stats.is_object())
+    return failure(keeper + " publishes no staleness: the workers of a "
+                            "scheduled program read no tables");
+  auto [bounds, bound] = bound_text(it->second.value("bounds", json::array()));
+  result r;
+  r.lines.push_back(fmt::format("{:<15} {:>8} {:>8} {:>5} {:>10}", "WORKER",
+                                "READS", "MEAN", "MAX", "BLOCKED_S"));
+  json workers = json::object();
+  for (const auto& [name, w] : stats.items()) {
+    auto max = w.value("max", std::int64_t{0});
+    bool over = bound >= 0 && max > bound;
+    r.lines.push_back(fmt::format(
+        "{:<15} {:>8} {:>8.3f} {:>5} {:>10.3f}{}", name,
+        w.value("reads", std::uint64_t{0}), w.value("mean", 0.0), max,
+        w.value("blocked_s", 0.0), over ? "  over the bound" : ""));
+    workers[name] = w;
+    workers[name]["within_bound"] = !over;
+  }
+  r.lines.push_back("bound: " + bounds +
+                    (bound < 0 ? ", no staleness bound"
+                               : ", reads at most " + std::to_string(bound) +
+                                     " clocks behind"));
+  r.data["workers"] = workers;
+  r.data["tables"] = it->second.value("bounds", json::array());
+  if (bound >= 0)
+    r.data["bound"] = bound;
+  return r;
+}
+
+result session::steer(const std::string& op, const std::string& name) {
+  std::string node;
+  std::vector<std::string> all;
+  for (const auto& [n, actors] : hosted_) {
+    all.insert(all.end(), actors.begin(), actors.end());
+    if (std::find(actors.begin(), actors.end(), name) != actors.end())
+      node = n;
+  }
+  if (node.empty()) {
+    std::sort(all.begin(), all.end());
+    return failure("no actor '" + name +
+                   "' in this job (actors: " + joined(all) + ")");
+  }
+  auto a = ask_node(node, {{"v", 1}, {"op", op}, {"actor", name}});
+  if (!a.ok)
+    return a;
+  auto state = a.data.value("state", std::string("?"));
+  result r;
+  r.lines.push_back(name + " " + state + " (node " + node + ")");
+  r.data = {{"actor", name}, {"node", node}, {"state", state}};
+  return r;
+}
+
+result session::ask_node(const std::string& node, const json& request) {
+  auto at = std::find_if(endpoints_.begin(), endpoints_.end(),
+                         [&](const endpoint& e) { return e.node == node; });
+  if (at == endpoints_.end())
+    return failure("the control endpoint of node " + node + " is not known");
+  auto a = client_.ask({*at}, request).front();
+  if (a.answered && a.reply.is_object() && a.reply.value("ok", true) == false)
+    return failure(a.reply.value("error", std::string("refused")));
+  if (!a.answered || !a.error.empty())
+    return failure(a.error);
+  result r;
+  r.data = a.reply;
+  return r;
+}
+
+// Asks `server` to read keys [begin, end) of `table` on its own thread,
+// then asks for its answer until it has one or the timeout passes.
+result session::read_part(const std::string& server, const std::string& table,
+                          std::uint64_t begin, std::uint64_t end) {
+  auto node = hosted_node(hosted_, server);
+  auto asked = ask_node(node, {{"v", 1},
+                               {"op", "table"},
+                               {"actor", server},
+                               {"table", table},
+                               {"begin", begin},
+                               {"end", end}});
+  if (!asked.ok)
+    return asked;
+  json request = {{"v", 1},
+                  {"op", "answer"},
+                  {"actor", server},
+                  {"id", asked.data.value("id", std::uint64_t{0})}};
+  auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<long>(client_.timeout() * 1000));
+  for (;;) {
+    auto got = ask_node(node, request);
+    if (!got.ok || got.data.value("state", "") == "read")
+      return got;
+    if (std::chrono::steady_clock::now() > deadline)
+      return failure(fmt::format("{} has not read the slice in {} s (`actor "
+                                 "{}` shows what it does)",
+                                 server, client_.timeout(), server));
+    std::this_thread::sleep_for(slice_poll);
+  }
+}
+
+result session::table(const std::string& name, const std::string& range) {
+  std::uint64_t begin = 0, end = 0;
+  parse_slice(range, begin, end);
+  auto v = look();
+  if (auto none = nobody_answers(v); !none.empty())
+    return failure(none);
+  auto shards = table_shards(v, name);
+  if (shards.empty())
+    return failure("no table '" + name +
+                   "' in this job (tables: " + joined(table_names(v)) + ")");
+  std::uint64_t keys = 0;
+  for (const auto& s : shards)
+    keys = std::max(keys, s.end);
+  if (end > keys)
+    return failure(fmt::format("slice {} is outside table {}, whose servers "
+                               "hold keys 0:{}",
+                               range, name, keys));
+  json values = json::array();
+  json clocks = json::object();
+  std::uint64_t next = begin;
+  for (const auto& s : shards) {
+    auto lo = std::max(next, s.begin);
+    auto hi = std::min(end, s.end);
+    if (lo >= hi)
+      continue;
+    if (lo != next)
+      break;
+    auto part = read_part(s.server, name, lo, hi);
+    if (!part.ok)
+      return part;
+    for (const auto& x : part.data.value("values", json::array()))
+      values.push_back(x);
+    clocks[s.server] = part.data.value("committed", std::int64_t{-1});
+    next = hi;
+  }
+  if (next != end)
+    return failure(fmt::format("keys {}:{} of table {} are on a server whose "
+                               "node does not answer",
+                               next, end, name));
+  return slice_result(name, begin, values, clocks);
 }
 
 result session::why() {

@@ -49,6 +49,12 @@ private:
   result actor(const std::string& name);
   result clocks();
   result queues();
+  result staleness();
+  result steer(const std::string& op, const std::string& name);
+  result table(const std::string& name, const std::string& range);
+  result read_part(const std::string& server, const std::string& table,
+                   std::uint64_t begin, std::uint64_t end);
+  result ask_node(const std::string& node, const json& request);
   result why();
   result watch(const std::vector<std::string>& words);
 

@@ -168,6 +168,11 @@ std::pair<std::string, std::string> judge_cause(const job_view& earlier,
   auto before = earlier.actors.find(name);
   auto clock = now->second.value("clock", std::int64_t{-1});
   auto phase = now->second.value("phase", std::string());
+  if (phase == "paused")
+    return {"paused",
+            fmt::format("paused by inspect before clock {}, for {:.1f} s; "
+                        "`resume {}` lets it go on",
+                        clock, now->second.value("phase_s", 0.0), name)};
   double window =
       std::chrono::duration<double>(later.taken - earlier.taken).count();
   if (before != earlier.actors.end()) {

@@ -56,8 +56,8 @@ struct result {
 };
 
 /// `why`: the wait-for graph of `later` in protocol terms, each cause
-/// judged dead, unreachable, slow (it progressed since `earlier`) or
-/// stuck (it did not).
+/// judged dead, unreachable, paused (by inspect), slow (it progressed
+/// since `earlier`) or stuck (it did not).
 result explain(const job_view& earlier, const job_view& later);
 
 } // namespace metronome::launcher::inspect
