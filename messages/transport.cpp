@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <random>
 #include <stdexcept>
 
 namespace metronome::messages {
@@ -95,32 +96,42 @@ zmq::message_t attachment_frame(const float_block& block) {
 } // namespace
 
 std::vector<std::uint16_t> free_tcp_ports(std::size_t n) {
-  // All probe sockets stay open until the end, so the ports differ.
+  // Below Linux's ephemeral range (32768-60999), where outgoing connections
+  // take their source ports: a port found free there can be taken by any
+  // connection a moment later. Probe sockets stay open until the end, so
+  // the ports differ.
+  constexpr int low = 20000;
+  constexpr int high = 32767;
+  std::mt19937 rng(std::random_device{}() ^
+                   static_cast<std::uint32_t>(::getpid()));
+  std::uniform_int_distribution<int> pick(low, high);
   std::vector<int> fds;
   std::vector<std::uint16_t> ports;
-  auto close_all = [&] {
-    for (int fd : fds)
-      ::close(fd);
-  };
-  for (std::size_t i = 0; i < n; ++i) {
+  for (int attempt = 0; ports.size() < n && attempt < 4 * (high - low);
+       ++attempt) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-      close_all();
-      throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-    }
-    fds.push_back(fd);
+    if (fd < 0)
+      break;
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      close_all();
-      throw std::runtime_error(std::string("bind: ") + std::strerror(errno));
+    auto port = static_cast<std::uint16_t>(pick(rng));
+    addr.sin_port = htons(port);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd);
+      continue;
     }
-    ports.push_back(ntohs(addr.sin_port));
+    fds.push_back(fd);
+    ports.push_back(port);
   }
-  close_all();
+  int saved = errno;
+  for (int fd : fds)
+    ::close(fd);
+  if (ports.size() < n)
+    throw std::runtime_error("cannot find " + std::to_string(n) +
+                             " free tcp ports in " + std::to_string(low) +
+                             ".." + std::to_string(high) + ": " +
+                             std::strerror(saved));
   return ports;
 }
 

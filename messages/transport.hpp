@@ -54,8 +54,9 @@ struct transport_options {
 };
 
 /// `n` distinct tcp ports on the loopback interface that were free a moment
-/// ago (for tests and benchmarks that start nodes on this machine); throws
-/// std::runtime_error when the probe sockets cannot be made.
+/// ago (for tests, benchmarks and experiments that start nodes on this
+/// machine), drawn at random below the ephemeral port range; throws
+/// std::runtime_error when not enough are found.
 std::vector<std::uint16_t> free_tcp_ports(std::size_t n);
 
 /// The address a node on `host` binds its tcp port to: `host` itself when it

@@ -65,9 +65,11 @@ YAML::Node runnable_topology(const trial& t, trial_mode mode) {
     options["parameters_out"] = (t.dir / "parameters.out").string();
   if (mode == trial_mode::launch) {
     auto nodes = tree["cluster"]["nodes"];
-    auto ports = messages::free_tcp_ports(nodes.size());
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-      nodes[i]["port"] = ports[i];
+    auto ports = messages::free_tcp_ports(2 * nodes.size());
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      nodes[i]["port"] = ports[2 * i];
+      nodes[i]["control_port"] = ports[2 * i + 1];
+    }
   }
   return tree;
 }
@@ -119,9 +121,14 @@ running start(const trial& t, const experiment_spec& spec,
   fs::remove_all(t.dir, ec);
   fs::create_directories(t.dir, ec);
   auto topology = (t.dir / "topology.yaml").string();
-  auto error = ec ? "cannot create " + t.dir.string() + ": " + ec.message()
-                  : actors::write_file_atomically(
-                        topology, emit(runnable_topology(t, spec.mode)));
+  std::string error;
+  try {
+    error = ec ? "cannot create " + t.dir.string() + ": " + ec.message()
+               : actors::write_file_atomically(
+                     topology, emit(runnable_topology(t, spec.mode)));
+  } catch (const std::exception& e) {
+    error = t.dir.string() + ": " + e.what();
+  }
   if (!error.empty()) {
     fmt::print(stderr, "experiment: {}\n", error);
     return r;
