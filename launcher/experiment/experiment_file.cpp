@@ -663,7 +663,7 @@ experiment_spec load_experiment(const std::string& path,
     read_seeds(p, root);
     if (base_ok)
       read_targets(p, root);
-    if (base_ok && r.ok())
+    if (base_ok)
       check_values(p);
     if (r.ok()) {
       expand_cells(p);
