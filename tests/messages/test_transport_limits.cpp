@@ -2,13 +2,13 @@
 // inbound connections it keeps: over real tcp sockets.
 
 #include "message_test_util.hpp"
+#include "tests/support.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
-#include <ifaddrs.h>
 #include <sys/time.h>
 
 #include <cerrno>
@@ -70,26 +70,6 @@ private:
   std::shared_ptr<line_sink> sink_;
   std::shared_ptr<spdlog::logger> previous_;
 };
-
-// The first IPv4 address of this machine that is not loopback, if any.
-std::string non_loopback_address() {
-  std::string found;
-  ifaddrs* addrs = nullptr;
-  if (getifaddrs(&addrs) != 0)
-    return found;
-  for (auto* a = addrs; a != nullptr && found.empty(); a = a->ifa_next) {
-    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET)
-      continue;
-    auto in = reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr;
-    if ((ntohl(in.s_addr) >> 24) == 127)
-      continue;
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &in, text, sizeof(text));
-    found = text;
-  }
-  freeifaddrs(addrs);
-  return found;
-}
 
 // A plain tcp client socket; closed on destruction.
 struct raw_client {
@@ -175,7 +155,7 @@ TEST(TransportBind, LoopbackHostsBindTheLoopbackAddress) {
 // line, and its port is closed on the machine's other addresses.
 TEST(TransportBind, LoopbackNodeListensOnLoopbackOnly) {
   zmq::context_t ctx;
-  auto other = non_loopback_address();
+  auto other = metronome::test::own_address();
   for (const std::string host : {"localhost", "127.1"}) {
     SCOPED_TRACE(host);
     auto port = free_tcp_ports(1)[0];
