@@ -638,6 +638,22 @@ void draw_bar(std::string& out, const bar& b, std::size_t i,
   out += "</g>\n";
 }
 
+// Opens the SVG of a chart with two axes and a legend: sizes the frame,
+// maps both axes onto it and draws them.
+frame open_chart(std::string& out, const std::string& title,
+                 const std::string& x_label, const std::string& y_label,
+                 const std::vector<legend_entry>& entries, axis& ax, axis& ay) {
+  frame fr = chart_frame(ay, entries);
+  ax.from = fr.left;
+  ax.to = fr.right;
+  ay.from = fr.bottom;
+  ay.to = fr.top;
+  open_svg(out, fr, title);
+  x_axis(out, fr, ax, x_label);
+  y_axis(out, fr, ay, y_label);
+  return fr;
+}
+
 } // namespace
 
 std::string svg(const line_figure& figure) {
@@ -648,15 +664,9 @@ std::string svg(const line_figure& figure) {
   std::vector<legend_entry> entries;
   for (const auto& s : figure.lines)
     entries.push_back(make_entry(s.label, has_band(s)));
-  frame fr = chart_frame(ay, entries);
-  ax.from = fr.left;
-  ax.to = fr.right;
-  ay.from = fr.bottom;
-  ay.to = fr.top;
   std::string out;
-  open_svg(out, fr, figure.title);
-  x_axis(out, fr, ax, figure.x_label);
-  y_axis(out, fr, ay, figure.y_label);
+  frame fr = open_chart(out, figure.title, figure.x_label, figure.y_label,
+                        entries, ax, ay);
   if (empty)
     no_data(out, fr);
   for (std::size_t i = 0; i < figure.lines.size(); ++i) {
@@ -697,15 +707,9 @@ std::string svg(const histogram_figure& figure) {
   std::vector<legend_entry> entries;
   for (const auto& h : figure.series)
     entries.push_back(make_entry(h.label, false));
-  frame fr = chart_frame(ay, entries);
-  ax.from = fr.left;
-  ax.to = fr.right;
-  ay.from = fr.bottom;
-  ay.to = fr.top;
   std::string out;
-  open_svg(out, fr, figure.title);
-  x_axis(out, fr, ax, figure.x_label);
-  y_axis(out, fr, ay, figure.y_label);
+  frame fr = open_chart(out, figure.title, figure.x_label, figure.y_label,
+                        entries, ax, ay);
   if (empty)
     no_data(out, fr);
   for (std::size_t i = 0; i < figure.series.size(); ++i) {
