@@ -119,8 +119,10 @@ struct coordinator_state {
   std::vector<staleness_stats> staleness; // per worker
   staleness_stats all_staleness;
   std::shared_ptr<actor_status> status;
-  // Pauses and resumes from inspect, as recorded; when each worker paused.
+  // Pauses, resumes and live settings from inspect, as recorded; when each
+  // worker paused.
   json events = json::array();
+  std::unique_ptr<live_settings> settings;
   std::map<std::string, steady_clock::time_point> paused;
 };
 
@@ -271,6 +273,23 @@ void on_report(coordinator_state& st, const messages::inbound& msg) {
   complete_iterations(st);
 }
 
+json tables_record(const std::vector<table_layout>& tables) {
+  json out = json::array();
+  for (const auto& t : tables)
+    out.push_back({{"name", t.name},
+                   {"keys", t.keys.size()},
+                   {"consistency", t.consistency},
+                   {"staleness", t.staleness}});
+  return out;
+}
+
+// An event from inspect: one line of events.jsonl, kept for summary.json.
+void record_event(coordinator_state& st, json record) {
+  record["wall_s"] = st.started ? seconds_since(st.start_time) : 0.0;
+  st.records.event(record);
+  st.events.push_back(record);
+}
+
 // A worker paused or resumed by inspect, before iteration header.clock:
 // one line of events.jsonl and one for people.
 void on_pause(coordinator_state& st, const messages::inbound& msg, bool pause) {
@@ -283,7 +302,6 @@ void on_pause(coordinator_state& st, const messages::inbound& msg, bool pause) {
   json record = {{"event", pause ? "pause" : "resume"},
                  {"actor", worker},
                  {"iteration", msg.header().clock()},
-                 {"wall_s", wall},
                  {"by", "inspect"}};
   auto since = st.paused.find(worker);
   if (pause) {
@@ -293,12 +311,41 @@ void on_pause(coordinator_state& st, const messages::inbound& msg, bool pause) {
         std::chrono::duration<double>(now - since->second).count();
     st.paused.erase(since);
   }
-  st.records.event(record);
-  st.events.push_back(record);
+  record_event(st, record);
   st.records.say(fmt::format("{} {} by inspect before iteration {}  wall "
                              "{:.1f}s",
                              worker, pause ? "paused" : "resumed",
                              msg.header().clock(), wall));
+}
+
+// inspect's `set` (a request the control endpoint checked and passed on):
+// the answer the endpoint hands out as request `id`.
+void on_set(coordinator_state& st, std::uint64_t id, const std::string& text) {
+  json answer;
+  auto request = json::parse(text, nullptr, false);
+  if (st.finished)
+    answer = {{"error", "the job has finished"}};
+  else if (!request.is_object())
+    answer = {{"error", "the request is not a JSON object"}};
+  else
+    answer = st.settings->ask(request, st.completed);
+  if (!answer.contains("error"))
+    answer = {{"change", answer}};
+  st.status->keep_answer(id, answer);
+  st.status->note("settings", st.settings->history());
+}
+
+void on_knob(coordinator_state& st, const messages::inbound& msg) {
+  if (!st.settings->answered(std::string(msg.source()), knob_of(msg),
+                             msg.header().clock()))
+    return;
+  const auto& last = st.settings->history().back();
+  st.status->note("settings", st.settings->history());
+  st.status->note("bounds", tables_record(st.settings->tables()));
+  st.records.say(fmt::format("staleness of table {}: {} -> {} from clock {} "
+                             "(inspect)",
+                             last.value("table", ""), last.value("from", 0),
+                             last.value("to", 0), last.value("clock", 0)));
 }
 
 // Cutoff: the leading server's record of a version completes it.
@@ -382,16 +429,6 @@ void write_summary(coordinator_state& st, const actor_env& env,
   if (!st.events.empty())
     summary["events"] = st.events;
   st.records.summary(summary);
-}
-
-json tables_record(const std::vector<table_layout>& tables) {
-  json out = json::array();
-  for (const auto& t : tables)
-    out.push_back({{"name", t.name},
-                   {"keys", t.keys.size()},
-                   {"consistency", t.consistency},
-                   {"staleness", t.staleness}});
-  return out;
 }
 
 // The final line, summary.json and the parameters; then every actor stops
@@ -573,6 +610,14 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
+  auto* state = st.get();
+  st->settings = std::make_unique<live_settings>(
+      st->tables,
+      live_change(st->servers, st->workers,
+                  [state](const std::string& to, knob_setting k) {
+                    state->out->knob(to, k);
+                  }),
+      [state](json record) { record_event(*state, std::move(record)); });
   st->status = env.status;
   for (const auto& w : st->workers)
     st->status->note("staleness", w, staleness_stats().live());
@@ -596,6 +641,9 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         case wire::Body::PullReply:
           on_eval_reply(self, *st, env, *msg);
           break;
+        case wire::Body::Knob:
+          on_knob(*st, *msg);
+          break;
         case wire::Body::Control: {
           const auto* ctl = msg->envelope().body_as_Control();
           if (ctl->command() == wire::Command::Pause ||
@@ -617,6 +665,9 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
         }
       },
       [self, st](tick_atom) { st->members->remind(self); },
+      [st](set_atom, std::uint64_t id, const std::string& request) {
+        on_set(*st, id, request);
+      },
       [self, st, env](peer_down_atom, const std::string& peer) {
         if (st->finished || (st->ledger && lose_workers(*st, env, peer)))
           return;

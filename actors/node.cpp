@@ -84,6 +84,10 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
       },
       [this](const control_service::table_read& read) {
         return read_table(read);
+      },
+      [this](const std::string& actor, std::uint64_t id,
+             const std::string& request) {
+        return pass_setting(actor, id, request);
       });
   transport_->on_control(
       [this](const std::string& request) { return control_->answer(request); });
@@ -220,6 +224,16 @@ bool node::read_table(const control_service::table_read& read) {
     return false;
   caf::anon_send(i->second.handle, table_read_atom::value, read.id, read.table,
                  read.begin, read.end);
+  return true;
+}
+
+bool node::pass_setting(const std::string& actor, std::uint64_t id,
+                        const std::string& request) {
+  std::shared_lock<std::shared_mutex> guard{registry_mtx_};
+  auto i = registry_.find(actor);
+  if (i == registry_.end())
+    return false;
+  caf::anon_send(i->second.handle, set_atom::value, id, request);
   return true;
 }
 

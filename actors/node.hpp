@@ -32,6 +32,10 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 /// Sent by the control endpoint to a server: (id, table, begin, end), a
 /// slice it keeps in its status as the answer to request id.
 using table_read_atom = caf::atom_constant<caf::atom("tableread")>;
+/// Sent by the control endpoint to the actor that takes a live knob
+/// (options.inspect: write): (id, request as JSON text); the actor keeps
+/// its answer in its status as the answer to request id.
+using set_atom = caf::atom_constant<caf::atom("set")>;
 
 /// The exit reason of an actor that stops because the job failed somewhere
 /// else (a Control Abort, a dead coordinator): not a failure of its own.
@@ -129,6 +133,8 @@ private:
   void on_peer(const std::string& peer, messages::peer_state state);
   bool steer(const std::string& actor, bool pause);
   bool read_table(const control_service::table_read& read);
+  bool pass_setting(const std::string& actor, std::uint64_t id,
+                    const std::string& request);
   caf::actor spawn_role(const std::string& actor,
                         std::shared_ptr<actor_status> status);
   void report_failure(const caf::actor_addr& who, const std::string& reason,

@@ -39,6 +39,28 @@ void sender::control(const std::string& destination,
                       body.Union()));
 }
 
+void sender::knob(const std::string& destination, const knob_setting& k,
+                  std::int64_t clock) {
+  messages::envelope_builder builder(256);
+  auto& fbb = builder.fbb();
+  auto body = messages::wire::CreateKnob(fbb, k.id, fbb.CreateString(k.name),
+                                         fbb.CreateString(k.table), k.value,
+                                         static_cast<std::uint8_t>(k.phase));
+  post(builder.finish(header(destination, clock), messages::wire::Body::Knob,
+                      body.Union()));
+}
+
+knob_setting knob_of(const messages::inbound& msg) {
+  const auto* k = msg.envelope().body_as_Knob();
+  knob_setting out;
+  out.id = k->id();
+  out.name = k->name() ? k->name()->str() : "";
+  out.table = k->table() ? k->table()->str() : "";
+  out.value = k->value();
+  out.phase = k->phase();
+  return out;
+}
+
 std::unique_ptr<ps_client> reader_of(sender& out, std::vector<partition> parts,
                                      std::vector<bool> subscribed) {
   return std::make_unique<ps_client>(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/core/live_change.hpp"
 #include "actors/core/ps_client.hpp"
 #include "actors/core/table.hpp"
 #include "actors/node.hpp"
@@ -92,6 +93,9 @@ private:
 /// The reason an Abort Control message carries, or "no reason".
 std::string abort_reason(const messages::inbound& msg);
 
+/// The knob a verified Knob message carries.
+knob_setting knob_of(const messages::inbound& msg);
+
 /// Sequence numbers and header filling shared by the role actors.
 class sender {
 public:
@@ -108,6 +112,10 @@ public:
   /// Sends a Control command to `destination`.
   void control(const std::string& destination, messages::wire::Command cmd,
                const std::string& reason = {});
+
+  /// Sends `k` to `destination` with header clock `clock`.
+  void knob(const std::string& destination, const knob_setting& k,
+            std::int64_t clock = 0);
 
 private:
   actor_env env_;

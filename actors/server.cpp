@@ -357,6 +357,34 @@ std::unique_ptr<cutoff_server> make_pacing(caf::event_based_actor* self,
       });
 }
 
+// A phase of a live change of a table's staleness bound (see live_change):
+// phase 1 answers reads under the smaller bound and accepts updates within
+// the larger, phase 3 answers reads under the new one.
+void change_bound(server_state& st, const actor_env& env,
+                  const messages::inbound& msg) {
+  auto k = knob_of(msg);
+  if (msg.source() != "coordinator/0" || k.name != "staleness" ||
+      (k.phase != 1 && k.phase != 3)) {
+    complain(st, env, msg, "not a change this server takes");
+    return;
+  }
+  auto bound = static_cast<std::int64_t>(k.value);
+  for (auto& t : st.tables) {
+    if (!t.shard || t.name != k.table)
+      continue;
+    auto old = t.shard->policy().staleness();
+    auto error = k.phase == 1 ? t.shard->set_staleness(std::min(old, bound),
+                                                       std::max(old, bound))
+                              : t.shard->set_staleness(bound, bound);
+    if (!error.empty())
+      complain(st, env, msg, error);
+  }
+  if (k.phase == 1)
+    st.out->knob("coordinator/0", k);
+  st.published.clear();
+  settle(st, env);
+}
+
 // inspect's `table NAME BEGIN:END`: keys [begin, end) of table `name` as
 // they are now, read on this actor's thread.
 nlohmann::ordered_json read_slice(const server_state& st,
@@ -518,6 +546,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           }
           break;
         }
+        case wire::Body::Knob:
+          change_bound(*st, env, *msg);
+          break;
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();
           if (cmd == wire::Command::Start && st->cutoff &&

@@ -234,6 +234,35 @@ void advance(caf::event_based_actor* self, worker_state& st) {
   self->send(self, tick_atom::value);
 }
 
+// Phase 2 of a live change of a table's staleness bound (see live_change):
+// reads from the next one on are under the new bound; the answer tells the
+// coordinator that read's clock.
+void change_bound(worker_state& st, const actor_env& env,
+                  const messages::inbound& msg) {
+  auto k = knob_of(msg);
+  if (msg.source() != "coordinator/0" || k.name != "staleness" ||
+      k.phase != 2) {
+    spdlog::warn("{}: ignored a knob from {}", env.name, msg.source());
+    return;
+  }
+  auto bound = static_cast<std::int64_t>(k.value);
+  bool raised = false;
+  for (auto& t : st.tables)
+    if (t.name == k.table) {
+      raised = bound > t.staleness;
+      t.staleness = bound;
+    }
+  for (std::size_t p = 0; p < st.reads->size(); ++p)
+    if (st.tables[st.reads->part(p).table].name == k.table)
+      st.cache->set_staleness(p, bound);
+  // A read in flight is answered under the raised bound once the servers
+  // take it (phase 3), but it was checked against the cache under the old
+  // one, so a lowered bound starts with the next read.
+  bool before_read =
+      st.phase == worker_state::idle && (raised || st.reads->missing() == 0);
+  st.out->knob("coordinator/0", k, before_read ? st.clock : st.clock + 1);
+}
+
 } // namespace
 
 caf::behavior worker(caf::event_based_actor* self, actor_env env) {
@@ -318,6 +347,9 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           iterate(self, *st, env);
           break;
         }
+        case wire::Body::Knob:
+          change_bound(*st, env, *msg);
+          break;
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();
           if (cmd == wire::Command::Start && !st->started) {

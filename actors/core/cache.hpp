@@ -53,6 +53,12 @@ public:
   /// values with the worker's own newer updates applied.
   void view(std::vector<float>& out) const;
 
+  /// Reads of shard `s` are bounded by `staleness` from now on (a live
+  /// change; negative: unbounded).
+  void set_staleness(std::size_t s, std::int64_t staleness) {
+    staleness_[s] = staleness;
+  }
+
   /// Clock of the values held for shard `s` (-1 before the first read).
   std::int64_t clock_of(std::size_t s) const { return clocks_[s]; }
 

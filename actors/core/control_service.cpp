@@ -1,4 +1,5 @@
 #include "actors/core/control_service.hpp"
+#include "actors/core/live_change.hpp"
 
 #include "messages/codec.hpp"
 
@@ -15,28 +16,30 @@ using json = nlohmann::ordered_json;
 namespace {
 
 const std::vector<std::string> request_fields = {
-    "v", "op", "actor", "table", "begin", "end", "id"};
-const std::vector<std::string> operations = {"status", "pause", "resume",
-                                             "table", "answer"};
+    "v", "op", "actor", "table", "begin", "end", "id", "knob", "value"};
+const std::vector<std::string> operations = {"status", "pause",  "resume",
+                                             "table",  "answer", "set"};
 
 bool has(const std::vector<std::string>& words, const std::string& w) {
   return std::find(words.begin(), words.end(), w) != words.end();
 }
 
-// The fields an operation takes besides "v" and "op": strings, then whole
-// numbers; every one is required.
+// The fields an operation takes besides "v" and "op": strings and whole
+// numbers, every one required, then fields it may have of any type.
 struct operation_fields {
   std::vector<std::string> strings;
   std::vector<std::string> numbers;
+  std::vector<std::string> optional;
 };
 
 const operation_fields& fields_of(const std::string& op) {
   static const std::map<std::string, operation_fields> fields = {
-      {"status", {{}, {}}},
-      {"pause", {{"actor"}, {}}},
-      {"resume", {{"actor"}, {}}},
-      {"table", {{"actor", "table"}, {"begin", "end"}}},
-      {"answer", {{"actor"}, {"id"}}},
+      {"status", {{}, {}, {}}},
+      {"pause", {{"actor"}, {}, {}}},
+      {"resume", {{"actor"}, {}, {}}},
+      {"table", {{"actor", "table"}, {"begin", "end"}, {}}},
+      {"answer", {{"actor"}, {"id"}, {}}},
+      {"set", {{"actor", "knob"}, {}, {"table", "value"}}},
   };
   return fields.at(op);
 }
@@ -53,7 +56,7 @@ std::string check_fields(const std::string& op, const json& request) {
   const auto& f = fields_of(op);
   for (const auto& [key, value] : request.items())
     if (key != "v" && key != "op" && !has(f.strings, key) &&
-        !has(f.numbers, key))
+        !has(f.numbers, key) && !has(f.optional, key))
       return op + " takes no \"" + key + "\"";
   for (const auto& key : f.strings)
     if (!request.contains(key) || !request.at(key).is_string())
@@ -118,13 +121,14 @@ json counters(const messages::transport_counters& c) {
 control_service::control_service(const topology& topo, std::string node,
                                  const status_board& board,
                                  const messages::transport& t, steer_fn steer,
-                                 read_fn read)
+                                 read_fn read, set_fn set)
     : topo_(topo)
     , node_(std::move(node))
     , board_(board)
     , transport_(t)
     , steer_(std::move(steer))
-    , read_(std::move(read)) {}
+    , read_(std::move(read))
+    , set_(std::move(set)) {}
 
 std::string control_service::answer(const std::string& request) {
   json parsed;
@@ -146,7 +150,9 @@ std::string control_service::answer(const std::string& request) {
   else if (op == "table")
     reply = read_table(parsed);
   else if (op == "answer")
-    reply = slice(parsed);
+    reply = take(parsed);
+  else if (op == "set")
+    reply = set(parsed);
   else
     reply = steer(parsed);
   return reply.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -154,18 +160,13 @@ std::string control_service::answer(const std::string& request) {
 
 // Why the tables of `name` cannot be read through this endpoint, or "".
 std::string control_service::refuse_reading(const std::string& name) const {
-  const auto* host = topo_.node_of(name);
-  if (host == nullptr)
+  if (topo_.node_of(name) == nullptr)
     return "no actor '" + name + "' in this job";
   std::string role;
   int index = 0;
   if (!messages::parse_actor_name(name, role, index) || role != "server")
     return "tables are read from their servers; " + name + " is a " + role;
-  if (host->name != node_)
-    return name + " is on node " + host->name + ", not on " + node_ +
-           " (ask the endpoint of " + host->name + ", port " +
-           std::to_string(host->control_port) + ")";
-  return {};
+  return refuse_asking(name);
 }
 
 json control_service::read_table(const json& request) {
@@ -184,7 +185,7 @@ json control_service::read_table(const json& request) {
         node_, "a slice of " + std::to_string(read.end - read.begin) +
                    " values; at most " + std::to_string(max_slice_values) +
                    " are read at once");
-  read.id = ++reads_;
+  read.id = ++asked_;
   if (!read_ || !read_(read))
     return error_reply(node_,
                        read.server + " does not run on this node (any more)");
@@ -194,13 +195,25 @@ json control_service::read_table(const json& request) {
           {"op", "table"},
           {"actor", read.server},
           {"id", read.id},
-          {"state", "reading"}};
+          {"state", "pending"}};
 }
 
-json control_service::slice(const json& request) const {
+// Why actor `name` cannot be asked through this endpoint, or "".
+std::string control_service::refuse_asking(const std::string& name) const {
+  const auto* host = topo_.node_of(name);
+  if (host == nullptr)
+    return "no actor '" + name + "' in this job";
+  if (host->name != node_)
+    return name + " is on node " + host->name + ", not on " + node_ +
+           " (ask the endpoint of " + host->name + ", port " +
+           std::to_string(host->control_port) + ")";
+  return {};
+}
+
+json control_service::take(const json& request) const {
   auto name = request.at("actor").get<std::string>();
   auto id = request.at("id").get<std::uint64_t>();
-  if (auto why = refuse_reading(name); !why.empty())
+  if (auto why = refuse_asking(name); !why.empty())
     return error_reply(node_, why);
   auto status = board_.find(name);
   if (!status)
@@ -212,12 +225,64 @@ json control_service::slice(const json& request) const {
               {"op", "answer"},
               {"actor", name},
               {"id", id},
-              {"state", got.is_null() ? "reading" : "read"}};
+              {"state", got.is_null() ? "pending" : "answered"}};
   if (got.is_object() && got.contains("error"))
     return error_reply(node_, got["error"].get<std::string>());
   if (got.is_object())
     out.update(got);
   return out;
+}
+
+// Why `request` (a set) cannot be passed on to its actor, or "".
+std::string control_service::refuse_setting(const json& request) const {
+  auto name = request.at("actor").get<std::string>();
+  auto knob = request.at("knob").get<std::string>();
+  if (topo_.options.inspect != "write")
+    return "this job's control endpoints are read-only (options.inspect: " +
+           topo_.options.inspect + "); set needs options.inspect: write in " +
+           "the topology";
+  const auto& knobs = live_knobs();
+  auto k = std::find_if(knobs.begin(), knobs.end(),
+                        [&](const live_knob& l) { return l.name == knob; });
+  if (k == knobs.end()) {
+    std::vector<std::string> names;
+    for (const auto& l : knobs)
+      names.push_back(l.name);
+    return "no live knob '" + knob + "' (knobs: " + listed(names) + ")";
+  }
+  if (scheduled_job(topo_.job))
+    return "a scheduled program's rounds have no " + knob + " to change";
+  bool cutoff = topo_.job.consistency == "cutoff";
+  if ((k->name == "cutoff") != cutoff)
+    return k->name == "cutoff"
+               ? "this job runs under " + topo_.job.consistency +
+                     "; a cutoff rule applies only to consistency cutoff"
+               : "under consistency cutoff there is no staleness bound; its "
+                 "rule sets the pace (set cutoff RULE)";
+  std::string expected = k->role == "server" ? "server/0" : "coordinator/0";
+  if (name != expected)
+    return knob + " is changed through " + expected + ", not " + name;
+  return refuse_asking(name);
+}
+
+json control_service::set(const json& request) {
+  if (auto why = refuse_setting(request); !why.empty())
+    return error_reply(node_, why);
+  auto name = request.at("actor").get<std::string>();
+  json passed = {{"knob", request.at("knob")}};
+  for (const char* key : {"table", "value"})
+    if (request.contains(key))
+      passed[key] = request.at(key);
+  auto id = ++asked_;
+  if (!set_ || !set_(name, id, passed.dump()))
+    return error_reply(node_, name + " does not run on this node (any more)");
+  return {{"v", control_protocol_version},
+          {"ok", true},
+          {"node", node_},
+          {"op", "set"},
+          {"actor", name},
+          {"id", id},
+          {"state", "pending"}};
 }
 
 // Why `op` (pause or resume) of actor `name` cannot be served here, or "".

@@ -45,9 +45,14 @@ public:
   /// here. Called on the transport thread, like steer_fn.
   using read_fn = std::function<bool(const table_read& read)>;
 
+  /// Hands actor `name` of this node a `set` request (its JSON text) whose
+  /// answer it keeps as request `id`; false when it does not run here.
+  using set_fn = std::function<bool(const std::string& name, std::uint64_t id,
+                                    const std::string& request)>;
+
   control_service(const topology& topo, std::string node,
                   const status_board& board, const messages::transport& t,
-                  steer_fn steer = {}, read_fn read = {});
+                  steer_fn steer = {}, read_fn read = {}, set_fn set = {});
 
   /// The reply (JSON text) to `request`; every request gets one, an error
   /// reply naming what is wrong when it is not a valid request.
@@ -60,8 +65,11 @@ private:
   std::string refuse_steering(const std::string& op,
                               const std::string& name) const;
   nlohmann::ordered_json read_table(const nlohmann::ordered_json& request);
-  nlohmann::ordered_json slice(const nlohmann::ordered_json& request) const;
+  nlohmann::ordered_json take(const nlohmann::ordered_json& request) const;
   std::string refuse_reading(const std::string& name) const;
+  std::string refuse_asking(const std::string& name) const;
+  nlohmann::ordered_json set(const nlohmann::ordered_json& request);
+  std::string refuse_setting(const nlohmann::ordered_json& request) const;
 
   const topology& topo_;
   std::string node_;
@@ -69,8 +77,9 @@ private:
   const messages::transport& transport_;
   steer_fn steer_;
   read_fn read_;
+  set_fn set_;
   std::set<std::string> paused_; // workers paused through this endpoint
-  std::uint64_t reads_ = 0;      // table reads asked for so far
+  std::uint64_t asked_ = 0;      // table reads and settings asked for so far
 };
 
 } // namespace metronome::actors

@@ -44,11 +44,23 @@ constexpr std::size_t max_held_snapshots = 8;
 class on_arrival_policy : public consistency_policy {
 public:
   explicit on_arrival_policy(std::int64_t s)
-      : s_(s) {}
+      : s_(s)
+      , tolerate_(s) {}
   std::string name() const override {
     return s_ < 0 ? "async" : "ssp(" + std::to_string(s_) + ")";
   }
   std::int64_t staleness() const override { return s_; }
+  std::int64_t tolerance() const override { return tolerate_; }
+  std::string set_staleness(std::int64_t read, std::int64_t tolerate) override {
+    if (s_ < 0)
+      return consistency_policy::set_staleness(read, tolerate);
+    if (read < 1 || tolerate < read)
+      return "a live bound is at least 1 and tolerated within " +
+             std::to_string(read) + ", not " + std::to_string(tolerate);
+    s_ = read;
+    tolerate_ = std::max(tolerate_, tolerate);
+    return {};
+  }
   std::optional<clock_commit> complete(std::int64_t) override {
     return std::nullopt;
   }
@@ -66,6 +78,7 @@ protected:
 
 private:
   std::int64_t s_;
+  std::int64_t tolerate_;
 };
 
 // bsp, ssp(0): the updates of a clock are buffered and applied together in
@@ -215,10 +228,21 @@ verdict consistency_policy::admit(std::size_t worker, std::int64_t clock,
                                   worker_clocks at) {
   // A worker pushes clock c only after reading at c, which needs every
   // update from clocks below c - s: nothing legitimate is further ahead.
-  if (staleness() >= 0 && clock > at.committed + staleness())
+  if (tolerance() >= 0 && clock > at.committed + tolerance())
     return {"update for clock " + std::to_string(clock) + " while clock " +
             std::to_string(at.committed) + " is not committed yet"};
   return judge(worker, clock, at);
+}
+
+std::string consistency_policy::set_staleness(std::int64_t, std::int64_t) {
+  if (name() == "async")
+    return "async has no staleness bound to change";
+  if (name() == "cutoff")
+    return "cutoff has no staleness bound; its rule sets the pace";
+  return "a table under " + name() +
+         " buffers the updates of each clock "
+         "and cannot take a bound live; start it with ssp or essp and a "
+         "bound >= 1";
 }
 
 std::string consistency_policy::accept(std::int64_t, std::int64_t,
@@ -281,7 +305,7 @@ bool table_shard::plausible_read(std::int64_t reader_clock, bool worker) const {
     return false;
   // A worker reads at c after pushing c - 1, which needs c - 1 <= committed
   // + s: nothing legitimate is further ahead.
-  auto s = policy_->staleness();
+  auto s = policy_->tolerance();
   return !worker || s < 0 || reader_clock <= committed_ + s + 1;
 }
 

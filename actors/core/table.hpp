@@ -94,6 +94,18 @@ public:
   /// clocks <= c - s - 1; negative when unbounded.
   virtual std::int64_t staleness() const = 0;
 
+  /// The bound admit() and plausible reads allow for: staleness(), or
+  /// larger while a live change of the bound is taking effect (readers that
+  /// went ahead under the larger bound push within it).
+  virtual std::int64_t tolerance() const { return staleness(); }
+
+  /// A live change (inspect's `set staleness`): reads are answered under
+  /// bound `read` from now on, and updates and reads within `tolerate` (>=
+  /// read) are accepted. Returns why the policy cannot change its bound, or
+  /// an empty string; only ssp and essp with a bound >= 1 can, to a bound
+  /// >= 1 (0 is bsp, which buffers the updates of a clock).
+  virtual std::string set_staleness(std::int64_t read, std::int64_t tolerate);
+
   /// Whether a read by a reader at `reader_clock` may be answered when every
   /// update from clocks < `committed` is applied.
   bool can_read(std::int64_t reader_clock, std::int64_t committed) const {
@@ -236,6 +248,11 @@ public:
 
   key_range keys() const { return keys_; }
   const consistency_policy& policy() const { return *policy_; }
+
+  /// See consistency_policy::set_staleness.
+  std::string set_staleness(std::int64_t read, std::int64_t tolerate) {
+    return policy_->set_staleness(read, tolerate);
+  }
 
   /// The current values, shared: later updates copy before writing if a
   /// snapshot is still held (e.g. by a reply in flight).

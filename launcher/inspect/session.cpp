@@ -2,6 +2,7 @@
 
 #include "actors/core/control_service.hpp"
 #include "launcher/config.hpp"
+#include "launcher/inspect/settings.hpp"
 
 #include <fmt/format.h>
 
@@ -27,8 +28,9 @@ const json status_request = {{"v", 1}, {"op", "status"}};
 // The most values `table` reads at once, as the control endpoints allow.
 constexpr std::uint64_t max_slice = actors::max_slice_values;
 
-// Between two asks whether a server has read a slice.
-constexpr auto slice_poll = std::chrono::milliseconds(5);
+// Between two asks whether an actor has answered (read a slice, taken a
+// setting).
+constexpr auto answer_poll = std::chrono::milliseconds(5);
 
 std::string joined(const std::vector<std::string>& words) {
   std::string out;
@@ -112,6 +114,9 @@ const std::vector<std::pair<std::string, std::string>>& command_help() {
       {"pause NAME", "worker NAME starts no iteration after the current "
                      "one (options.inspect: write)"},
       {"resume NAME", "paused worker NAME goes on"},
+      {"set KNOB ...",
+       "changes a knob live (options.inspect: write): set staleness TABLE "
+       "BOUND, set cutoff RULE [KEY=VALUE ...]"},
       {"why",
        "who waits for whom, and whether the cause is dead, paused, slow or "
        "stuck"},
@@ -150,6 +155,8 @@ std::string check_command(const std::vector<std::string>& words) {
              " values; at most " + std::to_string(max_slice) +
              " are read at once";
   }
+  if (c == "set")
+    return check_set(words);
   if (c == "actors" && args > 1)
     return "usage: actors [FILTER]";
   if (c == "actor" && args != 1)
@@ -169,7 +176,7 @@ std::string check_command(const std::vector<std::string>& words) {
   }
   if (inner.empty() || inner[0] == "watch")
     return "usage: watch CMD [--interval S] [--count N]";
-  if (inner[0] == "pause" || inner[0] == "resume")
+  if (inner[0] == "pause" || inner[0] == "resume" || inner[0] == "set")
     return "watch repeats a question; " + inner[0] + " changes the job";
   return check_command(inner);
 }
@@ -300,6 +307,8 @@ result session::dispatch(const std::vector<std::string>& words) {
     return table(words[1], words[2]);
   if (c == "why")
     return why();
+  if (c == "set")
+    return set(words);
   return watch(words);
 }
 
@@ -639,8 +648,33 @@ result session::ask_node(const std::string& node, const json& request) {
   return r;
 }
 
+// Asks the endpoint of `node` for the answer `actor` keeps for request
+// `id` until it has one or the timeout passes (then the error says the
+// actor `late`).
+result session::await_answer(const std::string& node, const std::string& actor,
+                             std::uint64_t id, const std::string& late) {
+  json request = {{"v", 1}, {"op", "answer"}, {"actor", actor}, {"id", id}};
+  auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<long>(client_.timeout() * 1000));
+  for (;;) {
+    auto got = ask_node(node, request);
+    if (!got.ok || got.data.value("state", "") == "answered")
+      return got;
+    if (std::chrono::steady_clock::now() > deadline)
+      return failure(fmt::format("{} {} in {} s (`actor {}` shows what it "
+                                 "does)",
+                                 actor, late, client_.timeout(), actor));
+    std::this_thread::sleep_for(answer_poll);
+  }
+}
+
+std::string session::node_of(const std::string& actor) const {
+  return hosted_node(hosted_, actor);
+}
+
 // Asks `server` to read keys [begin, end) of `table` on its own thread,
-// then asks for its answer until it has one or the timeout passes.
+// then waits for its answer.
 result session::read_part(const std::string& server, const std::string& table,
                           std::uint64_t begin, std::uint64_t end) {
   auto node = hosted_node(hosted_, server);
@@ -652,23 +686,8 @@ result session::read_part(const std::string& server, const std::string& table,
                                {"end", end}});
   if (!asked.ok)
     return asked;
-  json request = {{"v", 1},
-                  {"op", "answer"},
-                  {"actor", server},
-                  {"id", asked.data.value("id", std::uint64_t{0})}};
-  auto deadline =
-      std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(static_cast<long>(client_.timeout() * 1000));
-  for (;;) {
-    auto got = ask_node(node, request);
-    if (!got.ok || got.data.value("state", "") == "read")
-      return got;
-    if (std::chrono::steady_clock::now() > deadline)
-      return failure(fmt::format("{} has not read the slice in {} s (`actor "
-                                 "{}` shows what it does)",
-                                 server, client_.timeout(), server));
-    std::this_thread::sleep_for(slice_poll);
-  }
+  return await_answer(node, server, asked.data.value("id", std::uint64_t{0}),
+                      "has not read the slice");
 }
 
 result session::table(const std::string& name, const std::string& range) {

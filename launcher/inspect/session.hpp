@@ -55,6 +55,11 @@ private:
   result read_part(const std::string& server, const std::string& table,
                    std::uint64_t begin, std::uint64_t end);
   result ask_node(const std::string& node, const json& request);
+  result await_answer(const std::string& node, const std::string& actor,
+                      std::uint64_t id, const std::string& late);
+  result set(const std::vector<std::string>& words);
+  json follow_change(const std::string& node, const json& change);
+  std::string node_of(const std::string& actor) const;
   result why();
   result watch(const std::vector<std::string>& words);
 

@@ -292,6 +292,106 @@ TEST_F(Inspect, PauseAndResumeAWorkerUnderBsp) {
       << log;
 }
 
+namespace {
+
+// The iterations the coordinator has completed, as `actor coordinator/0`
+// shows it (-1 when it does not answer).
+std::int64_t coordinator_clock(const std::string& cfg) {
+  auto a = json_lines(test::run(inspect(cfg, "actor coordinator/0")).output);
+  if (a.size() != 1 || !a[0].value("ok", false))
+    return -1;
+  return a[0]["actor"].value("clock", std::int64_t{-1});
+}
+
+// The bound worker `w` read under at clock `c`: the bound of the last
+// applied change that `w` took at or before `c`, else `initial`.
+std::int64_t bound_at(const std::vector<actors::json>& applied,
+                      const std::string& w, std::int64_t c,
+                      std::int64_t initial) {
+  auto bound = initial;
+  for (const auto& e : applied)
+    if (e["clocks"].value(w, std::int64_t{1} << 62) <= c)
+      bound = e.value("to", bound);
+  return bound;
+}
+
+} // namespace
+
+TEST_F(Inspect, AStalenessBoundChangedLiveHoldsFromTheReadEachWorkerTookIt) {
+  // worker/0 is slower, so the others run ahead to whatever bound holds.
+  auto s = slow_job(240);
+  s.consistency = "ssp";
+  s.job_extra =
+      "  staleness: 3\n  stragglers:\n"
+      "    - {model: lognormal, mu: -4, sigma: 0.1, workers: [1, 2]}\n"
+      "    - {model: lognormal, mu: -3.2, sigma: 0.1, workers: [0]}\n";
+  launch(s, "  inspect: write\n");
+  ASSERT_TRUE(
+      test::wait_for([&] { return coordinator_clock(cfg_) >= 30; }, 60));
+  auto r = test::run(inspect(cfg_, "set staleness all 1", "--timeout 5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("staleness of table all: 3 -> 1, asked at "
+                           "iteration ",
+                           0),
+            0u)
+      << r.output;
+  EXPECT_NE(r.output.find("in force from clock"), std::string::npos)
+      << r.output;
+  // Refused with the reason, nothing changed.
+  r = test::run(inspect(cfg_, "set staleness all 1", "--timeout 2"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output, "set: table all already has bound 1\n");
+  r = test::run(inspect(cfg_, "set staleness all 0", "--timeout 2"));
+  EXPECT_EQ(r.output,
+            "set: a staleness bound is a whole number from 1 to 1000000\n");
+  r = test::run(inspect(cfg_, "set staleness hidden 2", "--timeout 2"));
+  EXPECT_EQ(r.output, "set: no table 'hidden' in this job (tables: all)\n");
+  r = test::run(inspect(cfg_, "set cutoff static backups=1", "--timeout 2"));
+  EXPECT_EQ(r.output, "set: this job runs under ssp; a cutoff rule applies "
+                      "only to consistency cutoff\n");
+  auto lowered = coordinator_clock(cfg_);
+  ASSERT_TRUE(test::wait_for(
+      [&] { return coordinator_clock(cfg_) >= lowered + 50; }, 60));
+  r = test::run(inspect(cfg_, "set staleness all 6", "--timeout 5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
+  auto log = test::run("cat " + (dir_ / "launch.log").string()).output;
+  ASSERT_EQ(exit_code(rc_), 0) << log;
+
+  std::vector<actors::json> applied;
+  for (const auto& e : json_file(dir_ / "metrics" / "events.jsonl"))
+    if (e.value("event", "") == "set" && e.value("state", "") == "applied")
+      applied.push_back(e);
+  ASSERT_EQ(applied.size(), 2u) << log;
+  const std::vector<std::string> workers = {"worker/0", "worker/1", "worker/2"};
+  for (const auto& e : applied) {
+    EXPECT_EQ(e["clocks"].size(), workers.size()) << e.dump();
+    std::int64_t latest = 0;
+    for (const auto& w : workers)
+      latest = std::max(latest, e["clocks"].value(w, std::int64_t{-1}));
+    EXPECT_EQ(e.value("clock", -1), latest) << e.dump();
+  }
+  // The SSP property on the records, for the bound each read was under.
+  std::size_t under_one = 0;
+  std::int64_t worst_after_raise = 0;
+  for (const auto& it : json_file(dir_ / "metrics" / "iterations.jsonl")) {
+    auto c = it.value("iteration", std::int64_t{-1});
+    for (std::size_t w = 0; w < workers.size(); ++w) {
+      auto bound = bound_at(applied, workers[w], c, 3);
+      auto lag = it["staleness"][w].get<std::int64_t>();
+      EXPECT_LE(lag, bound) << workers[w] << " at clock " << c;
+      under_one += bound == 1;
+      if (bound == 6)
+        worst_after_raise = std::max(worst_after_raise, lag);
+    }
+  }
+  EXPECT_GE(under_one, 3u * 40) << "too few reads under the lowered bound";
+  EXPECT_GT(worst_after_raise, 1) << "the raised bound was never used";
+  EXPECT_NE(log.find("staleness of table all: 3 -> 1 from clock"),
+            std::string::npos)
+      << log;
+}
+
 TEST_F(Inspect, WhyNamesTheStoppedWorkerEveryoneWaitsFor) {
   launch(slow_job(300));
   auto pid = node_pid(cfg_, "w1");
@@ -361,8 +461,17 @@ TEST_F(Inspect, ControlEndpointRefusesBadRequestsAndStrangers) {
   EXPECT_NE(reply.find("protocol version 7 is not served here"),
             std::string::npos)
       << reply;
-  reply = ask_raw(ctx, local, R"({"v": 1, "op": "set"})");
-  EXPECT_NE(reply.find("unknown operation 'set'"), std::string::npos) << reply;
+  reply = ask_raw(ctx, local, R"({"v": 1, "op": "grow"})");
+  EXPECT_NE(reply.find("unknown operation 'grow'"), std::string::npos)
+      << reply;
+  reply = ask_raw(ctx, local, R"({"v": 1, "op": "set", "actor": "server/0"})");
+  EXPECT_NE(reply.find("set needs \\\"knob\\\""), std::string::npos)
+      << reply;
+  reply = ask_raw(ctx, local,
+                  R"({"v": 1, "op": "set", "actor": "server/0", )"
+                  R"("knob": "cutoff", "value": {"rule": "full"}})");
+  EXPECT_NE(reply.find("set needs options.inspect: write"), std::string::npos)
+      << reply;
   reply = ask_raw(ctx, local, R"({"v": 1, "op": "pause"})");
   EXPECT_NE(reply.find("pause needs \\\"actor\\\""), std::string::npos)
       << reply;
