@@ -124,6 +124,7 @@ struct coordinator_state {
   json events = json::array();
   std::unique_ptr<live_settings> settings;
   std::map<std::string, steady_clock::time_point> paused;
+  std::string cutoff_rule; // the rule of the last version decided
 };
 
 double seconds_since(steady_clock::time_point t) {
@@ -348,6 +349,28 @@ void on_knob(coordinator_state& st, const messages::inbound& msg) {
                              last.value("to", 0), last.value("clock", 0)));
 }
 
+// Cutoff: a version decided by another rule than the one before (inspect's
+// `set cutoff`) is recorded as the first of that rule.
+void note_rule(coordinator_state& st, std::int64_t version,
+               const flatbuffers::String* rule) {
+  std::string now = rule ? rule->str() : "";
+  if (now.empty() || now == st.cutoff_rule)
+    return;
+  if (!st.cutoff_rule.empty()) {
+    record_event(st, {{"event", "set"},
+                      {"knob", "cutoff"},
+                      {"from", st.cutoff_rule},
+                      {"to", now},
+                      {"version", version},
+                      {"state", "applied"},
+                      {"by", "inspect"}});
+    st.records.say(fmt::format("cutoff rule {} -> {} from version {} "
+                               "(inspect)",
+                               st.cutoff_rule, now, version));
+  }
+  st.cutoff_rule = now;
+}
+
 // Cutoff: the leading server's record of a version completes it.
 void on_cutoff(coordinator_state& st, const actor_env& env,
                const messages::inbound& msg) {
@@ -363,6 +386,7 @@ void on_cutoff(coordinator_state& st, const actor_env& env,
   st.reports.try_emplace(static_cast<std::uint64_t>(version));
   for (const auto& row : *rows)
     st.records.trace(row);
+  note_rule(st, version, msg.envelope().body_as_Cutoff()->rule());
   complete_iterations(st);
 }
 

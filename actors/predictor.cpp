@@ -52,37 +52,57 @@ struct refitter {
   }
 };
 
+// The rule a predictor decides with, and the job's own to go back to.
+struct predictor_rules {
+  std::shared_ptr<algorithms::cutoff_rule> rule;
+  std::string label;
+  std::shared_ptr<algorithms::cutoff_rule> own;
+  std::string own_label;
+  std::shared_ptr<algorithms::bdsgd> learned; // the own rule, if bdsgd
+};
+
 } // namespace
 
 caf::behavior predictor(caf::event_based_actor* self,
                         std::shared_ptr<algorithms::cutoff_rule> rule,
-                        refit_spec refit) {
-  auto learned = std::dynamic_pointer_cast<algorithms::bdsgd>(rule);
+                        std::string label, refit_spec refit) {
+  auto rules = std::make_shared<predictor_rules>();
+  rules->rule = rule;
+  rules->label = label;
+  rules->own = rule;
+  rules->own_label = label;
+  rules->learned = std::dynamic_pointer_cast<algorithms::bdsgd>(rule);
   auto background = std::make_shared<refitter>();
   return {
-      [self, rule, learned, refit, background](const predictor_query_ptr& q) {
+      [self, rules, refit, background](const predictor_query_ptr& q) {
         auto start = std::chrono::steady_clock::now();
         auto answer = std::make_shared<predictor_answer>();
         answer->version = q->version;
+        auto& rule = *rules->rule;
         try {
           if (!q->observation.seconds.empty()) {
-            rule->observe(q->observation);
-            if (learned)
-              background->maybe_start(learned, refit);
+            rule.observe(q->observation);
+            if (rules->learned && rules->rule == rules->own)
+              background->maybe_start(rules->learned, refit);
           }
-          answer->decision = rule->decide(q->workers);
+          answer->decision = rule.decide(q->workers);
         } catch (const std::exception& e) {
           // A rule that cannot decide must not stop the job: wait for all.
           spdlog::warn("predictor: {} failed on version {}: {}; waiting for "
                        "every worker",
-                       rule->name(), q->version, e.what());
-          answer->decision = {std::max<std::size_t>(1, q->workers), {}};
+                       rule.name(), q->version, e.what());
+          answer->decision = {std::max<std::size_t>(1, q->workers), {}, {}};
         }
+        answer->decision.rule = rules->label;
         answer->seconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count();
         self->send(caf::actor_cast<caf::actor>(self->current_sender()),
                    predictor_answer_ptr{std::move(answer)});
+      },
+      [rules](const predictor_rule_ptr& next) {
+        rules->rule = next->rule ? next->rule : rules->own;
+        rules->label = next->rule ? next->label : rules->own_label;
       },
   };
 }

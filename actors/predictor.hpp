@@ -31,10 +31,19 @@ struct predictor_answer {
 using predictor_query_ptr = std::shared_ptr<const predictor_query>;
 using predictor_answer_ptr = std::shared_ptr<const predictor_answer>;
 
+/// A rule the predictor uses from its next decision on (inspect's `set
+/// cutoff`), with its label; a null rule means the job's own again.
+struct predictor_rule {
+  std::shared_ptr<algorithms::cutoff_rule> rule;
+  std::string label;
+};
+using predictor_rule_ptr = std::shared_ptr<const predictor_rule>;
+
 } // namespace metronome::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::predictor_query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::predictor_answer_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::predictor_rule_ptr)
 
 namespace metronome::actors {
 
@@ -46,14 +55,16 @@ struct refit_spec {
   std::size_t history = 500;
 };
 
-/// Chooses the cutoff of every version with `rule`: answers each
-/// predictor_query_ptr with a predictor_answer_ptr sent back to the asker.
-/// Runs beside the leading server so that a slow rule delays only its own
-/// answers, never a broadcast. A bdsgd rule is refitted per `refit` in a
-/// background oneTBB task and the new model swapped in when it is ready;
-/// decisions go on with the old one meanwhile.
+/// Chooses the cutoff of every version with `rule` (labelled `label` in
+/// the decisions): answers each predictor_query_ptr with a
+/// predictor_answer_ptr sent back to the asker, and takes a
+/// predictor_rule_ptr as the rule of its next decisions. Runs beside the
+/// leading server so that a slow rule delays only its own answers, never a
+/// broadcast. A bdsgd rule is refitted per `refit` in a background oneTBB
+/// task and the new model swapped in when it is ready; decisions go on with
+/// the old one meanwhile.
 caf::behavior predictor(caf::event_based_actor* self,
                         std::shared_ptr<algorithms::cutoff_rule> rule,
-                        refit_spec refit);
+                        std::string label, refit_spec refit);
 
 } // namespace metronome::actors

@@ -351,6 +351,14 @@ make_job_cutoff_rule(const cutoff_job_spec& spec, std::uint64_t seed) {
   return std::make_shared<algorithms::bdsgd>(std::move(model), options);
 }
 
+std::string cutoff_rule_label(const algorithms::cutoff_spec& spec) {
+  if (spec.rule == "static")
+    return "static backups=" + std::to_string(spec.backups);
+  if (spec.rule == "elfving" || spec.rule == "ecdf")
+    return spec.rule + " window=" + std::to_string(spec.window);
+  return spec.rule;
+}
+
 job_schedule schedule_of(const topology& topo, std::size_t samples) {
   auto workers = std::max<std::size_t>(1, topo.count("worker"));
   auto smallest = algorithms::data_shard(samples, workers, workers - 1);

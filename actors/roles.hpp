@@ -187,6 +187,10 @@ job_tables(const job_spec& job,
 std::shared_ptr<algorithms::cutoff_rule>
 make_job_cutoff_rule(const cutoff_job_spec& spec, std::uint64_t seed);
 
+/// How records and inspect name the rule of `spec`: "full", "static
+/// backups=2", "elfving window=20", "ecdf window=20", "bdsgd".
+std::string cutoff_rule_label(const algorithms::cutoff_spec& spec);
+
 /// Mini-batches per epoch (of the smallest worker shard), the total
 /// number of iterations every worker runs, and how many iterations apart
 /// the test set is evaluated (always at the end of an epoch and the job).

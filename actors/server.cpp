@@ -34,7 +34,8 @@ struct served_table {
 // chooses each version's cutoff on server/0.
 struct cutoff_state {
   std::unique_ptr<cutoff_server> pacing;
-  caf::actor predictor; // server/0 only
+  caf::actor predictor;   // server/0 only
+  std::string rule_label; // of the rule the predictor decides with
   std::chrono::steady_clock::time_point epoch =
       std::chrono::steady_clock::now();
 
@@ -290,6 +291,53 @@ void publish(server_state& st) {
   st.status->wait("updates", std::move(waits));
 }
 
+// What the leading server publishes for inspect's `cutoff`: the rule, the
+// last version's cutoff with the predicted and realised order statistics
+// (the k-th fastest run-time), and the decisions so far.
+void publish_cutoff(server_state& st) {
+  using json = nlohmann::ordered_json;
+  const auto& pacing = *st.cutoff->pacing;
+  const auto& last = pacing.last();
+  if (!last)
+    return;
+  const auto& totals = pacing.decided_so_far();
+  std::vector<double> realised;
+  for (std::size_t w = 0; w < last->observation.seconds.size(); ++w)
+    if (!last->observation.censored[w])
+      realised.push_back(last->observation.seconds[w]);
+  std::sort(realised.begin(), realised.end());
+  json order = json::array();
+  auto n = last->observation.seconds.size();
+  for (std::size_t k = 1; k <= n; ++k) {
+    json row = {{"k", k}, {"predicted_s", nullptr}, {"realised_s", nullptr}};
+    if (k <= last->expected_throughput.size() &&
+        last->expected_throughput[k - 1] > 0)
+      row["predicted_s"] =
+          static_cast<double>(k) / last->expected_throughput[k - 1];
+    if (k <= realised.size())
+      row["realised_s"] = realised[k - 1];
+    order.push_back(std::move(row));
+  }
+  st.status->note(
+      "cutoff",
+      json{{"rule", st.cutoff->rule_label},
+           {"version", last->version},
+           {"decided_by", last->rule},
+           {"cutoff", last->cutoff},
+           {"workers", n},
+           {"cutoff_s", last->cutoff_seconds},
+           {"decision_s", last->decision_seconds},
+           {"decision_late", last->decision_late},
+           {"order_statistics", std::move(order)},
+           {"versions", totals.versions},
+           {"censored", totals.censored},
+           {"late_decisions", totals.late_decisions},
+           {"decision_mean_s", totals.versions > 0
+                                   ? totals.decision_seconds / totals.versions
+                                   : 0.0},
+           {"late_gradients", st.tables[0].shard->late_updates()}});
+}
+
 // Brings everything up to date after the table changed: waiting reads,
 // broadcasts of new versions and, on the leader, cutoffs reached.
 void settle(server_state& st, const actor_env& env) {
@@ -307,6 +355,7 @@ void settle(server_state& st, const actor_env& env) {
       spdlog::error("{}: {}", env.name, step.error);
     if (!step.decided)
       return;
+    publish_cutoff(st);
   }
 }
 
@@ -385,6 +434,81 @@ void change_bound(server_state& st, const actor_env& env,
   settle(st, env);
 }
 
+// Why the rule `value` names cannot be used by this job (with `workers`
+// workers and its own rule `own`), or "".
+std::string refuse_rule(const nlohmann::ordered_json& value,
+                        const cutoff_job_spec& own, std::size_t workers,
+                        algorithms::cutoff_spec& spec) {
+  if (!value.is_object() || !value.contains("rule") ||
+      !value["rule"].is_string())
+    return "set cutoff needs a rule, e.g. {\"rule\": \"static\", "
+           "\"backups\": 1}";
+  for (const auto& [key, v] : value.items())
+    if (key != "rule" && key != "backups" && key != "window")
+      return "set cutoff takes rule, backups and window, not '" + key + "'";
+  spec.rule = value["rule"].get<std::string>();
+  const auto& names = algorithms::cutoff_rule_names();
+  if (std::find(names.begin(), names.end(), spec.rule) == names.end())
+    return "unknown cutoff rule '" + spec.rule + "'";
+  for (const char* key : {"backups", "window"}) {
+    if (!value.contains(key))
+      continue;
+    if (!value[key].is_number_unsigned() || value[key] > 1000000u)
+      return std::string(key) + " is a whole number from 0 to 1000000";
+    bool applies = std::string(key) == "backups"
+                       ? spec.rule == "static"
+                       : spec.rule == "elfving" || spec.rule == "ecdf";
+    if (!applies)
+      return std::string("'") + key + "' does not apply to rule " + spec.rule;
+    (key[0] == 'b' ? spec.backups : spec.window) =
+        value[key].get<std::size_t>();
+  }
+  if (spec.rule == "static" && spec.backups >= workers)
+    return "static backups=" + std::to_string(spec.backups) +
+           " would wait for no gradient: the job has " +
+           std::to_string(workers) + " workers";
+  if (spec.rule == "bdsgd" && own.rule.rule != "bdsgd")
+    return "bdsgd needs a run-time model, and this job was started with " +
+           cutoff_rule_label(own.rule) + "; start it with rule bdsgd";
+  return {};
+}
+
+// inspect's `set cutoff RULE`: the predictor decides with the rule from
+// its next decision on; the answer the control endpoint hands out.
+nlohmann::ordered_json set_cutoff_rule(server_state& st, const actor_env& env,
+                                       const std::string& text) {
+  using json = nlohmann::ordered_json;
+  auto request = json::parse(text, nullptr, false);
+  if (!st.cutoff || !st.cutoff->pacing->leads())
+    return {{"error", env.name + " does not choose the cutoffs"}};
+  algorithms::cutoff_spec spec;
+  auto why =
+      refuse_rule(request.is_object() ? request.value("value", json()) : json(),
+                  env.topo->job.cutoff, env.topo->count("worker"), spec);
+  auto next = std::make_shared<predictor_rule>();
+  next->label = cutoff_rule_label(spec);
+  if (why.empty() && next->label == st.cutoff->rule_label)
+    why = "the rule is " + next->label + " already";
+  try {
+    if (why.empty() && spec.rule != "bdsgd")
+      next->rule = algorithms::make_cutoff_rule(spec);
+  } catch (const std::invalid_argument& e) {
+    why = e.what();
+  }
+  if (!why.empty())
+    return {{"error", why}};
+  const auto& last = st.cutoff->pacing->last();
+  json change = {{"knob", "cutoff"},  {"from", st.cutoff->rule_label},
+                 {"to", next->label}, {"version", last ? last->version + 1 : 0},
+                 {"state", "asked"},  {"by", "inspect"}};
+  st.cutoff->rule_label = next->label;
+  caf::anon_send(st.cutoff->predictor, predictor_rule_ptr{std::move(next)});
+  spdlog::info("{}: cutoff rule {} -> {} (inspect)", env.name,
+               change["from"].get<std::string>(),
+               change["to"].get<std::string>());
+  return {{"change", std::move(change)}};
+}
+
 // inspect's `table NAME BEGIN:END`: keys [begin, end) of table `name` as
 // they are now, read on this actor's thread.
 nlohmann::ordered_json read_slice(const server_state& st,
@@ -461,8 +585,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       if (st->cutoff->pacing->leads()) {
         auto rule = make_job_cutoff_rule(topo.job.cutoff, topo.job.seed);
         refit_spec refit{topo.job.cutoff.refit_every, topo.job.cutoff.history};
-        st->cutoff->predictor =
-            self->spawn<caf::linked>(predictor, rule, refit);
+        st->cutoff->rule_label = cutoff_rule_label(topo.job.cutoff.rule);
+        st->cutoff->predictor = self->spawn<caf::linked>(
+            predictor, rule, st->cutoff->rule_label, refit);
       }
     }
     mark_ahead(*st);
@@ -566,6 +691,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         st->cutoff->pacing->answered(answer->version, answer->decision,
                                      answer->seconds);
         settle(*st, env);
+      },
+      [st, env](set_atom, std::uint64_t id, const std::string& request) {
+        env.status->keep_answer(id, set_cutoff_rule(*st, env, request));
       },
       [st, env](table_read_atom, std::uint64_t id, const std::string& name,
                 std::uint64_t begin, std::uint64_t end) {

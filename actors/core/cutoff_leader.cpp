@@ -86,6 +86,7 @@ std::optional<cutoff_record> cutoff_leader::reached() {
   r.decision_seconds = late_ ? 0 : decision_seconds_;
   r.decision_late = late_;
   r.expected_throughput = current_.expected_throughput;
+  r.rule = current_.rule;
   return r;
 }
 

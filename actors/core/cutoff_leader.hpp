@@ -28,6 +28,8 @@ struct cutoff_record {
   /// previous version's cutoff was used.
   bool decision_late = false;
   std::vector<double> expected_throughput;
+  /// The rule whose decision was used (empty before the first one).
+  std::string rule;
 };
 
 /// The leading server's bookkeeping under a cutoff: when the current

@@ -34,7 +34,8 @@ json decision_fields(const wire::Cutoff& cut,
           {"decision_s", cut.decision_seconds()},
           {"decision_late", cut.decision_late()},
           {"late_gradients", cut.late_gradients()},
-          {"expected_throughput", curve}};
+          {"expected_throughput", curve},
+          {"cutoff_rule", cut.rule() ? cut.rule()->str() : std::string()}};
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "actors/core/cutoff_server.hpp"
 
+#include <algorithm>
+
 namespace metronome::actors {
 
 namespace wire = messages::wire;
@@ -89,6 +91,13 @@ cutoff_step cutoff_server::advance(double now) {
     return step;
   step.decided = true;
   announce(*r);
+  last_ = *r;
+  ++totals_.versions;
+  totals_.censored += static_cast<std::uint64_t>(
+      std::count(r->observation.censored.begin(), r->observation.censored.end(),
+                 std::uint8_t{1}));
+  totals_.decision_seconds += r->decision_seconds;
+  totals_.late_decisions = leader_->late_decisions();
   if (r->version + 1 < versions_) {
     cutoff_query query;
     query.version = r->version + 1;
@@ -111,7 +120,7 @@ void cutoff_server::announce(const cutoff_record& r) {
     auto body = wire::CreateCutoffDirect(
         builder.fbb(), &accepted, r.cutoff_seconds, &obs.seconds, &obs.censored,
         r.decision_seconds, r.decision_late, table_.late_updates(),
-        &r.expected_throughput);
+        &r.expected_throughput, r.rule.c_str());
     post_(builder.finish(header_(destination, r.version, 0), wire::Body::Cutoff,
                          body.Union()));
   }

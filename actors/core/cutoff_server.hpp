@@ -119,6 +119,18 @@ public:
   /// decides nothing.
   cutoff_step advance(double now);
 
+  /// What the leader has decided so far, for inspect's `cutoff`.
+  struct totals {
+    std::uint64_t versions = 0;
+    std::uint64_t censored = 0; ///< run-times known only as lower bounds
+    std::uint64_t late_decisions = 0;
+    double decision_seconds = 0; ///< summed over the versions
+  };
+
+  /// The leader's record of the last version decided, if any.
+  const std::optional<cutoff_record>& last() const { return last_; }
+  const totals& decided_so_far() const { return totals_; }
+
 private:
   void announce(const cutoff_record& r);
 
@@ -131,6 +143,8 @@ private:
   ask_fn ask_;
   std::unique_ptr<cutoff_leader> leader_; // server/0 only
   bool started_ = false;
+  std::optional<cutoff_record> last_;
+  totals totals_;
 };
 
 } // namespace metronome::actors

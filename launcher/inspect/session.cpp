@@ -108,6 +108,9 @@ const std::vector<std::pair<std::string, std::string>>& command_help() {
       {"queues", "transport queues and credit per peer, mailboxes per actor"},
       {"staleness", "per worker the staleness of its reads (mean, max) "
                     "against the bound, and its time blocked"},
+      {"cutoff", "the cutoff rule, the last version's cutoff with predicted "
+                 "and realised order statistics, decision latency, censored "
+                 "run-times"},
       {"table NAME BEGIN:END",
        "keys BEGIN..END-1 of table NAME as its servers hold them now (at "
        "most 4096)"},
@@ -138,7 +141,7 @@ std::string check_command(const std::vector<std::string>& words) {
   if (std::find(names.begin(), names.end(), c) == names.end())
     return "unknown command '" + c + "' (commands: " + joined(names) + ")";
   if ((c == "help" || c == "nodes" || c == "clocks" || c == "queues" ||
-       c == "why" || c == "staleness") &&
+       c == "why" || c == "staleness" || c == "cutoff") &&
       args > 0)
     return c + " takes no arguments";
   if ((c == "pause" || c == "resume") && args != 1)
@@ -309,6 +312,8 @@ result session::dispatch(const std::vector<std::string>& words) {
     return why();
   if (c == "set")
     return set(words);
+  if (c == "cutoff")
+    return cutoff();
   return watch(words);
 }
 

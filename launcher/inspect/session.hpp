@@ -58,6 +58,7 @@ private:
   result await_answer(const std::string& node, const std::string& actor,
                       std::uint64_t id, const std::string& late);
   result set(const std::vector<std::string>& words);
+  result cutoff();
   json follow_change(const std::string& node, const json& change);
   std::string node_of(const std::string& actor) const;
   result why();

@@ -115,9 +115,10 @@ std::vector<std::string> describe_change(const json& change) {
                         "is in force)",
                         head, change.value("iteration", 0))};
   }
-  auto head = fmt::format("cutoff rule: {} -> {}", change.value("from", ""),
-                          change.value("to", ""));
-  return {fmt::format("{}, decides from version {} on", head,
+  return {fmt::format("cutoff rule: {} -> {}, asked while version {} is "
+                      "collected; the predictor decides with it from its next "
+                      "decision (the records name the rule of every version)",
+                      change.value("from", ""), change.value("to", ""),
                       change.value("version", 0))};
 }
 
@@ -136,7 +137,7 @@ result session::set(const std::vector<std::string>& words) {
   if (!got.ok)
     return got;
   auto change = got.data.value("change", json::object());
-  if (change.value("state", "") == "asked")
+  if (change.value("knob", "") == "staleness")
     change = follow_change(node, change);
   result r;
   r.lines = describe_change(change);
@@ -164,6 +165,67 @@ json session::follow_change(const std::string& node, const json& change) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return latest;
+}
+
+namespace {
+
+std::string seconds_text(const json& v) {
+  return v.is_number() ? fmt::format("{:.4f}", v.get<double>()) : "-";
+}
+
+// Lines for people about `view`, the leading server's `cutoff` note.
+std::vector<std::string> describe_cutoff(const json& view) {
+  std::vector<std::string> lines = {fmt::format(
+      "rule {}; version {} was decided by {}: it waited for {} of {} "
+      "gradients, {:.4f} s after the broadcast",
+      view.value("rule", "?"), view.value("version", 0),
+      view.value("decided_by", "?"), view.value("cutoff", 0),
+      view.value("workers", 0), view.value("cutoff_s", 0.0))};
+  lines.push_back(fmt::format(
+      "decisions: {} versions, {:.3f} ms mean, {:.3f} ms last{}, {} late; "
+      "{} run-times censored; {} gradients dropped as late",
+      view.value("versions", 0), 1e3 * view.value("decision_mean_s", 0.0),
+      1e3 * view.value("decision_s", 0.0),
+      view.value("decision_late", false) ? " (late)" : "",
+      view.value("late_decisions", 0), view.value("censored", 0),
+      view.value("late_gradients", 0)));
+  lines.push_back(fmt::format("{:>4} {:>12} {:>12}  (k-th fastest run-time, "
+                              "seconds)",
+                              "k", "predicted", "realised"));
+  for (const auto& row : view.value("order_statistics", json::array()))
+    lines.push_back(fmt::format(
+        "{:>4} {:>12} {:>12}{}", row.value("k", 0),
+        seconds_text(row["predicted_s"]), seconds_text(row["realised_s"]),
+        row["realised_s"].is_null() ? "  censored" : ""));
+  return lines;
+}
+
+} // namespace
+
+// The leading server's view of the cutoff: what its predictor decided for
+// the last version, and how that compares with what came.
+result session::cutoff() {
+  auto node = node_of("server/0");
+  auto status = ask_node(node, {{"v", 1}, {"op", "status"}});
+  if (!status.ok)
+    return status;
+  auto consistency = status.data.value("consistency", std::string());
+  result r;
+  if (consistency != "cutoff") {
+    r.ok = false;
+    r.error = "this job runs under " + consistency +
+              "; cutoff describes jobs with consistency cutoff";
+    return r;
+  }
+  for (const auto& a : status.data.value("actors", json::array()))
+    if (a.value("name", "") == "server/0" && a.contains("cutoff")) {
+      r.lines = describe_cutoff(a["cutoff"]);
+      r.data = {{"cutoff", a["cutoff"]}};
+      return r;
+    }
+  r.lines.push_back("no version has been decided yet");
+  r.data = {{"cutoff", nullptr}};
+  return r;
 }
 
 } // namespace metronome::launcher::inspect

@@ -392,6 +392,110 @@ TEST_F(Inspect, AStalenessBoundChangedLiveHoldsFromTheReadEachWorkerTookIt) {
       << log;
 }
 
+TEST_F(Inspect, ACutoffRuleChangedLiveIsRecordedAndUsedFromTheNextVersion) {
+  auto s = slow_job(300);
+  s.consistency = "cutoff";
+  s.job_extra = "  cutoff: {rule: full}\n"
+                "  stragglers: [{model: lognormal, mu: -4, sigma: 0.3}]\n";
+  launch(s, "  inspect: write\n");
+  actors::json view;
+  ASSERT_TRUE(test::wait_for(
+      [&] {
+        auto v = json_lines(test::run(inspect(cfg_, "cutoff")).output);
+        if (v.size() != 1 || !v[0]["cutoff"].is_object())
+          return false;
+        view = v[0]["cutoff"];
+        return view.value("version", 0) >= 20;
+      },
+      60))
+      << view.dump();
+  EXPECT_EQ(view.value("rule", ""), "full") << view.dump();
+  EXPECT_EQ(view.value("cutoff", 0), 3) << view.dump();
+  ASSERT_EQ(view["order_statistics"].size(), 3u) << view.dump();
+  for (const auto& row : view["order_statistics"])
+    EXPECT_TRUE(row["realised_s"].is_number()) << view.dump();
+  EXPECT_EQ(view.value("censored", -1), 0) << view.dump();
+
+  auto r =
+      test::run(inspect(cfg_, "set cutoff static backups=1", "--timeout 5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("cutoff rule: full -> static backups=1, asked "
+                           "while version ",
+                           0),
+            0u)
+      << r.output;
+  auto asked = json_lines(test::run(inspect(cfg_, "cutoff")).output);
+  for (const auto& [command, expected] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"set cutoff static backups=1",
+            "the rule is static backups=1 already"},
+           {"set cutoff static backups=3",
+            "static backups=3 would wait for no gradient: the job has 3 "
+            "workers"},
+           {"set cutoff elfving backups=1",
+            "'backups' does not apply to rule elfving"},
+           {"set cutoff bdsgd", "bdsgd needs a run-time model, and this job "
+                                "was started with full; start it with rule "
+                                "bdsgd"},
+           {"set cutoff lucky", "unknown cutoff rule 'lucky'"},
+           {"set staleness all 2",
+            "under consistency cutoff there is no staleness bound; its rule "
+            "sets the pace (set cutoff RULE)"}}) {
+    r = test::run(inspect(cfg_, command, "--timeout 2"));
+    EXPECT_EQ(r.exit_code, 1) << command << ": " << r.output;
+    EXPECT_EQ(r.output, "set: " + expected + "\n") << command;
+  }
+  ASSERT_TRUE(test::wait_for(
+      [&] {
+        auto v = json_lines(test::run(inspect(cfg_, "cutoff")).output);
+        if (v.size() != 1 || !v[0]["cutoff"].is_object())
+          return false;
+        view = v[0]["cutoff"];
+        return view.value("decided_by", "") == "static backups=1";
+      },
+      60))
+      << view.dump();
+  EXPECT_EQ(view.value("cutoff", 0), 2) << view.dump();
+  EXPECT_TRUE(view["order_statistics"][2]["realised_s"].is_null())
+      << view.dump();
+  EXPECT_GT(view.value("censored", 0), 0) << view.dump();
+
+  ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
+  auto log = test::run("cat " + (dir_ / "launch.log").string()).output;
+  ASSERT_EQ(exit_code(rc_), 0) << log;
+  std::vector<actors::json> applied;
+  for (const auto& e : json_file(dir_ / "metrics" / "events.jsonl"))
+    if (e.value("knob", "") == "cutoff")
+      applied.push_back(e);
+  ASSERT_EQ(applied.size(), 1u) << log;
+  EXPECT_EQ(applied[0].value("from", ""), "full");
+  EXPECT_EQ(applied[0].value("to", ""), "static backups=1");
+  auto first = applied[0].value("version", std::int64_t{-1});
+  ASSERT_EQ(asked.size(), 1u);
+  // Asked while the version after the last decided one was collected: the
+  // new rule decides the version after that, unless its answer came late.
+  auto collected = asked[0]["cutoff"].value("version", std::int64_t{0}) + 1;
+  EXPECT_GE(first, collected);
+  EXPECT_LE(first, collected + 3);
+  std::size_t after = 0;
+  for (const auto& it : json_file(dir_ / "metrics" / "iterations.jsonl")) {
+    auto v = it.value("iteration", std::int64_t{-1});
+    auto rule = it.value("cutoff_rule", "");
+    if (v < first) {
+      EXPECT_TRUE(rule == "full" || rule.empty()) << it.dump();
+      EXPECT_EQ(it.value("cutoff", 0), 3) << it.dump();
+    } else {
+      ++after;
+      EXPECT_EQ(rule, "static backups=1") << it.dump();
+      EXPECT_EQ(it.value("cutoff", 0), 2) << it.dump();
+    }
+  }
+  EXPECT_GT(after, 100u);
+  EXPECT_NE(log.find("cutoff rule full -> static backups=1 from version"),
+            std::string::npos)
+      << log;
+}
+
 TEST_F(Inspect, WhyNamesTheStoppedWorkerEveryoneWaitsFor) {
   launch(slow_job(300));
   auto pid = node_pid(cfg_, "w1");
@@ -462,11 +566,9 @@ TEST_F(Inspect, ControlEndpointRefusesBadRequestsAndStrangers) {
             std::string::npos)
       << reply;
   reply = ask_raw(ctx, local, R"({"v": 1, "op": "grow"})");
-  EXPECT_NE(reply.find("unknown operation 'grow'"), std::string::npos)
-      << reply;
+  EXPECT_NE(reply.find("unknown operation 'grow'"), std::string::npos) << reply;
   reply = ask_raw(ctx, local, R"({"v": 1, "op": "set", "actor": "server/0"})");
-  EXPECT_NE(reply.find("set needs \\\"knob\\\""), std::string::npos)
-      << reply;
+  EXPECT_NE(reply.find("set needs \\\"knob\\\""), std::string::npos) << reply;
   reply = ask_raw(ctx, local,
                   R"({"v": 1, "op": "set", "actor": "server/0", )"
                   R"("knob": "cutoff", "value": {"rule": "full"}})");
