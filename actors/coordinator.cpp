@@ -343,10 +343,12 @@ void on_knob(coordinator_state& st, const messages::inbound& msg) {
   const auto& last = st.settings->history().back();
   st.status->note("settings", st.settings->history());
   st.status->note("bounds", tables_record(st.settings->tables()));
-  st.records.say(fmt::format("staleness of table {}: {} -> {} from clock {} "
-                             "(inspect)",
-                             last.value("table", ""), last.value("from", 0),
-                             last.value("to", 0), last.value("clock", 0)));
+  auto what = last.value("knob", "");
+  if (last.contains("table"))
+    what += " of table " + last.value("table", "");
+  st.records.say(fmt::format("{}: {} -> {} from clock {} (inspect)", what,
+                             last["from"].dump(), last["to"].dump(),
+                             last.value("clock", 0)));
 }
 
 // Cutoff: a version decided by another rule than the one before (inspect's
@@ -635,8 +637,11 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
     return refuse_to_start(self, env, e);
   }
   auto* state = st.get();
+  std::optional<float> rate;
+  if (!st->program->adds_updates())
+    rate = st->program->learning_rate();
   st->settings = std::make_unique<live_settings>(
-      st->tables,
+      st->tables, rate,
       live_change(st->servers, st->workers,
                   [state](const std::string& to, knob_setting k) {
                     state->out->knob(to, k);

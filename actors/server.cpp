@@ -614,6 +614,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         case wire::Body::Push: {
           int rank = worker_rank(*msg);
           const auto* f = msg->envelope().body_as_Push()->payload();
+          auto rate = msg->envelope().body_as_Push()->rate();
+          if (!(rate >= 0 && rate <= 1e6f))
+            rate = 0; // not a rate any worker sends
           auto values = msg->values(*f);
           messages::float_block block{msg, values.data, values.size};
           std::string error;
@@ -622,10 +625,10 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           } else if (f->keys() != nullptr && f->keys()->size() > 0) {
             error = table->shard->push_sparse(
                 rank, msg->header().clock(),
-                {f->keys()->begin(), f->keys()->end()}, block);
+                {f->keys()->begin(), f->keys()->end()}, block, rate);
           } else {
             error = table->shard->push(rank, msg->header().clock(), f->offset(),
-                                       block);
+                                       block, rate);
           }
           if (!error.empty())
             complain(*st, env, *msg, error);

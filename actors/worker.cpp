@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -49,6 +50,7 @@ struct worker_state {
   std::vector<float> params;
   std::uint64_t iterations = 0;
   std::int64_t clock = 0;
+  float rate = 0; // the learning rate set live, 0 until then
   std::chrono::steady_clock::time_point read_start;
   bool fetched = false; // the current read waits for servers
   bool started = false;
@@ -141,7 +143,7 @@ void push(worker_state& st) {
     auto payload = builder.floats(
         part.keys.begin, messages::float_block::of(done.grad, part.keys.begin,
                                                    part.keys.size()));
-    auto body = wire::CreatePush(builder.fbb(), payload);
+    auto body = wire::CreatePush(builder.fbb(), payload, st.rate);
     st.out->post(builder.finish(
         st.out->header(st.reads->server(p), st.clock, part.table),
         wire::Body::Push, body.Union()));
@@ -237,14 +239,7 @@ void advance(caf::event_based_actor* self, worker_state& st) {
 // Phase 2 of a live change of a table's staleness bound (see live_change):
 // reads from the next one on are under the new bound; the answer tells the
 // coordinator that read's clock.
-void change_bound(worker_state& st, const actor_env& env,
-                  const messages::inbound& msg) {
-  auto k = knob_of(msg);
-  if (msg.source() != "coordinator/0" || k.name != "staleness" ||
-      k.phase != 2) {
-    spdlog::warn("{}: ignored a knob from {}", env.name, msg.source());
-    return;
-  }
+void change_bound(worker_state& st, const knob_setting& k) {
   auto bound = static_cast<std::int64_t>(k.value);
   bool raised = false;
   for (auto& t : st.tables)
@@ -261,6 +256,26 @@ void change_bound(worker_state& st, const actor_env& env,
   bool before_read =
       st.phase == worker_state::idle && (raised || st.reads->missing() == 0);
   st.out->knob("coordinator/0", k, before_read ? st.clock : st.clock + 1);
+}
+
+// A live change of the learning rate: every push from the next one on
+// carries it, and the cache scales the worker's own updates the same way.
+void change_rate(worker_state& st, const knob_setting& k) {
+  st.rate = static_cast<float>(k.value);
+  st.cache->set_own_scale(-st.rate / static_cast<float>(st.workers));
+  st.out->knob("coordinator/0", k, st.clock);
+}
+
+void change_knob(worker_state& st, const actor_env& env,
+                 const messages::inbound& msg) {
+  auto k = knob_of(msg);
+  if (msg.source() == "coordinator/0" && k.phase == 2 && k.name == "staleness")
+    return change_bound(st, k);
+  if (msg.source() == "coordinator/0" && k.phase == 2 &&
+      k.name == "learning_rate" && !st.program->adds_updates() &&
+      std::isfinite(k.value) && k.value > 0)
+    return change_rate(st, k);
+  spdlog::warn("{}: ignored a knob from {}", env.name, msg.source());
 }
 
 } // namespace
@@ -348,7 +363,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           break;
         }
         case wire::Body::Knob:
-          change_bound(*st, env, *msg);
+          change_knob(*st, env, *msg);
           break;
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();

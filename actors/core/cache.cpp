@@ -43,7 +43,7 @@ void worker_cache::store(std::size_t s, std::int64_t clock,
 
 void worker_cache::record_own(
     std::int64_t clock, std::shared_ptr<const std::vector<float>> update) {
-  own_.push_back({clock, std::move(update)});
+  own_.push_back({clock, std::move(update), own_scale_});
 }
 
 void worker_cache::view(std::vector<float>& out) const {
@@ -53,7 +53,7 @@ void worker_cache::view(std::vector<float>& out) const {
       if (own.clock < applied_[s])
         continue; // the shard's values include it
       for (auto k = shards_[s].begin; k < shards_[s].end; ++k)
-        out[k] += own_scale_ * (*own.values)[k];
+        out[k] += own.scale * (*own.values)[k];
     }
 }
 

@@ -45,6 +45,10 @@ public:
   void store(std::size_t s, std::int64_t clock, std::int64_t applied,
              messages::float_view values);
 
+  /// Own updates recorded from now on change the parameters by `scale`
+  /// times their values (a learning rate changed live).
+  void set_own_scale(float scale) { own_scale_ = scale; }
+
   /// Records this worker's own update for `clock` (all keys, as pushed).
   void record_own(std::int64_t clock,
                   std::shared_ptr<const std::vector<float>> update);
@@ -72,6 +76,7 @@ private:
   struct own_update {
     std::int64_t clock;
     std::shared_ptr<const std::vector<float>> values;
+    float scale;
   };
 
   std::vector<key_range> shards_;

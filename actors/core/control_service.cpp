@@ -253,12 +253,12 @@ std::string control_service::refuse_setting(const json& request) const {
   if (scheduled_job(topo_.job))
     return "a scheduled program's rounds have no " + knob + " to change";
   bool cutoff = topo_.job.consistency == "cutoff";
-  if ((k->name == "cutoff") != cutoff)
-    return k->name == "cutoff"
-               ? "this job runs under " + topo_.job.consistency +
-                     "; a cutoff rule applies only to consistency cutoff"
-               : "under consistency cutoff there is no staleness bound; its "
-                 "rule sets the pace (set cutoff RULE)";
+  if (k->name == "cutoff" && !cutoff)
+    return "this job runs under " + topo_.job.consistency +
+           "; a cutoff rule applies only to consistency cutoff";
+  if (k->name == "staleness" && cutoff)
+    return "under consistency cutoff there is no staleness bound; its rule "
+           "sets the pace (set cutoff RULE)";
   std::string expected = k->role == "server" ? "server/0" : "coordinator/0";
   if (name != expected)
     return knob + " is changed through " + expected + ", not " + name;

@@ -1,6 +1,9 @@
 #include "actors/core/live_change.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <string>
 
 namespace metronome::actors {
 
@@ -22,8 +25,10 @@ void live_change::begin(knob_setting k) {
   current_ = std::move(k);
   from_clock_ = 0;
   clocks_.clear();
-  send_phase(1, servers_);
-  if (servers_.empty())
+  bool bound = current_.name == "staleness";
+  if (bound && !servers_.empty())
+    send_phase(1, servers_);
+  else
     send_phase(2, workers_);
 }
 
@@ -46,7 +51,8 @@ std::optional<std::int64_t> live_change::answered(const std::string& who,
     send_phase(2, workers_);
     return std::nullopt;
   }
-  send_phase(3, servers_);
+  if (current_.name == "staleness")
+    send_phase(3, servers_);
   phase_ = 0;
   return from_clock_;
 }
@@ -60,64 +66,112 @@ using json = nlohmann::ordered_json;
 const std::vector<live_knob>& live_knobs() {
   static const std::vector<live_knob> knobs = {
       {"staleness", "coordinator", "set staleness TABLE BOUND"},
+      {"learning_rate", "coordinator", "set learning_rate RATE"},
       {"cutoff", "server", "set cutoff RULE [KEY=VALUE ...]"},
   };
   return knobs;
 }
 
 live_settings::live_settings(std::vector<table_layout> tables,
+                             std::optional<float> learning_rate,
                              live_change change, record_fn record)
     : tables_(std::move(tables))
+    , learning_rate_(learning_rate)
     , change_(std::move(change))
     , record_(std::move(record)) {}
 
-std::string live_settings::refuse(const json& request, std::int64_t& bound,
-                                  std::size_t& table) const {
-  auto knob = request.value("knob", std::string());
-  if (knob != "staleness")
-    return "the coordinator changes the staleness bound, not '" + knob + "'";
+std::string live_settings::refuse_bound(const json& request,
+                                        knob_setting& k) const {
   auto name = request.value("table", std::string());
   std::string names;
-  table = tables_.size();
-  for (std::size_t i = 0; i < tables_.size(); ++i) {
-    names += (names.empty() ? "" : ", ") + tables_[i].name;
-    if (tables_[i].name == name)
-      table = i;
+  const table_layout* table = nullptr;
+  for (const auto& t : tables_) {
+    names += (names.empty() ? "" : ", ") + t.name;
+    if (t.name == name)
+      table = &t;
   }
-  if (table == tables_.size())
+  if (table == nullptr)
     return "no table '" + name + "' in this job (tables: " + names + ")";
   auto value = request.find("value");
   if (value == request.end() || !value->is_number_integer() || *value < 1 ||
       *value > 1000000)
     return "a staleness bound is a whole number from 1 to 1000000";
-  bound = value->get<std::int64_t>();
-  const auto& t = tables_[table];
-  if (bound == t.staleness)
-    return "table " + t.name + " already has bound " + std::to_string(bound);
+  auto bound = value->get<std::int64_t>();
+  if (bound == table->staleness)
+    return "table " + name + " already has bound " + std::to_string(bound);
   // The policy the servers run says whether it can change its bound.
-  auto why =
-      make_policy(t.consistency, t.staleness)->set_staleness(bound, bound);
+  auto why = make_policy(table->consistency, table->staleness)
+                 ->set_staleness(bound, bound);
   if (!why.empty())
-    return "table " + t.name + ": " + why;
-  if (change_.busy())
-    return "the change of the bound of table " + change_.current().table +
-           " to " +
-           std::to_string(static_cast<std::int64_t>(change_.current().value)) +
-           " is still being applied";
+    return "table " + name + ": " + why;
+  k.table = name;
+  k.value = static_cast<double>(bound);
   return {};
 }
 
+std::string live_settings::refuse_rate(const json& request,
+                                       knob_setting& k) const {
+  if (!learning_rate_)
+    return "this program adds its updates; it has no learning rate";
+  auto value = request.find("value");
+  if (value == request.end() || !value->is_number() || !(*value > 0.0) ||
+      !(*value <= 1000.0))
+    return "a learning rate is a number above 0 and at most 1000";
+  auto rate = value->get<float>();
+  if (rate == *learning_rate_)
+    return "the learning rate is " + value->dump() + " already";
+  k.value = rate;
+  return {};
+}
+
+namespace {
+
+// A float rate as the decimal people wrote (0.05, not 0.0500000007).
+json rate_json(float rate) {
+  return std::stod(fmt::format("{}", rate));
+}
+
+} // namespace
+
+json live_settings::from_value(const knob_setting& k) const {
+  if (k.name == "learning_rate")
+    return rate_json(*learning_rate_);
+  for (const auto& t : tables_)
+    if (t.name == k.table)
+      return t.staleness;
+  return nullptr;
+}
+
+json live_settings::to_value(const knob_setting& k) const {
+  if (k.name == "learning_rate")
+    return rate_json(static_cast<float>(k.value));
+  return static_cast<std::int64_t>(k.value);
+}
+
 json live_settings::ask(const json& request, std::uint64_t iteration) {
-  std::int64_t bound = 0;
-  std::size_t table = 0;
-  if (auto why = refuse(request, bound, table); !why.empty())
+  knob_setting k{next_id_, request.value("knob", std::string()), {}, 0, 0};
+  std::string why;
+  if (k.name == "staleness")
+    why = refuse_bound(request, k);
+  else if (k.name == "learning_rate")
+    why = refuse_rate(request, k);
+  else
+    why = "the coordinator changes staleness and learning_rate, not '" +
+          k.name + "'";
+  if (why.empty() && change_.busy())
+    why = "the change of " + change_.current().name + " to " +
+          to_value(change_.current()).dump() + " is still being applied";
+  if (!why.empty())
     return {{"error", why}};
-  knob_setting k{next_id_++, "staleness", tables_[table].name,
-                 static_cast<double>(bound), 0};
-  json record = {{"event", "set"},   {"knob", "staleness"},
-                 {"table", k.table}, {"from", tables_[table].staleness},
-                 {"to", bound},      {"iteration", iteration},
-                 {"state", "asked"}, {"by", "inspect"}};
+  ++next_id_;
+  json record = {{"event", "set"}, {"knob", k.name}};
+  if (!k.table.empty())
+    record["table"] = k.table;
+  record.update(json{{"from", from_value(k)},
+                     {"to", to_value(k)},
+                     {"iteration", iteration},
+                     {"state", "asked"},
+                     {"by", "inspect"}});
   history_.push_back(record);
   record_(record);
   change_.begin(k);
@@ -129,24 +183,19 @@ bool live_settings::answered(const std::string& who, const knob_setting& k,
   auto from = change_.answered(who, k, clock);
   if (!from)
     return false;
+  auto record = history_.back();
+  record["clock"] = *from;
+  record["clocks"] = json::object();
+  for (const auto& [worker, c] : change_.clocks())
+    record["clocks"][worker] = c;
+  record["state"] = "applied";
+  if (k.name == "learning_rate")
+    learning_rate_ = static_cast<float>(k.value);
   for (auto& t : tables_)
-    if (t.name == k.table) {
-      json record = {{"event", "set"},
-                     {"knob", "staleness"},
-                     {"table", t.name},
-                     {"from", t.staleness},
-                     {"to", static_cast<std::int64_t>(k.value)},
-                     {"iteration", history_.back().value("iteration", 0)},
-                     {"clock", *from},
-                     {"clocks", json::object()},
-                     {"state", "applied"},
-                     {"by", "inspect"}};
-      for (const auto& [worker, clock] : change_.clocks())
-        record["clocks"][worker] = clock;
+    if (k.name == "staleness" && t.name == k.table)
       t.staleness = static_cast<std::int64_t>(k.value);
-      history_.back() = record;
-      record_(record);
-    }
+  history_.back() = record;
+  record_(record);
   return true;
 }
 

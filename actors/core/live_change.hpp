@@ -80,8 +80,9 @@ private:
 };
 
 /// The settings inspect's `set` changes while a job runs, with the role
-/// that takes each: staleness (the coordinator, which leads the change),
-/// cutoff (the leading server, whose predictor uses the rule).
+/// that takes each: staleness and learning_rate (the coordinator, which
+/// leads the change), cutoff (the leading server, whose predictor uses the
+/// rule).
 struct live_knob {
   std::string name;
   std::string role; ///< the actor that takes the request
@@ -92,23 +93,28 @@ struct live_knob {
 const std::vector<live_knob>& live_knobs();
 
 /// The coordinator's live settings: checks a `set` request against the
-/// job's tables, leads the change through a live_change and records it.
+/// job, leads the change through a live_change and records it. A learning
+/// rate change is taken by each worker at its next push (phase 2 only).
 class live_settings {
 public:
   /// Writes one record of the job's events.
   using record_fn = std::function<void(nlohmann::ordered_json)>;
 
-  live_settings(std::vector<table_layout> tables, live_change change,
+  /// `learning_rate` is the job's, or nothing for a program that adds its
+  /// updates.
+  live_settings(std::vector<table_layout> tables,
+                std::optional<float> learning_rate, live_change change,
                 record_fn record);
 
   /// The answer to `request` ({"knob", "table", "value"}, as the control
-  /// endpoint passed it on) asked at iteration `iteration`: the change
-  /// begun, or {"error": why it is refused}.
+  /// endpoint passed it on) asked at iteration `iteration`: the record of
+  /// the change begun, or {"error": why it is refused}.
   nlohmann::ordered_json ask(const nlohmann::ordered_json& request,
                              std::uint64_t iteration);
 
   /// Takes a Knob answer of `who` at `clock`; true when it brought a
-  /// change into force (then recorded, and tables() shows it).
+  /// change into force (then recorded with each worker's clock, and
+  /// tables() shows it).
   bool answered(const std::string& who, const knob_setting& k,
                 std::int64_t clock);
 
@@ -119,10 +125,15 @@ public:
   const nlohmann::ordered_json& history() const { return history_; }
 
 private:
-  std::string refuse(const nlohmann::ordered_json& request, std::int64_t& bound,
-                     std::size_t& table) const;
+  std::string refuse_bound(const nlohmann::ordered_json& request,
+                           knob_setting& k) const;
+  std::string refuse_rate(const nlohmann::ordered_json& request,
+                          knob_setting& k) const;
+  nlohmann::ordered_json from_value(const knob_setting& k) const;
+  nlohmann::ordered_json to_value(const knob_setting& k) const;
 
   std::vector<table_layout> tables_;
+  std::optional<float> learning_rate_;
   live_change change_;
   record_fn record_;
   nlohmann::ordered_json history_ = nlohmann::ordered_json::array();

@@ -336,7 +336,7 @@ std::vector<float>& table_shard::writable() {
 
 std::string table_shard::push(std::size_t worker, std::int64_t clock,
                               std::uint64_t offset,
-                              messages::float_block values) {
+                              messages::float_block values, float rate) {
   if (!keys_.contains(offset, values.size))
     return "keys [" + std::to_string(offset) + ", " +
            std::to_string(offset + values.size) + ") outside shard [" +
@@ -347,13 +347,14 @@ std::string table_shard::push(std::size_t worker, std::int64_t clock,
   update u;
   u.offset = offset;
   u.values = std::move(values);
+  u.rate = rate;
   record(worker, clock, std::move(u), v.action);
   return {};
 }
 
 std::string table_shard::push_sparse(std::size_t worker, std::int64_t clock,
                                      std::vector<std::uint64_t> keys,
-                                     messages::float_block values) {
+                                     messages::float_block values, float rate) {
   if (keys.size() != values.size)
     return "sparse update with " + std::to_string(keys.size()) + " keys and " +
            std::to_string(values.size) + " values";
@@ -368,6 +369,7 @@ std::string table_shard::push_sparse(std::size_t worker, std::int64_t clock,
   update u;
   u.keys = std::move(keys);
   u.values = std::move(values);
+  u.rate = rate;
   record(worker, clock, std::move(u), v.action);
   return {};
 }
@@ -456,8 +458,9 @@ void table_shard::apply(const update& u, std::size_t count) {
   auto& w = writable();
   const float* v = u.values.data;
   std::size_t n = u.values.size;
+  float lr = u.rate > 0 ? u.rate : lr_;
   if (!u.keys.empty()) {
-    float scale = lr_ / static_cast<float>(count);
+    float scale = lr / static_cast<float>(count);
     for (std::size_t i = 0; i < n; ++i) {
       auto& target = w[u.keys[i] - keys_.begin];
       target =
@@ -467,7 +470,7 @@ void table_shard::apply(const update& u, std::size_t count) {
   }
   float* target = w.data() + (u.offset - keys_.begin);
   if (rule_ == update_rule::sgd)
-    algorithms::apply_sgd(target, v, count, lr_, n);
+    algorithms::apply_sgd(target, v, count, lr, n);
   else
     algorithms::apply_delta(target, v, n);
 }
@@ -479,18 +482,42 @@ void table_shard::commit_ready() {
 
 void table_shard::commit(const clock_commit& c) {
   auto i = pending_.find(committed_);
-  if (i != pending_.end()) {
+  if (i != pending_.end() && !same_rate(c, i->second)) {
+    // A rate changed live within this clock: each update at its own rate.
+    for (auto w : c.workers)
+      if (i->second[w].values.size > 0)
+        apply(i->second[w], c.divisor);
+    pending_.erase(i);
+  } else if (i != pending_.end()) {
     if (sum(c, i->second)) {
       update total;
       total.offset = keys_.begin;
       total.values.data = sum_.data();
       total.values.size = sum_.size();
+      total.rate = first_rate(c, i->second);
       apply(total, c.divisor);
     }
     pending_.erase(i);
   }
   ++committed_;
   take_marks();
+}
+
+float table_shard::first_rate(const clock_commit& c,
+                              const std::vector<update>& slot) const {
+  for (auto w : c.workers)
+    if (slot[w].values.size > 0)
+      return slot[w].rate;
+  return 0;
+}
+
+bool table_shard::same_rate(const clock_commit& c,
+                            const std::vector<update>& slot) const {
+  auto rate = first_rate(c, slot);
+  for (auto w : c.workers)
+    if (slot[w].values.size > 0 && slot[w].rate != rate)
+      return false;
+  return true;
 }
 
 bool table_shard::sum(const clock_commit& c, const std::vector<update>& slot) {

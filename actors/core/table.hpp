@@ -175,13 +175,16 @@ public:
 
   /// Records `values` for keys [offset, offset + size) from `worker` at
   /// `clock`; returns an error message, or an empty string on success.
+  ///
+  /// Under update_rule::sgd, a `rate` > 0 is the learning rate of this
+  /// update (a rate changed while the job runs); 0 is the table's.
   std::string push(std::size_t worker, std::int64_t clock, std::uint64_t offset,
-                   messages::float_block values);
+                   messages::float_block values, float rate = 0);
 
   /// Records a sparse update: values[i] for keys[i].
   std::string push_sparse(std::size_t worker, std::int64_t clock,
                           std::vector<std::uint64_t> keys,
-                          messages::float_block values);
+                          messages::float_block values, float rate = 0);
 
   /// Records that `worker` finished `clock` without an update for this shard.
   std::string clock(std::size_t worker, std::int64_t clock);
@@ -263,6 +266,7 @@ private:
     std::uint64_t offset = 0;
     std::vector<std::uint64_t> keys; // sparse when not empty
     messages::float_block values;
+    float rate = 0; // the learning rate of an sgd update, 0: the table's
   };
 
   // Range checks, then the policy's verdict on the update.
@@ -274,6 +278,9 @@ private:
   void commit_ready();
   void commit(const clock_commit& c);
   bool sum(const clock_commit& c, const std::vector<update>& slot);
+  float first_rate(const clock_commit& c,
+                   const std::vector<update>& slot) const;
+  bool same_rate(const clock_commit& c, const std::vector<update>& slot) const;
   void take_marks();
   std::vector<float>& writable();
 

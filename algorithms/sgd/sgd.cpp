@@ -57,7 +57,8 @@ std::vector<float> sequential_sgd(const model& m, const dataset& d,
     if (ranks.empty())
       continue;
     auto count = opts.linear_scaling ? opts.workers : ranks.size();
-    apply_sgd(w.data(), sum.data(), count, opts.learning_rate, p);
+    auto rate = t >= opts.rate_from ? opts.later_rate : opts.learning_rate;
+    apply_sgd(w.data(), sum.data(), count, rate, p);
   }
   return w;
 }

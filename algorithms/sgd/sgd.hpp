@@ -32,6 +32,10 @@ struct sequential_sgd_options {
   /// their sum by their number, or by `workers` with `linear_scaling`.
   std::vector<std::vector<std::size_t>> accepted;
   bool linear_scaling = false;
+  /// From iteration `rate_from` on, the step uses `later_rate` (a rate
+  /// changed while a job ran).
+  std::uint64_t rate_from = UINT64_MAX;
+  float later_rate = 0.1f;
 };
 
 /// Sequential mini-batch SGD that computes, for each iteration t, the

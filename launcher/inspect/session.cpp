@@ -119,7 +119,7 @@ const std::vector<std::pair<std::string, std::string>>& command_help() {
       {"resume NAME", "paused worker NAME goes on"},
       {"set KNOB ...",
        "changes a knob live (options.inspect: write): set staleness TABLE "
-       "BOUND, set cutoff RULE [KEY=VALUE ...]"},
+       "BOUND, set learning_rate RATE, set cutoff RULE [KEY=VALUE ...]"},
       {"why",
        "who waits for whom, and whether the cause is dead, paused, slow or "
        "stuck"},

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <thread>
 
 namespace metronome::launcher::inspect {
@@ -28,6 +30,13 @@ bool whole(const std::string& text, std::int64_t& out) {
   const auto* end = text.data() + text.size();
   auto [at, ec] = std::from_chars(text.data(), end, out);
   return ec == std::errc() && at == end;
+}
+
+bool number(const std::string& text, double& out) {
+  char* end = nullptr;
+  out = std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size() &&
+         std::isfinite(out);
 }
 
 std::string joined(const std::vector<std::string>& words) {
@@ -67,6 +76,13 @@ std::string check_set(const std::vector<std::string>& words) {
     return "usage: " + joined(usages);
   if (words[1] == "cutoff")
     return check_cutoff(words);
+  if (words[1] == "learning_rate") {
+    double rate = 0;
+    if (words.size() != 3 || !number(words[2], rate))
+      return "usage: set learning_rate RATE (a number, e.g. set "
+             "learning_rate 0.05)";
+    return {};
+  }
   std::int64_t bound = 0;
   if (words.size() != 4 || !whole(words[3], bound))
     return "usage: " + knob_named(words[1])->usage +
@@ -76,6 +92,12 @@ std::string check_set(const std::vector<std::string>& words) {
 
 json set_request(const std::vector<std::string>& words) {
   json request = {{"v", 1}, {"op", "set"}, {"knob", words[1]}};
+  if (words[1] == "learning_rate") {
+    double rate = 0;
+    number(words[2], rate);
+    request["value"] = rate;
+    return request;
+  }
   if (words[1] == "staleness") {
     std::int64_t bound = 0;
     whole(words[3], bound);
@@ -101,19 +123,22 @@ std::string set_target(const std::vector<std::string>& words) {
 std::vector<std::string> describe_change(const json& change) {
   auto knob = change.value("knob", std::string());
   auto state = change.value("state", std::string());
-  if (knob == "staleness") {
-    auto head = fmt::format("staleness of table {}: {} -> {}",
-                            change.value("table", ""), change.value("from", 0),
-                            change.value("to", 0));
+  if (knob == "staleness" || knob == "learning_rate") {
+    auto head = fmt::format("{}{}: {} -> {}", knob,
+                            change.contains("table")
+                                ? " of table " + change.value("table", "")
+                                : "",
+                            change["from"].dump(), change["to"].dump());
     if (state == "applied")
       return {fmt::format("{}, asked at iteration {}, in force from clock {} "
                           "for every worker",
                           head, change.value("iteration", 0),
                           change.value("clock", 0))};
     return {fmt::format("{}, asked at iteration {}; each worker takes it at "
-                        "its next read (`actor coordinator/0` shows when it "
+                        "its next {} (`actor coordinator/0` shows when it "
                         "is in force)",
-                        head, change.value("iteration", 0))};
+                        head, change.value("iteration", 0),
+                        knob == "staleness" ? "read" : "push")};
   }
   return {fmt::format("cutoff rule: {} -> {}, asked while version {} is "
                       "collected; the predictor decides with it from its next "
@@ -137,7 +162,7 @@ result session::set(const std::vector<std::string>& words) {
   if (!got.ok)
     return got;
   auto change = got.data.value("change", json::object());
-  if (change.value("knob", "") == "staleness")
+  if (change.value("knob", "") != "cutoff")
     change = follow_change(node, change);
   result r;
   r.lines = describe_change(change);

@@ -208,10 +208,10 @@ inline std::vector<float> read_floats(const std::filesystem::path& p) {
 
 // Sequential SGD with the settings of `s`; with `accepted`, only those
 // workers' gradients per iteration (a cutoff run's record).
-inline std::vector<float>
-sequential_reference(const job_settings& s,
-                     std::vector<std::vector<std::size_t>> accepted = {},
-                     bool linear_scaling = false) {
+inline std::vector<float> sequential_reference(
+    const job_settings& s, std::vector<std::vector<std::size_t>> accepted = {},
+    bool linear_scaling = false, std::uint64_t rate_from = UINT64_MAX,
+    float later_rate = 0) {
   auto data = algorithms::load_idx(fashion_mnist("train-images-idx3-ubyte.gz"),
                                    fashion_mnist("train-labels-idx1-ubyte.gz"),
                                    s.train_limit);
@@ -224,6 +224,8 @@ sequential_reference(const job_settings& s,
   o.seed = 7;
   o.accepted = std::move(accepted);
   o.linear_scaling = linear_scaling;
+  o.rate_from = rate_from;
+  o.later_rate = later_rate;
   return algorithms::sequential_sgd(*model, data, o);
 }
 

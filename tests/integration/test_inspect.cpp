@@ -496,6 +496,44 @@ TEST_F(Inspect, ACutoffRuleChangedLiveIsRecordedAndUsedFromTheNextVersion) {
       << log;
 }
 
+TEST_F(Inspect, ALearningRateChangedLiveEqualsSequentialSgdWithThatChange) {
+  auto s = slow_job(150);
+  s.workers = 1;
+  launch(s, "  inspect: write\n");
+  ASSERT_TRUE(
+      test::wait_for([&] { return coordinator_clock(cfg_) >= 20; }, 60));
+  auto r = test::run(inspect(cfg_, "set learning_rate 0.05", "--timeout 5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(
+      r.output.rfind("learning_rate: 0.1 -> 0.05, asked at iteration ", 0), 0u)
+      << r.output;
+  r = test::run(inspect(cfg_, "set learning_rate 0.05", "--timeout 2"));
+  EXPECT_EQ(r.output, "set: the learning rate is 0.05 already\n");
+  r = test::run(inspect(cfg_, "set learning_rate -1", "--timeout 2"));
+  EXPECT_EQ(r.output,
+            "set: a learning rate is a number above 0 and at most 1000\n");
+  r = test::run(inspect(cfg_, "set learning_rate fast", "--timeout 2"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
+  auto log = test::run("cat " + (dir_ / "launch.log").string()).output;
+  ASSERT_EQ(exit_code(rc_), 0) << log;
+  std::vector<actors::json> applied;
+  for (const auto& e : json_file(dir_ / "metrics" / "events.jsonl"))
+    if (e.value("knob", "") == "learning_rate" &&
+        e.value("state", "") == "applied")
+      applied.push_back(e);
+  ASSERT_EQ(applied.size(), 1u) << log;
+  auto from = applied[0].value("clock", std::int64_t{-1});
+  EXPECT_EQ(applied[0]["clocks"].value("worker/0", std::int64_t{-2}), from);
+  ASSERT_GT(from, 20);
+  ASSERT_LT(from, 150);
+  auto expected = test::sequential_reference(
+      s, {}, false, static_cast<std::uint64_t>(from), 0.05f);
+  test::expect_bitwise_equal(test::read_floats(dir_ / "params.bin"), expected);
+  // The change mattered: without it the parameters differ.
+  EXPECT_NE(test::sequential_reference(s), expected);
+}
+
 TEST_F(Inspect, WhyNamesTheStoppedWorkerEveryoneWaitsFor) {
   launch(slow_job(300));
   auto pid = node_pid(cfg_, "w1");

@@ -431,3 +431,26 @@ TEST(CutoffTable, RejectsBadDecisionsAndFuturePushes) {
                   {0});
   EXPECT_NE(bsp.accept(0, {0}), "");
 }
+
+TEST(TableShard, AClockOfMixedRatesAppliesEachUpdateAtItsOwnRate) {
+  // Two workers under bsp; worker 1 took a live rate of 0.05 for this clock,
+  // worker 0 not yet (rate 0: the table's 0.1).
+  table_shard shard({0, 3}, 2, update_rule::sgd, 0.1f,
+                    actors::make_policy("bsp"), {1.f, 2.f, 3.f});
+  std::vector<float> g0 = {0.5f, -1.f, 2.f};
+  std::vector<float> g1 = {4.f, 0.25f, -3.f};
+  ASSERT_EQ(shard.push(1, 0, 0, block(g1), 0.05f), "");
+  ASSERT_EQ(shard.push(0, 0, 0, block(g0)), "");
+  ASSERT_EQ(shard.committed(), 1);
+  std::vector<float> expected = {1.f, 2.f, 3.f};
+  algorithms::apply_sgd(expected.data(), g0.data(), 2, 0.1f, 3);
+  algorithms::apply_sgd(expected.data(), g1.data(), 2, 0.05f, 3);
+  EXPECT_EQ(*shard.snapshot(), expected);
+  // Once both carry the new rate, a clock is summed as before.
+  ASSERT_EQ(shard.push(0, 1, 0, block(g0), 0.05f), "");
+  ASSERT_EQ(shard.push(1, 1, 0, block(g1), 0.05f), "");
+  auto sum = g0;
+  algorithms::accumulate(sum.data(), g1.data(), 3);
+  algorithms::apply_sgd(expected.data(), sum.data(), 2, 0.05f, 3);
+  EXPECT_EQ(*shard.snapshot(), expected);
+}
