@@ -27,6 +27,11 @@ using std::chrono::steady_clock;
 namespace {
 
 const std::string scheduler_name = "scheduler/0";
+
+// The scheduler's round note costs a tenth of a short round to build: it
+// is published at most this often, and this long after a change at most.
+constexpr auto note_every = std::chrono::milliseconds(50);
+using note_atom = caf::atom_constant<caf::atom("note")>;
 const std::string coordinator_name = "coordinator/0";
 
 double seconds_since(steady_clock::time_point t) {
@@ -43,6 +48,10 @@ struct round_in_flight {
 
 struct scheduler_state {
   std::unique_ptr<sender> out;
+  std::shared_ptr<actor_status> status;
+  steady_clock::time_point noted; // when the rounds note was published
+  bool note_due = false;          // a change is not in the note yet
+  bool note_timer = false;        // a note_atom is on its way
   std::unique_ptr<algorithms::round_planner> planner;
   std::vector<std::string> workers;
   std::deque<round_in_flight> flight;
@@ -101,6 +110,57 @@ void send_round(scheduler_state& st, const algorithms::round_task& t) {
   f.parts.resize(parts);
   f.missing = parts;
   st.flight.push_back(std::move(f));
+}
+
+// The workers a round in flight still waits for.
+std::vector<std::string> missing_of(const scheduler_state& st,
+                                    const round_in_flight& f) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < f.parts.size(); ++i)
+    if (!f.parts[i])
+      out.push_back(
+          st.workers[f.worker == algorithms::every_worker ? i : f.worker]);
+  return out;
+}
+
+// The note of `actor scheduler/0`: rounds committed and in flight.
+void note_rounds(scheduler_state& st) {
+  json flight = json::array();
+  auto now = steady_clock::now();
+  for (const auto& f : st.flight)
+    flight.push_back(
+        {{"round", f.round},
+         {"worker", f.worker == algorithms::every_worker
+                        ? json("all")
+                        : json(st.workers[f.worker])},
+         {"missing", missing_of(st, f)},
+         {"since_s", std::chrono::duration<double>(now - f.sent).count()}});
+  st.status->note("rounds", json{{"committed", st.planner->rounds()},
+                                 {"max", st.planner->max_rounds()},
+                                 {"in_flight", std::move(flight)}});
+  st.noted = now;
+  st.note_due = false;
+}
+
+// Publishes the round the scheduler is at and whom each round in flight
+// waits for (`why`), and the rounds note when it is due.
+void publish_rounds(caf::event_based_actor* self, scheduler_state& st) {
+  std::vector<wait_item> waits;
+  for (const auto& f : st.flight)
+    waits.push_back(
+        {"", static_cast<std::int64_t>(f.round), missing_of(st, f)});
+  st.status->publish(st.finished  ? "finished"
+                     : st.started ? "scheduling"
+                                  : "waiting for start",
+                     static_cast<std::int64_t>(st.planner->rounds()));
+  st.status->wait("round", std::move(waits));
+  st.note_due = true;
+  if (steady_clock::now() - st.noted >= note_every) {
+    note_rounds(st);
+  } else if (!st.note_timer) {
+    st.note_timer = true;
+    self->delayed_send(self, note_every, note_atom::value);
+  }
 }
 
 // Hands out every round the planner allows now.
@@ -167,7 +227,7 @@ void finish(scheduler_state& st) {
 
 // Commits the rounds whose parts are all in. Rounds of every worker
 // complete in the order they were sent (each worker answers in order).
-void commit_ready(scheduler_state& st) {
+void commit_ready(caf::event_based_actor* self, scheduler_state& st) {
   for (auto it = st.flight.begin(); it != st.flight.end();) {
     if (it->missing != 0) {
       ++it;
@@ -191,6 +251,7 @@ void commit_ready(scheduler_state& st) {
   fill(st);
   if (st.planner->done() && !st.finished)
     finish(st);
+  publish_rounds(self, st);
 }
 
 // Stores a worker's part; returns an error for a part nobody asked for.
@@ -235,6 +296,8 @@ caf::behavior scheduler(caf::event_based_actor* self, actor_env env) {
     for (std::size_t i = 0; i < env.topo->count("worker"); ++i)
       st->workers.push_back("worker/" + std::to_string(i));
     st->planner = make_round_planner(*env.topo);
+    st->status = env.status;
+    note_rounds(*st);
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
@@ -250,7 +313,7 @@ caf::behavior scheduler(caf::event_based_actor* self, actor_env env) {
                          msg->source(), error);
             return;
           }
-          commit_ready(*st);
+          commit_ready(self, *st);
           break;
         }
         case wire::Body::Control: {
@@ -258,7 +321,7 @@ caf::behavior scheduler(caf::event_based_actor* self, actor_env env) {
           if (cmd == wire::Command::Start && !st->started) {
             st->started = true;
             st->start = steady_clock::now();
-            commit_ready(*st);
+            commit_ready(self, *st);
           } else {
             stop_on(self, cmd);
           }
@@ -268,6 +331,11 @@ caf::behavior scheduler(caf::event_based_actor* self, actor_env env) {
           spdlog::warn("{}: unexpected {} from {}", env.name,
                        messages::kind_name(msg->kind()), msg->source());
         }
+      },
+      [st](note_atom) {
+        st->note_timer = false;
+        if (st->note_due)
+          note_rounds(*st);
       },
       [self, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);
@@ -299,6 +367,8 @@ caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
           return;
         }
         const auto* r = msg->envelope().body_as_Round();
+        env.status->publish("computing", static_cast<std::int64_t>(r->round()));
+        env.status->wait("", {});
         algorithms::round_task t;
         t.round = r->round();
         t.task = r->task();
@@ -323,6 +393,11 @@ caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
         out->post(builder.finish(
             out->header(scheduler_name, static_cast<std::int64_t>(t.round)),
             wire::Body::RoundResult, body.Union()));
+        env.status->publish("waiting for a round",
+                            static_cast<std::int64_t>(t.round) + 1);
+        env.status->wait(
+            "round",
+            {{"", static_cast<std::int64_t>(t.round) + 1, {scheduler_name}}});
       },
       [self, env](peer_down_atom, const std::string& peer) {
         stop_if_coordinator_lost(self, env, peer);

@@ -128,6 +128,8 @@ std::string describe_wait(const json& actor) {
       parts.push_back("waits for hello from " + on);
     else if (kind == "version")
       parts.push_back("waits for version " + what.substr(9) + " from " + on);
+    else if (kind == "round")
+      parts.push_back("waits for round " + what.substr(9) + " from " + on);
     else
       parts.push_back("waits for " + kind + " " + what + " on " + on);
   }

@@ -4,6 +4,8 @@
 
 #include "tests/integration/jobs_support.hpp"
 
+#include "algorithms/lasso/generator.hpp"
+
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -562,6 +564,79 @@ TEST_F(Inspect, WhyNamesTheStoppedWorkerEveryoneWaitsFor) {
   ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
   EXPECT_EQ(exit_code(rc_), 0)
       << test::run("cat " + (dir_ / "launch.log").string()).output;
+}
+
+TEST_F(Inspect, AScheduledJobShowsItsRoundsAndWhyNamesAStoppedWorker) {
+  algorithms::lasso::generator_spec spec;
+  spec.samples = 120;
+  spec.features = 60;
+  spec.true_nonzeros = 8;
+  std::vector<double> truth;
+  auto data = algorithms::lasso::generate(spec, truth);
+  algorithms::lasso::write_libsvm(data, (dir_ / "lasso.libsvm").string());
+  auto ports = test::free_tcp_ports(6);
+  std::string nodes;
+  auto node = [&](const std::string& name, const std::string& roles, int i) {
+    nodes += "    - name: " + name + "\n      host: 127.0.0.1\n      port: " +
+             std::to_string(ports[i]) +
+             "\n      control_port: " + std::to_string(ports[3 + i]) +
+             "\n      roles: [" + roles + "]\n";
+  };
+  node("head", "coordinator/0, scheduler/0", 0);
+  node("w0", "worker/0", 1);
+  node("w1", "worker/1", 2);
+  // A tolerance no run reaches: the job runs its 10^6 rounds.
+  auto yaml = "cluster:\n  nodes:\n" + nodes +
+              "job:\n  algorithm: lasso\n  data:\n    format: libsvm\n"
+              "    train: " +
+              (dir_ / "lasso.libsvm").string() +
+              "\n  lasso: {alpha: 0.05, tol: 1e-300, max_rounds: 1000000}\n"
+              "options:\n  metrics_dir: " +
+              (dir_ / "metrics").string() + "\n  inspect: write\n";
+  cfg_ = (dir_ / "lasso.yaml").string();
+  test::write_file(cfg_, yaml);
+  rc_ = background(test::binary() + " launch --no-progress " + cfg_, dir_,
+                   "launch");
+  actors::json scheduler;
+  ASSERT_TRUE(test::wait_for(
+      [&] {
+        auto a =
+            json_lines(test::run(inspect(cfg_, "actor scheduler/0")).output);
+        if (a.size() != 1 || !a[0].value("ok", false))
+          return false;
+        scheduler = a[0]["actor"];
+        return scheduler["rounds"].value("committed", 0) >= 10;
+      },
+      60))
+      << scheduler.dump();
+  EXPECT_EQ(scheduler.value("phase", ""), "scheduling") << scheduler.dump();
+  EXPECT_EQ(scheduler["rounds"].value("max", 0), 1000000) << scheduler.dump();
+  auto r = test::run(inspect(cfg_, "set staleness all 2", "--timeout 2"));
+  EXPECT_EQ(r.output,
+            "set: a scheduled program's rounds have no staleness to change\n");
+
+  auto pid = node_pid(cfg_, "w1");
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto why = test::run(inspect(cfg_, "why", "--json --timeout 1"));
+  auto a = json_lines(test::run(inspect(cfg_, "actor scheduler/0")).output);
+  ::kill(pid, SIGCONT);
+  auto replies = json_lines(why.output);
+  ASSERT_EQ(replies.size(), 1u) << why.output;
+  const auto& causes = replies[0]["causes"];
+  ASSERT_EQ(causes.size(), 1u) << why.output;
+  EXPECT_EQ(causes[0].value("actor", ""), "worker/1") << why.output;
+  std::set<std::string> waiting;
+  for (const auto& w : causes[0]["waited_by"])
+    waiting.insert(w.get<std::string>());
+  EXPECT_TRUE(waiting.count("scheduler/0")) << why.output;
+  ASSERT_EQ(a.size(), 1u);
+  const auto& flight = a[0]["actor"]["rounds"]["in_flight"];
+  ASSERT_FALSE(flight.empty()) << a[0].dump();
+  for (const auto& f : flight)
+    EXPECT_EQ(f["missing"], actors::json::parse(R"(["worker/1"])"))
+        << a[0].dump();
 }
 
 TEST_F(Inspect, AKilledNodeIsNamedDead) {
