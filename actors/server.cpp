@@ -50,7 +50,12 @@ struct server_state {
   std::unique_ptr<sender> out;
   std::vector<served_table> tables;     // by table id
   std::optional<job_schedule> schedule; // jobs with a model: evaluations
-  std::vector<messages::inbound_ptr> waiting_reads;
+  // Reads the policy does not let us answer yet, and since when.
+  struct held_read {
+    messages::inbound_ptr msg;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<held_read> waiting_reads;
   std::set<std::string> complained;
   std::unique_ptr<cutoff_state> cutoff; // consistency: cutoff only
   std::shared_ptr<actor_status> status;
@@ -95,8 +100,10 @@ bool can_answer(server_state& st, const messages::inbound& req) {
   return from_worker(req) ? table.can_read(clock) : table.settled(clock);
 }
 
-// Answers a verified pull request from the current table contents.
-void reply(server_state& st, const messages::inbound& req) {
+// Answers a verified pull request from the current table contents; it was
+// held `held_seconds` until the policy allowed an answer.
+void reply(server_state& st, const messages::inbound& req,
+           double held_seconds = 0) {
   const auto* pull = req.envelope().body_as_PullRequest();
   auto& table = *table_of(st, req)->shard;
   auto keys = table.keys();
@@ -123,7 +130,8 @@ void reply(server_state& st, const messages::inbound& req) {
   int rank = worker_rank(req);
   auto applied = rank < 0 ? table.committed()
                           : table.applied(static_cast<std::size_t>(rank));
-  auto body = wire::CreatePullReply(builder.fbb(), payload, applied);
+  auto body =
+      wire::CreatePullReply(builder.fbb(), payload, applied, held_seconds);
   std::string destination(req.source());
   auto h =
       st.out->header(destination, table.committed(), req.header().table_id());
@@ -185,9 +193,10 @@ void serve_waiting(server_state& st) {
   auto& waiting = st.waiting_reads;
   auto ready = std::stable_partition(
       waiting.begin(), waiting.end(),
-      [&](const messages::inbound_ptr& m) { return !can_answer(st, *m); });
+      [&](const auto& held) { return !can_answer(st, *held.msg); });
+  auto now = std::chrono::steady_clock::now();
   for (auto i = ready; i != waiting.end(); ++i)
-    reply(st, **i);
+    reply(st, *i->msg, std::chrono::duration<double>(now - i->since).count());
   waiting.erase(ready, waiting.end());
 }
 
@@ -216,7 +225,7 @@ void mark_ahead(server_state& st) {
 // waits).
 std::int64_t needed_clock(const server_state& st, std::uint32_t id) {
   std::int64_t needed = -1;
-  for (const auto& m : st.waiting_reads) {
+  for (const auto& [m, since] : st.waiting_reads) {
     if (m->header().table_id() != id)
       continue;
     const auto& shard = *st.tables[id].shard;
@@ -669,7 +678,8 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
           if (can_answer(*st, *msg)) {
             reply(*st, *msg);
           } else {
-            st->waiting_reads.push_back(msg);
+            st->waiting_reads.push_back(
+                {msg, std::chrono::steady_clock::now()});
             publish(*st);
           }
           break;

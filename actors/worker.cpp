@@ -36,6 +36,23 @@ struct computed_iteration {
   double delay_seconds = 0;
 };
 
+// Time a worker was blocked, by cause, for inspect: reads a server held
+// until the staleness bound let it answer, the rest of its reads (the
+// replies' way), waiting for a version under a cutoff, and paused.
+struct blocked_times {
+  double bound = 0;
+  double reply = 0;
+  double cutoff = 0;
+  double paused = 0;
+
+  nlohmann::ordered_json json() const {
+    return {{"bound", bound},
+            {"reply", reply},
+            {"cutoff", cutoff},
+            {"paused", paused}};
+  }
+};
+
 struct worker_state {
   std::unique_ptr<sender> out;
   std::shared_ptr<const algorithms::data_parallel_program> program;
@@ -52,7 +69,11 @@ struct worker_state {
   std::int64_t clock = 0;
   float rate = 0; // the learning rate set live, 0 until then
   std::chrono::steady_clock::time_point read_start;
-  bool fetched = false; // the current read waits for servers
+  bool fetched = false;        // the current read waits for servers
+  double held = 0;             // the longest a server held a part of it
+  bool held_for_bound = false; // a pushed commit completed it
+  blocked_times blocked;
+  std::chrono::steady_clock::time_point paused_at;
   bool started = false;
   // When which iteration is computed; under a cutoff every version is
   // pushed to us and a computation a newer version overtook is abandoned.
@@ -102,12 +123,30 @@ void publish_read(worker_state& st) {
 // not serve at this clock. Returns true when nothing needs fetching.
 bool begin_read(worker_state& st) {
   st.read_start = std::chrono::steady_clock::now();
+  st.held = 0;
+  st.held_for_bound = false;
   st.reads->reset();
   for (std::size_t p = 0; p < st.reads->size(); ++p)
     if (!st.cache->fresh(p, st.clock))
       st.reads->request(p, st.clock);
   st.fetched = st.reads->missing() > 0;
   return !st.fetched;
+}
+
+// Adds the wait for the read of st.clock, `seconds`, to its cause.
+void note_blocked(worker_state& st, double seconds) {
+  if (seconds <= 0)
+    return;
+  if (!st.pacing->reads()) {
+    st.blocked.cutoff += seconds;
+  } else if (st.held_for_bound) {
+    st.blocked.bound += seconds;
+  } else {
+    auto held = std::min(st.held, seconds);
+    st.blocked.bound += held;
+    st.blocked.reply += seconds - held;
+  }
+  st.status->note("blocked_s", st.blocked.json());
 }
 
 // Computes iteration st.clock on the parameters the cache holds; the push
@@ -130,6 +169,7 @@ void compute(worker_state& st) {
   done.samples = step.samples;
   done.staleness = st.cache->staleness_at(st.clock);
   done.blocked_seconds = st.fetched ? blocked.count() : 0.0;
+  note_blocked(st, done.blocked_seconds);
   done.delay_seconds = st.stragglers->delay(
       st.rank, static_cast<std::uint64_t>(st.clock), done.compute_seconds);
 }
@@ -216,6 +256,7 @@ void advance(caf::event_based_actor* self, worker_state& st) {
     return;
   if (st.pause_asked && static_cast<std::uint64_t>(st.clock) < st.iterations) {
     st.paused = true;
+    st.paused_at = std::chrono::steady_clock::now();
     st.status->publish("paused", st.clock);
     st.status->wait("", {});
     note_pause(st, wire::Command::Pause);
@@ -340,6 +381,11 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           }
           if (!r)
             return; // a reply to a request we no longer wait for
+          if (r->answer) {
+            auto held = msg->envelope().body_as_PullReply()->held_seconds();
+            if (held > st->held && held < 1e9)
+              st->held = held;
+          }
           st->cache->store(r->part, r->clock, r->applied, r->values);
           if (!st->pacing->reads()) {
             // A newer version makes a computation waiting out its delay
@@ -357,6 +403,7 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
           if (!st->reads->outstanding(r->part) ||
               (!r->answer && !st->cache->fresh(r->part, st->clock)))
             return;
+          st->held_for_bound = st->held_for_bound || !r->answer;
           if (st->reads->answered(r->part) > 0)
             return;
           iterate(self, *st, env);
@@ -407,6 +454,11 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         if (!st->paused)
           return;
         st->paused = false;
+        st->blocked.paused +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                          st->paused_at)
+                .count();
+        st->status->note("blocked_s", st->blocked.json());
         spdlog::info("{}: resumed at clock {} (inspect)", env.name, st->clock);
         note_pause(*st, wire::Command::Resume);
         advance(self, *st);

@@ -1,6 +1,7 @@
 #include "launcher/inspect/session.hpp"
 
 #include "actors/core/control_service.hpp"
+#include "actors/core/live_change.hpp"
 #include "launcher/config.hpp"
 #include "launcher/inspect/settings.hpp"
 
@@ -24,6 +25,9 @@ namespace {
 constexpr auto confirm_window = std::chrono::milliseconds(400);
 
 const json status_request = {{"v", 1}, {"op", "status"}};
+
+// The tables of the servers that answered, by name.
+std::vector<std::string> table_names(const job_view& v);
 
 // The most values `table` reads at once, as the control endpoints allow.
 constexpr std::uint64_t max_slice = actors::max_slice_values;
@@ -245,10 +249,15 @@ job_view session::look() {
   return make_view(client_.ask(endpoints_, status_request), hosted_);
 }
 
-std::vector<std::string> session::words() const {
+std::vector<std::string> session::words() {
   std::vector<std::string> out;
   for (const auto& [usage, text] : command_help())
     out.push_back(usage.substr(0, usage.find(' ')));
+  for (const auto& k : actors::live_knobs())
+    out.push_back(k.name);
+  if (tables_.empty())
+    tables_ = table_names(look());
+  out.insert(out.end(), tables_.begin(), tables_.end());
   for (const auto& [node, actors] : hosted_) {
     out.push_back(node);
     out.insert(out.end(), actors.begin(), actors.end());
@@ -591,18 +600,30 @@ result session::staleness() {
                             "scheduled program read no tables");
   auto [bounds, bound] = bound_text(it->second.value("bounds", json::array()));
   result r;
-  r.lines.push_back(fmt::format("{:<15} {:>8} {:>8} {:>5} {:>10}", "WORKER",
-                                "READS", "MEAN", "MAX", "BLOCKED_S"));
+  r.lines.push_back(fmt::format("{:<15} {:>8} {:>8} {:>5} {:>10}  {}", "WORKER",
+                                "READS", "MEAN", "MAX", "BLOCKED_S",
+                                "BY CAUSE (s)"));
   json workers = json::object();
   for (const auto& [name, w] : stats.items()) {
     auto max = w.value("max", std::int64_t{0});
     bool over = bound >= 0 && max > bound;
-    r.lines.push_back(fmt::format(
-        "{:<15} {:>8} {:>8.3f} {:>5} {:>10.3f}{}", name,
-        w.value("reads", std::uint64_t{0}), w.value("mean", 0.0), max,
-        w.value("blocked_s", 0.0), over ? "  over the bound" : ""));
+    auto worker = v.actors.find(name);
+    auto causes = worker == v.actors.end()
+                      ? json::object()
+                      : worker->second.value("blocked_s", json::object());
+    std::string by;
+    for (const auto& [cause, seconds] : causes.items())
+      if (seconds.is_number() && seconds.get<double>() > 0)
+        by += fmt::format("{}{} {:.3f}", by.empty() ? "" : ", ", cause,
+                          seconds.get<double>());
+    r.lines.push_back(
+        fmt::format("{:<15} {:>8} {:>8.3f} {:>5} {:>10.3f}  {}{}", name,
+                    w.value("reads", std::uint64_t{0}), w.value("mean", 0.0),
+                    max, w.value("blocked_s", 0.0), by.empty() ? "-" : by,
+                    over ? "  over the bound" : ""));
     workers[name] = w;
     workers[name]["within_bound"] = !over;
+    workers[name]["blocked_by"] = causes;
   }
   r.lines.push_back("bound: " + bounds +
                     (bound < 0 ? ", no staleness bound"

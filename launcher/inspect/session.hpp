@@ -37,8 +37,9 @@ public:
   /// Runs one checked command, printing its result; returns an exit code.
   int run(const std::vector<std::string>& words);
 
-  /// The names a word may be completed to: commands, actors and nodes.
-  std::vector<std::string> words() const;
+  /// The names a word may be completed to: commands, knobs, actors, nodes
+  /// and tables (asked of the job once, when first needed).
+  std::vector<std::string> words();
 
 private:
   job_view look();
@@ -68,6 +69,7 @@ private:
   bool json_;
   std::vector<endpoint> endpoints_;
   std::map<std::string, std::vector<std::string>> hosted_;
+  std::vector<std::string> tables_; // for completion, once known
 };
 
 } // namespace metronome::launcher::inspect

@@ -5,6 +5,7 @@
 #include "tests/integration/jobs_support.hpp"
 
 #include "algorithms/lasso/generator.hpp"
+#include "launcher/inspect/session.hpp"
 
 #include <gtest/gtest.h>
 #include <zmq.hpp>
@@ -169,6 +170,19 @@ TEST_F(Inspect, ListsEveryActorAndAClockForEachWorker) {
                       "options.inspect: write in the topology\n");
 }
 
+TEST_F(Inspect, CompletesCommandsKnobsActorsNodesAndTables) {
+  auto s = slow_job(3000);
+  s.algorithm = "mlp";
+  s.job_extra += "  tables:\n    hidden: {consistency: ssp, staleness: 1}\n";
+  launch(s);
+  launcher::inspect::session session(2, true);
+  ASSERT_EQ(session.attach(cfg_), launcher::inspect::inspect_ok);
+  auto words = session.words();
+  for (const auto& w : {"staleness", "cutoff", "set", "learning_rate",
+                        "worker/2", "server/1", "w1", "hidden", "output"})
+    EXPECT_NE(std::find(words.begin(), words.end(), w), words.end()) << w;
+}
+
 TEST_F(Inspect, StalenessListsEveryWorkerAgainstTheBound) {
   auto s = slow_job(3000);
   s.consistency = "ssp";
@@ -270,6 +284,11 @@ TEST_F(Inspect, PauseAndResumeAWorkerUnderBsp) {
   r = test::run(inspect(cfg_, "resume worker/1", "--timeout 2"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "worker/1 resumed (node w1)\n");
+  ASSERT_TRUE(test::wait_for([&] {
+    auto a = json_lines(test::run(inspect(cfg_, "actor worker/1")).output);
+    return a.size() == 1 &&
+           a[0]["actor"]["blocked_s"].value("paused", 0.0) > 0.0;
+  })) << "worker/1 never published its time paused";
   ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
   auto log = test::run("cat " + (dir_ / "launch.log").string()).output;
   EXPECT_EQ(exit_code(rc_), 0) << log;
@@ -356,6 +375,17 @@ TEST_F(Inspect, AStalenessBoundChangedLiveHoldsFromTheReadEachWorkerTookIt) {
       [&] { return coordinator_clock(cfg_) >= lowered + 50; }, 60));
   r = test::run(inspect(cfg_, "set staleness all 6", "--timeout 5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The faster workers wait for the slow one: blocked by the bound, and not
+  // paused or by a cutoff.
+  auto view = json_lines(test::run(inspect(cfg_, "staleness")).output);
+  ASSERT_EQ(view.size(), 1u);
+  for (const auto& w : {"worker/1", "worker/2"}) {
+    const auto& by = view[0]["workers"][w]["blocked_by"];
+    EXPECT_GT(by.value("bound", 0.0), 0.0) << view[0].dump();
+    EXPECT_GE(by.value("reply", -1.0), 0.0) << view[0].dump();
+    EXPECT_EQ(by.value("cutoff", -1.0), 0.0) << view[0].dump();
+    EXPECT_EQ(by.value("paused", -1.0), 0.0) << view[0].dump();
+  }
   ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
   auto log = test::run("cat " + (dir_ / "launch.log").string()).output;
   ASSERT_EQ(exit_code(rc_), 0) << log;
