@@ -343,17 +343,36 @@ caf::behavior scheduler(caf::event_based_actor* self, actor_env env) {
   };
 }
 
+// A round worker's time between its result and the next round: blocked by
+// the scheduler. Noted at most every note_every (a note per round would
+// cost a hundredth of a short round).
+struct round_waits {
+  steady_clock::time_point answered = steady_clock::now();
+  steady_clock::time_point noted;
+  double scheduler_seconds = 0;
+
+  void round_came(actor_status& status) {
+    auto now = steady_clock::now();
+    scheduler_seconds += std::chrono::duration<double>(now - answered).count();
+    if (now - noted < note_every)
+      return;
+    noted = now;
+    status.note("blocked_s", json{{"scheduler", scheduler_seconds}});
+  }
+};
+
 caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
   keep_exception_messages(self);
   std::shared_ptr<algorithms::round_worker> program;
   auto out = std::make_shared<sender>(env);
+  auto waits = std::make_shared<round_waits>();
   try {
     program = make_round_worker(*env.topo, static_cast<std::size_t>(env.index));
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
   return {
-      [self, program, out, env](const messages::inbound_ptr& msg) {
+      [self, program, out, env, waits](const messages::inbound_ptr& msg) {
         msg->handled();
         env.status->handled();
         if (msg->kind() == wire::Body::Control) {
@@ -368,6 +387,7 @@ caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
         }
         const auto* r = msg->envelope().body_as_Round();
         env.status->publish("computing", static_cast<std::int64_t>(r->round()));
+        waits->round_came(*env.status);
         env.status->wait("", {});
         algorithms::round_task t;
         t.round = r->round();
@@ -393,6 +413,7 @@ caf::behavior round_worker(caf::event_based_actor* self, actor_env env) {
         out->post(builder.finish(
             out->header(scheduler_name, static_cast<std::int64_t>(t.round)),
             wire::Body::RoundResult, body.Union()));
+        waits->answered = steady_clock::now();
         env.status->publish("waiting for a round",
                             static_cast<std::int64_t>(t.round) + 1);
         env.status->wait(

@@ -645,6 +645,13 @@ TEST_F(Inspect, AScheduledJobShowsItsRoundsAndWhyNamesAStoppedWorker) {
   EXPECT_EQ(r.output,
             "set: a scheduled program's rounds have no staleness to change\n");
 
+  // Between its result and the next round a worker waits for the scheduler.
+  ASSERT_TRUE(test::wait_for([&] {
+    auto w = json_lines(test::run(inspect(cfg_, "actor worker/0")).output);
+    return w.size() == 1 &&
+           w[0]["actor"]["blocked_s"].value("scheduler", 0.0) > 0.0;
+  })) << "worker/0 never published its time waiting for rounds";
+
   auto pid = node_pid(cfg_, "w1");
   ASSERT_GT(pid, 0);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
