@@ -68,7 +68,25 @@ struct child {
   std::ofstream log;
   bool exited = false;
   int status = 0;
+  int stopped_by = 0;     // the signal that stopped it, while stopped
+  int was_stopped_by = 0; // the last signal that ever stopped it
 };
+
+// A local node stopped by a signal (SIGSTOP, SIGTSTP) or continued: said
+// at once, since its peers will take it for dead while it is stopped.
+void note_stop(child& c, int status) {
+  if (WIFSTOPPED(status)) {
+    c.stopped_by = c.was_stopped_by = WSTOPSIG(status);
+    fmt::print(stderr,
+               "launch: node {} on {} is stopped ({}); nothing it hosts "
+               "runs until it is continued (kill -CONT {})\n",
+               c.spec.node, c.spec.host, strsignal(c.stopped_by), c.pid);
+  } else if (WIFCONTINUED(status) && c.stopped_by != 0) {
+    c.stopped_by = 0;
+    fmt::print(stderr, "launch: node {} on {} continued\n", c.spec.node,
+               c.spec.host);
+  }
+}
 
 // The live progress display fed by the coordinator's "@progress" lines.
 class progress_display {
@@ -387,6 +405,9 @@ int launch(const actors::topology& topo, const std::string& config,
       close_fd(c.in_fd);
       if (c.pid > 0 && !c.exited && c.spec.local)
         kill(-c.pid, SIGTERM);
+      // A stopped node takes its SIGTERM once continued.
+      if (c.pid > 0 && !c.exited && c.spec.local && c.stopped_by != 0)
+        kill(-c.pid, SIGCONT);
     }
   };
   if (result != 0)
@@ -422,11 +443,15 @@ int launch(const actors::topology& topo, const std::string& config,
     }
     int status = 0;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) > 0) {
       auto c = std::find_if(children.begin(), children.end(),
                             [pid](const child& x) { return x.pid == pid; });
       if (c == children.end())
         continue;
+      if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
+        note_stop(*c, status);
+        continue;
+      }
       c->exited = true;
       c->status = status;
       c->reaped = clock_type::now();
@@ -486,7 +511,15 @@ int launch(const actors::topology& topo, const std::string& config,
   }
   for (auto& c : children)
     close_fd(c.in_fd);
-  if (!named_failure)
+  // A node that was stopped by a signal is why its peers gave up on it;
+  // the nodes that then stopped did so because of it.
+  auto stopped = std::find_if(children.begin(), children.end(),
+                              [](const child& c) { return c.was_stopped_by; });
+  if (!named_failure && result != 0 && stopped != children.end())
+    report(*stopped, fmt::format("was stopped ({}) and did not answer its "
+                                 "peers; the other nodes stopped because of it",
+                                 strsignal(stopped->was_stopped_by)));
+  else if (!named_failure)
     for (auto* c : self_stopped)
       report(*c, "stopped by itself (exit status 3)");
   display.finish();

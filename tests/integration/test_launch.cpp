@@ -92,6 +92,37 @@ TEST_F(Launch, FailedNodeIsReportedWithItsLastOutput) {
   EXPECT_EQ(test::processes_mentioning(cfg), "");
 }
 
+// A worker stopped with SIGSTOP: its peers take it for dead and the job
+// stops; launch names the stopped node, not a node that stopped because
+// of it.
+TEST_F(Launch, AStoppedNodeIsNamedAsTheCause) {
+  temp_dir dir;
+  auto cfg = (dir / "job.yaml").string();
+  test::write_file(cfg, test::topology(long_job(), dir));
+  auto rc = background(test::binary() + " launch --no-progress " + cfg, dir,
+                       "launch");
+  ASSERT_TRUE(test::wait_for(
+      [&] { return test::file_has(dir / "launch.log", "job started"); }));
+  auto found = test::run("pgrep -f -- '^[^ ]*metronome node --topology " + cfg +
+                         " --name w1( |$)'");
+  pid_t pid = std::atoi(found.output.c_str());
+  ASSERT_GT(pid, 0) << found.output;
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  // Peers call a node dead after 10 s of silence; then every node stops.
+  ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc); }, 60))
+      << "launch still running a minute after a node was stopped";
+  auto log = test::run("cat " + (dir / "launch.log").string()).output;
+  EXPECT_NE(exit_code(rc), 0) << log;
+  EXPECT_NE(log.find("launch: node w1 on 127.0.0.1 is stopped ("),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("launch: node w1 on 127.0.0.1 was stopped ("),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("stopped by itself"), std::string::npos) << log;
+  EXPECT_EQ(test::processes_mentioning(cfg), "");
+}
+
 TEST_F(Launch, DryRunPrintsThePlanAndStartsNothing) {
   temp_dir dir;
   auto cfg = (dir / "job.yaml").string();
