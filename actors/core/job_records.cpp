@@ -46,8 +46,16 @@ void job_records::write_line(file& f, std::string_view text) {
   // Flushed per record: a reader (or a crash) sees whole lines only, and a
   // full disk is noticed at the record it hits.
   f.out.flush();
-  if (!f.out)
-    fail("cannot write " + f.path.string() + ": " + std::strerror(errno));
+  if (f.out) {
+    f.whole += text.size() + 1;
+    return;
+  }
+  fail("cannot write " + f.path.string() + ": " + std::strerror(errno));
+  // The part of the record that made it would read as a broken line: the
+  // file is cut back to its whole records and written no more.
+  f.out.close();
+  std::error_code ec;
+  std::filesystem::resize_file(f.path, f.whole, ec);
 }
 
 void job_records::iterations(const json& records) {

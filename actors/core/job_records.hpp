@@ -66,6 +66,7 @@ private:
   struct file {
     std::filesystem::path path;
     std::ofstream out;
+    std::uintmax_t whole = 0; // bytes of the records written whole
   };
 
   void open(file& f, const std::string& name);

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <zmq_addon.hpp>
 
 using namespace metronome;
@@ -131,4 +133,71 @@ TEST(HostilePeer, NodeRefusesCraftedMessagesAndKeepsServing) {
   EXPECT_TRUE(test::file_has(log, "outside shard")) << "no rejection logged";
   EXPECT_TRUE(test::file_has(log, "forged source")) << "forgery not logged";
   EXPECT_TRUE(test::file_has(log, "malformed message dropped"));
+}
+
+namespace {
+
+class HostileDisk : public test::needs_fashion_mnist {};
+
+// A small tmpfs mounted for the length of a test.
+struct small_disk {
+  std::filesystem::path at;
+  bool mounted = false;
+
+  small_disk(const std::filesystem::path& path, const std::string& size)
+      : at(path) {
+    std::filesystem::create_directories(at);
+    mounted =
+        test::run("mount -t tmpfs -o size=" + size + " tmpfs " + at.string())
+            .exit_code == 0;
+  }
+  ~small_disk() {
+    if (mounted)
+      test::run("umount " + at.string());
+  }
+};
+
+} // namespace
+
+// The metrics file system fills while the job runs: the job ends non-zero
+// naming the file and the OS error, and every record file holds whole
+// lines, those written before the disk filled included.
+TEST_F(HostileDisk, AFullMetricsDiskEndsTheJobWithWholeLines) {
+  test::temp_dir dir;
+  small_disk disk(dir / "small", "64k");
+  if (!disk.mounted)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root with "
+                    "CAP_SYS_ADMIN)";
+  test::job_settings s;
+  s.iterations = 3000;
+  auto text = test::topology(s, dir);
+  auto metrics = (disk.at / "metrics").string();
+  auto at = text.find("  metrics_dir: ");
+  text.replace(at, text.find('\n', at) - at, "  metrics_dir: " + metrics);
+  auto cfg = (dir / "job.yaml").string();
+  test::write_file(cfg, text);
+  auto r = test::run(test::binary() + " launch --no-progress " + cfg);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("cannot write " + metrics + "/"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos)
+      << r.output;
+  std::size_t lines = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(metrics)) {
+    std::ifstream in(entry.path());
+    std::string content((std::istreambuf_iterator<char>(in)), {});
+    auto name = entry.path().filename().string();
+    if (content.empty())
+      continue;
+    EXPECT_EQ(content.back(), '\n') << name << " ends mid-line";
+    std::istringstream records(content);
+    for (std::string line; std::getline(records, line); ++lines) {
+      if (name == "trace.csv")
+        EXPECT_EQ(std::count(line.begin(), line.end(), ','), 4) << line;
+      else
+        EXPECT_TRUE(actors::parse_record(line)) << name << ": " << line;
+    }
+  }
+  EXPECT_GT(lines, 100u) << "the records written before the disk filled";
+  EXPECT_EQ(test::processes_mentioning(cfg), "");
 }
