@@ -336,10 +336,8 @@ void on_set(coordinator_state& st, std::uint64_t id, const std::string& text) {
   st.status->note("settings", st.settings->history());
 }
 
-void on_knob(coordinator_state& st, const messages::inbound& msg) {
-  if (!st.settings->answered(std::string(msg.source()), knob_of(msg),
-                             msg.header().clock()))
-    return;
+// A live change came into force: published, and said.
+void note_applied(coordinator_state& st) {
   const auto& last = st.settings->history().back();
   st.status->note("settings", st.settings->history());
   st.status->note("bounds", tables_record(st.settings->tables()));
@@ -349,6 +347,12 @@ void on_knob(coordinator_state& st, const messages::inbound& msg) {
   st.records.say(fmt::format("{}: {} -> {} from clock {} (inspect)", what,
                              last["from"].dump(), last["to"].dump(),
                              last.value("clock", 0)));
+}
+
+void on_knob(coordinator_state& st, const messages::inbound& msg) {
+  if (st.settings->answered(std::string(msg.source()), knob_of(msg),
+                            msg.header().clock()))
+    note_applied(st);
 }
 
 // Cutoff: a version decided by another rule than the one before (inspect's
@@ -565,8 +569,11 @@ bool lose_workers(coordinator_state& st, const actor_env& env,
                   const std::string& peer) {
   if (!env.topo->only_workers_on(peer))
     return false;
-  for (auto w : env.topo->workers_on(peer))
+  for (auto w : env.topo->workers_on(peer)) {
     st.ledger->lose(w);
+    if (st.settings->lost(st.workers.at(w)))
+      note_applied(st);
+  }
   if (st.ledger->live() == 0)
     return false;
   spdlog::warn("{}: node {} is lost; the job goes on with {} of {} workers",

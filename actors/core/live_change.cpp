@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 namespace metronome::actors {
@@ -32,6 +33,19 @@ void live_change::begin(knob_setting k) {
     send_phase(2, workers_);
 }
 
+std::optional<std::int64_t> live_change::lost(const std::string& worker) {
+  auto at = std::find(workers_.begin(), workers_.end(), worker);
+  if (at == workers_.end())
+    return std::nullopt;
+  workers_.erase(at);
+  auto waiting = std::find(waiting_.begin(), waiting_.end(), worker);
+  if (phase_ != 2 || waiting == waiting_.end())
+    return std::nullopt;
+  // As if it had answered: nobody waits for a lost worker's reads.
+  waiting_.erase(waiting);
+  return complete_phase();
+}
+
 std::optional<std::int64_t> live_change::answered(const std::string& who,
                                                   const knob_setting& k,
                                                   std::int64_t clock) {
@@ -45,6 +59,10 @@ std::optional<std::int64_t> live_change::answered(const std::string& who,
     from_clock_ = std::max(from_clock_, clock);
     clocks_.emplace_back(who, clock);
   }
+  return complete_phase();
+}
+
+std::optional<std::int64_t> live_change::complete_phase() {
   if (!waiting_.empty())
     return std::nullopt;
   if (phase_ == 1) {
@@ -118,6 +136,9 @@ std::string live_settings::refuse_rate(const json& request,
       !(*value <= 1000.0))
     return "a learning rate is a number above 0 and at most 1000";
   auto rate = value->get<float>();
+  if (!(rate > 0) || !std::isfinite(rate))
+    return "a learning rate is a number above 0 and at most 1000 (" +
+           value->dump() + " is 0 as a float)";
   if (rate == *learning_rate_)
     return "the learning rate is " + value->dump() + " already";
   k.value = rate;
@@ -180,9 +201,17 @@ json live_settings::ask(const json& request, std::uint64_t iteration) {
 
 bool live_settings::answered(const std::string& who, const knob_setting& k,
                              std::int64_t clock) {
-  auto from = change_.answered(who, k, clock);
+  return applied(change_.answered(who, k, clock));
+}
+
+bool live_settings::lost(const std::string& worker) {
+  return applied(change_.lost(worker));
+}
+
+bool live_settings::applied(std::optional<std::int64_t> from) {
   if (!from)
     return false;
+  const auto& k = change_.current();
   auto record = history_.back();
   record["clock"] = *from;
   record["clocks"] = json::object();

@@ -60,6 +60,11 @@ public:
   std::optional<std::int64_t>
   answered(const std::string& who, const knob_setting& k, std::int64_t clock);
 
+  /// Worker `worker` is lost for good (under a cutoff the job goes on
+  /// without it): no phase waits for it any more. Returns what answered()
+  /// would when that completes the change.
+  std::optional<std::int64_t> lost(const std::string& worker);
+
   /// Per worker, the clock of its first read under the last change that
   /// came into force.
   const std::vector<std::pair<std::string, std::int64_t>>& clocks() const {
@@ -68,6 +73,7 @@ public:
 
 private:
   void send_phase(int phase, const std::vector<std::string>& to);
+  std::optional<std::int64_t> complete_phase();
 
   std::vector<std::string> servers_;
   std::vector<std::string> workers_;
@@ -118,6 +124,10 @@ public:
   bool answered(const std::string& who, const knob_setting& k,
                 std::int64_t clock);
 
+  /// Worker `worker` is lost for good; true when that brought a change
+  /// into force.
+  bool lost(const std::string& worker);
+
   /// The tables with the bounds in force.
   const std::vector<table_layout>& tables() const { return tables_; }
 
@@ -131,6 +141,7 @@ private:
                           knob_setting& k) const;
   nlohmann::ordered_json from_value(const knob_setting& k) const;
   nlohmann::ordered_json to_value(const knob_setting& k) const;
+  bool applied(std::optional<std::int64_t> from);
 
   std::vector<table_layout> tables_;
   std::optional<float> learning_rate_;
