@@ -89,6 +89,15 @@ std::string ask_raw(zmq::context_t& ctx, const std::string& endpoint,
   return parts.back().to_string();
 }
 
+// Whether `text` begins with `prefix` (both shown when not).
+::testing::AssertionResult begins(const std::string& text,
+                                  const std::string& prefix) {
+  if (text.compare(0, prefix.size(), prefix) == 0)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "'" << text << "' does not begin with '" << prefix << "'";
+}
+
 // The lines of file `path` that are JSON objects.
 std::vector<actors::json> json_file(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -351,11 +360,8 @@ TEST_F(Inspect, AStalenessBoundChangedLiveHoldsFromTheReadEachWorkerTookIt) {
       test::wait_for([&] { return coordinator_clock(cfg_) >= 30; }, 60));
   auto r = test::run(inspect(cfg_, "set staleness all 1", "--timeout 5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output.rfind("staleness of table all: 3 -> 1, asked at "
-                           "iteration ",
-                           0),
-            0u)
-      << r.output;
+  EXPECT_TRUE(begins(r.output, "staleness of table all: 3 -> 1, asked at "
+                               "iteration "));
   EXPECT_NE(r.output.find("in force from clock"), std::string::npos)
       << r.output;
   // Refused with the reason, nothing changed.
@@ -451,11 +457,8 @@ TEST_F(Inspect, ACutoffRuleChangedLiveIsRecordedAndUsedFromTheNextVersion) {
   auto r =
       test::run(inspect(cfg_, "set cutoff static backups=1", "--timeout 5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output.rfind("cutoff rule: full -> static backups=1, asked "
-                           "while version ",
-                           0),
-            0u)
-      << r.output;
+  EXPECT_TRUE(begins(r.output, "cutoff rule: full -> static backups=1, asked "
+                               "while version "));
   auto asked = json_lines(test::run(inspect(cfg_, "cutoff")).output);
   for (const auto& [command, expected] :
        std::vector<std::pair<std::string, std::string>>{
@@ -536,9 +539,8 @@ TEST_F(Inspect, ALearningRateChangedLiveEqualsSequentialSgdWithThatChange) {
       test::wait_for([&] { return coordinator_clock(cfg_) >= 20; }, 60));
   auto r = test::run(inspect(cfg_, "set learning_rate 0.05", "--timeout 5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(
-      r.output.rfind("learning_rate: 0.1 -> 0.05, asked at iteration ", 0), 0u)
-      << r.output;
+  EXPECT_TRUE(
+      begins(r.output, "learning_rate: 0.1 -> 0.05, asked at iteration "));
   r = test::run(inspect(cfg_, "set learning_rate 0.05", "--timeout 2"));
   EXPECT_EQ(r.output, "set: the learning rate is 0.05 already\n");
   r = test::run(inspect(cfg_, "set learning_rate -1", "--timeout 2"));
@@ -816,8 +818,7 @@ TEST_F(Inspect, TableSliceOfAPausedWorkerEqualsSequentialSgd) {
   }
   auto text = test::run(inspect(cfg_, "table all 0:16", "--timeout 2"));
   ASSERT_EQ(text.exit_code, 0) << text.output;
-  EXPECT_EQ(text.output.rfind("table all 0:16 (server/0 at clock ", 0), 0u)
-      << text.output;
+  EXPECT_TRUE(begins(text.output, "table all 0:16 (server/0 at clock "));
 
   auto outside = std::to_string(keys - 4) + ":" + std::to_string(keys + 1);
   r = test::run(inspect(cfg_, "table all " + outside, "--timeout 2"));
