@@ -1,6 +1,7 @@
 #pragma once
 
 #include "launcher/inspect/client.hpp"
+#include "launcher/inspect/commands.hpp"
 #include "launcher/inspect/view.hpp"
 
 #include <map>
@@ -15,13 +16,6 @@ enum inspect_exit : int {
   inspect_failed = 1, ///< a command failed, or no node of the job answers
   inspect_usage = 2,  ///< bad options, target, script or command
 };
-
-/// The commands inspect knows, with their one-line help.
-const std::vector<std::pair<std::string, std::string>>& command_help();
-
-/// Why `words` is not a command inspect knows or has the wrong arguments,
-/// or "" when it is fine.
-std::string check_command(const std::vector<std::string>& words);
 
 /// An inspector attached to one job: its endpoints, and the commands run
 /// against them.

@@ -1,6 +1,7 @@
 #include "launcher/inspect/settings.hpp"
 
 #include "actors/core/live_change.hpp"
+#include "launcher/inspect/commands.hpp"
 #include "launcher/inspect/session.hpp"
 
 #include <fmt/format.h>
@@ -37,13 +38,6 @@ bool number(const std::string& text, double& out) {
   out = std::strtod(text.c_str(), &end);
   return !text.empty() && end == text.c_str() + text.size() &&
          std::isfinite(out);
-}
-
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words)
-    out += (out.empty() ? "" : ", ") + w;
-  return out;
 }
 
 std::string check_cutoff(const std::vector<std::string>& words) {

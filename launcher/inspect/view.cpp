@@ -1,5 +1,7 @@
 #include "launcher/inspect/view.hpp"
 
+#include "launcher/inspect/commands.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,13 +10,6 @@
 namespace metronome::launcher::inspect {
 
 namespace {
-
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words)
-    out += (out.empty() ? "" : ", ") + w;
-  return out;
-}
 
 std::vector<std::string> strings(const json& list) {
   std::vector<std::string> out;
