@@ -91,9 +91,9 @@ caf::behavior predictor(caf::event_based_actor* self,
           spdlog::warn("predictor: {} failed on version {}: {}; waiting for "
                        "every worker",
                        rule.name(), q->version, e.what());
-          answer->decision = {std::max<std::size_t>(1, q->workers), {}, {}};
+          answer->decision = {std::max<std::size_t>(1, q->workers), {}};
         }
-        answer->decision.rule = rules->label;
+        answer->rule = rules->label;
         answer->seconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count();

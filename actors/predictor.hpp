@@ -26,6 +26,8 @@ struct predictor_answer {
   algorithms::cutoff_decision decision;
   /// Seconds the rule took to observe and decide.
   double seconds = 0;
+  /// The rule that decided, as labelled ("static backups=2").
+  std::string rule;
 };
 
 using predictor_query_ptr = std::shared_ptr<const predictor_query>;

@@ -702,7 +702,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       },
       [st, env](const predictor_answer_ptr& answer) {
         st->cutoff->pacing->answered(answer->version, answer->decision,
-                                     answer->seconds);
+                                     answer->seconds, answer->rule);
         settle(*st, env);
       },
       [st, env](set_atom, std::uint64_t id, const std::string& request) {

@@ -28,12 +28,13 @@ void cutoff_leader::broadcast(std::int64_t version, double now) {
 
 void cutoff_leader::decision(std::int64_t version,
                              const algorithms::cutoff_decision& d,
-                             double seconds) {
+                             double seconds, const std::string& rule) {
   // A decision is late once the version's first gradient is in: by then
   // the cutoff may already have been reached with the previous one.
   if (version != version_ || late_ || recorded_)
     return;
   current_ = d;
+  current_rule_ = rule;
   decided_for_ = version;
   decision_seconds_ = seconds;
 }
@@ -86,7 +87,7 @@ std::optional<cutoff_record> cutoff_leader::reached() {
   r.decision_seconds = late_ ? 0 : decision_seconds_;
   r.decision_late = late_;
   r.expected_throughput = current_.expected_throughput;
-  r.rule = current_.rule;
+  r.rule = current_rule_;
   return r;
 }
 

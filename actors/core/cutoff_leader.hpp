@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace metronome::actors {
@@ -46,10 +47,11 @@ public:
   /// version before.
   void broadcast(std::int64_t version, double now);
 
-  /// The predictor's decision for `version`, which took `seconds`. Ignored
-  /// when it is for another version or came too late to be used.
+  /// The predictor's decision for `version` by rule `rule`, which took
+  /// `seconds`. Ignored when it is for another version or came too late to
+  /// be used.
   void decision(std::int64_t version, const algorithms::cutoff_decision& d,
-                double seconds);
+                double seconds, const std::string& rule = {});
 
   /// The gradient of `worker` for the current version arrived at `now`.
   /// Repeated, dead or out-of-range workers are ignored.
@@ -82,6 +84,7 @@ private:
   // The decision for version_ when it came in time, else the last one used.
   std::optional<std::int64_t> decided_for_;
   algorithms::cutoff_decision current_;
+  std::string current_rule_;
   double decision_seconds_ = 0;
   bool late_ = false;
   std::uint64_t late_decisions_ = 0;

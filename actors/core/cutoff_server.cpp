@@ -62,9 +62,9 @@ std::string cutoff_server::decided(const messages::inbound& msg) {
 
 void cutoff_server::answered(std::int64_t version,
                              const algorithms::cutoff_decision& d,
-                             double seconds) {
+                             double seconds, const std::string& rule) {
   if (leader_)
-    leader_->decision(version, d, seconds);
+    leader_->decision(version, d, seconds, rule);
 }
 
 void cutoff_server::lost(std::size_t worker, bool dead) {

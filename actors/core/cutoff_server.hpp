@@ -102,9 +102,10 @@ public:
   /// Returns why it is refused, or an empty string.
   std::string decided(const messages::inbound& msg);
 
-  /// The predictor's answer for `version`, which took `seconds`.
+  /// The predictor's answer for `version` by rule `rule`, which took
+  /// `seconds`.
   void answered(std::int64_t version, const algorithms::cutoff_decision& d,
-                double seconds);
+                double seconds, const std::string& rule = {});
 
   /// `worker` is waited for no more: until found() when only suspect, for
   /// good (table 0 drops it) when `dead`.

@@ -26,9 +26,6 @@ struct cutoff_decision {
   /// Element k-1 is the rule's estimate of E[k / x_(k)] (gradients per
   /// second when waiting for the k fastest); empty if the rule has none.
   std::vector<double> expected_throughput;
-  /// The rule that decided, as its owner labels it ("static backups=2");
-  /// empty when unnamed.
-  std::string rule;
 };
 
 /// A cutoff rule: from the run-times of past iterations, chooses how many
