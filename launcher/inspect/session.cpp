@@ -522,7 +522,8 @@ result session::staleness() {
   r.lines.push_back("bound: " + bounds +
                     (bound < 0 ? ", no staleness bound"
                                : ", reads at most " + std::to_string(bound) +
-                                     " clocks behind"));
+                                     (bound == 1 ? " clock" : " clocks") +
+                                     " behind"));
   if (!changes.empty())
     r.lines.push_back("changed live: " + joined(changes) +
                       "; MEAN and MAX cover the reads under every bound "
