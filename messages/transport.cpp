@@ -429,11 +429,7 @@ void transport::receive() {
                "routing id '" + sender + "' (first of them)");
       continue;
     }
-    peer* from = pi->second.get();
     auto ci = consumed_.find(sender);
-    from->last_heard = clock_type::now();
-    if (from->state != peer_state::alive)
-      set_state(*from, peer_state::alive);
     auto reject = [&](rejection why, const std::string& error) {
       if (why == rejection::oversized) {
         ++counters_.dropped_oversized;
@@ -514,8 +510,15 @@ void transport::handle_transport_message(const inbound& msg) {
     p.in_flight_bytes -= std::min(p.in_flight_bytes, credit->bytes());
     flush(p);
   } else if (msg.kind() == wire::Body::Heartbeat) {
-    if (peers_.count(msg.sender()) == 0)
+    auto pi = peers_.find(msg.sender());
+    if (pi == peers_.end())
       return;
+    // Only its heartbeats say a peer is alive: anyone can send other frames
+    // under its routing id until CURVE authenticates peers.
+    auto& p = *pi->second;
+    p.last_heard = clock_type::now();
+    if (p.state != peer_state::alive)
+      set_state(p, peer_state::alive);
     const auto* hb = msg.envelope().body_as_Heartbeat();
     std::lock_guard<std::mutex> guard{mtx_};
     traffic_[msg.sender()] = {hb->frames_in(), hb->frames_out(), hb->bytes_in(),
