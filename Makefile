@@ -11,12 +11,19 @@ PACKAGES := cmake g++ make pkg-config libcaf-dev libzmq3-dev cppzmq-dev \
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libedit-dev \
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev nlohmann-json3-dev \
   dataset-fashion-mnist $(NPM_PACKAGE)
+# Only `make fuzz` needs these: clang and its libFuzzer runtime.
+FUZZ_PACKAGES := clang libclang-rt-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# `make fuzz`: seconds per target, and which targets (empty: all of them).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
-.PHONY: deps build data run test asan bench format clean
+.PHONY: deps fuzz-deps build data run test asan fuzz bench format clean
 
-deps:
-	@missing=$$(for p in $(PACKAGES); do \
+deps: DEPS = $(PACKAGES)
+fuzz-deps: DEPS = $(FUZZ_PACKAGES)
+deps fuzz-deps:
+	@missing=$$(for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -54,6 +61,14 @@ asan: deps
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && ctest --output-on-failure -j$(JOBS)
 
+# libFuzzer targets (tests/fuzz, docs/fuzzing.md), built with clang in
+# build-fuzz and run for FUZZ_SECONDS each; fails if any target crashes.
+fuzz: deps fuzz-deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+	  -DMETRONOME_FUZZ=ON -DMETRONOME_TESTS=OFF
+	cmake --build build-fuzz -j$(JOBS) --target fuzz
+	tools/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench: build
 	$(BUILD_DIR)/bin/metronome bench pushpull
 
@@ -61,4 +76,4 @@ format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz
