@@ -27,8 +27,8 @@ fi
 
 # Memory: 2 GiB at most for the process and for any one allocation, more
 # than the largest budget docs/input-limits.md allows an input of max_len
-# bytes. Time: a unit of 20 s on a few KiB is a hang.
-common=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=20
+# bytes. Time: a unit of 60 s on a few KiB is a hang.
+common=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=60
   -max_len=8192 -print_final_stats=1 -detect_leaks=1)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
