@@ -292,8 +292,7 @@ std::string control_service::refuse_steering(const std::string& op,
     return "this job's control endpoints are read-only (options.inspect: " +
            topo_.options.inspect + "); pause and resume need " +
            "options.inspect: write in the topology";
-  const auto* host = topo_.node_of(name);
-  if (host == nullptr)
+  if (topo_.node_of(name) == nullptr)
     return "no actor '" + name + "' in this job";
   std::string role;
   int index = 0;
@@ -302,10 +301,8 @@ std::string control_service::refuse_steering(const std::string& op,
   if (scheduled_job(topo_.job))
     return "the workers of a scheduled program follow the scheduler's " +
            std::string("rounds and cannot be paused");
-  if (host->name != node_)
-    return name + " is on node " + host->name + ", not on " + node_ +
-           " (ask the endpoint of " + host->name + ", port " +
-           std::to_string(host->control_port) + ")";
+  if (auto why = refuse_asking(name); !why.empty())
+    return why;
   if (op == "resume" && paused_.count(name) == 0)
     return name + " is not paused";
   return {};

@@ -120,6 +120,25 @@ TEST_F(Inspect, AStalenessBoundChangedLiveHoldsFromTheReadEachWorkerTookIt) {
       << log;
 }
 
+namespace {
+
+// Asks `cutoff` of the job of `cfg` until `done` holds for its view (left
+// in `view`), for up to a minute.
+template <class Done>
+bool wait_for_cutoff(const std::string& cfg, actors::json& view, Done done) {
+  return test::wait_for(
+      [&] {
+        auto v = json_lines(test::run(inspect(cfg, "cutoff")).output);
+        if (v.size() != 1 || !v[0]["cutoff"].is_object())
+          return false;
+        view = v[0]["cutoff"];
+        return done(view);
+      },
+      60);
+}
+
+} // namespace
+
 TEST_F(Inspect, ACutoffRuleChangedLiveIsRecordedAndUsedFromTheNextVersion) {
   auto s = slow_job(300);
   s.consistency = "cutoff";
@@ -127,16 +146,9 @@ TEST_F(Inspect, ACutoffRuleChangedLiveIsRecordedAndUsedFromTheNextVersion) {
                 "  stragglers: [{model: lognormal, mu: -4, sigma: 0.3}]\n";
   launch(s, "  inspect: write\n");
   actors::json view;
-  ASSERT_TRUE(test::wait_for(
-      [&] {
-        auto v = json_lines(test::run(inspect(cfg_, "cutoff")).output);
-        if (v.size() != 1 || !v[0]["cutoff"].is_object())
-          return false;
-        view = v[0]["cutoff"];
-        return view.value("version", 0) >= 20;
-      },
-      60))
-      << view.dump();
+  ASSERT_TRUE(wait_for_cutoff(cfg_, view, [](const actors::json& v) {
+    return v.value("version", 0) >= 20;
+  })) << view.dump();
   EXPECT_EQ(view.value("rule", ""), "full") << view.dump();
   EXPECT_EQ(view.value("cutoff", 0), 3) << view.dump();
   ASSERT_EQ(view["order_statistics"].size(), 3u) << view.dump();
@@ -171,16 +183,9 @@ TEST_F(Inspect, ACutoffRuleChangedLiveIsRecordedAndUsedFromTheNextVersion) {
     EXPECT_EQ(r.exit_code, 1) << command << ": " << r.output;
     EXPECT_EQ(r.output, "set: " + expected + "\n") << command;
   }
-  ASSERT_TRUE(test::wait_for(
-      [&] {
-        auto v = json_lines(test::run(inspect(cfg_, "cutoff")).output);
-        if (v.size() != 1 || !v[0]["cutoff"].is_object())
-          return false;
-        view = v[0]["cutoff"];
-        return view.value("decided_by", "") == "static backups=1";
-      },
-      60))
-      << view.dump();
+  ASSERT_TRUE(wait_for_cutoff(cfg_, view, [](const actors::json& v) {
+    return v.value("decided_by", "") == "static backups=1";
+  })) << view.dump();
   EXPECT_EQ(view.value("cutoff", 0), 2) << view.dump();
   EXPECT_TRUE(view["order_statistics"][2]["realised_s"].is_null())
       << view.dump();
