@@ -209,10 +209,11 @@ private:
       throw r_.error(
           fmt::format("wordID {} repeated in document {}", word + 1, doc));
     last_doc_[word] = doc;
-    if (count > docword_max_count - tokens_)
-      throw r_.error(fmt::format("more than 2^31 - 1 tokens in all (count "
-                                 "{} after {} tokens)",
-                                 count, tokens_));
+    if (count > docword_max_tokens - tokens_)
+      throw r_.error(fmt::format("more than 2^28 = {} tokens in all (count "
+                                 "{} after {} tokens; the memory budget of "
+                                 "docs/input-limits.md)",
+                                 docword_max_tokens, count, tokens_));
     tokens_ += count;
     entries_.emplace_back(word, static_cast<std::uint32_t>(count));
   }
@@ -245,8 +246,8 @@ void check_writable(const lda::corpus& c) {
     fail(fmt::format("{} documents (1 to 2^31 - 1 allowed)", c.documents()));
   if (c.vocabulary.empty() || c.vocabulary.size() > docword_max_count)
     fail(fmt::format("{} words (1 to 2^31 - 1 allowed)", c.vocabulary.size()));
-  if (c.tokens() > docword_max_count)
-    fail(fmt::format("{} tokens (at most 2^31 - 1)", c.tokens()));
+  if (c.tokens() > docword_max_tokens)
+    fail(fmt::format("{} tokens (at most 2^28)", c.tokens()));
   if (c.offsets.front() != 0 || c.offsets.back() != c.tokens() ||
       !std::is_sorted(c.offsets.begin(), c.offsets.end()))
     fail("offsets do not delimit the tokens");

@@ -1,4 +1,5 @@
 #include "algorithms/lda/generator.hpp"
+#include "algorithms/data/docword_loader.hpp"
 #include "algorithms/random.hpp"
 
 #include <fmt/format.h>
@@ -110,8 +111,10 @@ void validate(const generator_spec& s) {
     fail(fmt::format("alpha must be positive and finite, got {}", s.alpha));
   if (!(s.beta > 0) || !std::isfinite(s.beta))
     fail(fmt::format("beta must be positive and finite, got {}", s.beta));
-  if (static_cast<double>(s.documents) * s.mean_length > 2147483648.0)
-    fail(fmt::format("documents x mean_length = {} tokens exceeds 2^31",
+  if (static_cast<double>(s.documents) * s.mean_length >
+      static_cast<double>(docword_max_tokens))
+    fail(fmt::format("documents x mean_length = {} tokens exceeds 2^28, the "
+                     "most a docword file may hold",
                      static_cast<double>(s.documents) * s.mean_length));
 }
 

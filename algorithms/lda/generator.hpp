@@ -25,7 +25,7 @@ struct generator_spec {
 /// Draws come from std::mt19937_64 with portable helpers, so a seed gives
 /// the same corpus with every standard library. Throws
 /// std::invalid_argument for a spec out of range (zero sizes, priors not
-/// positive and finite, more than 2^31 tokens expected).
+/// positive and finite, more than 2^28 tokens expected).
 corpus generate(const generator_spec& spec,
                 std::vector<std::vector<double>>& topics);
 

@@ -4,7 +4,7 @@
 //
 // Input: the docword file, a NUL byte, the vocabulary file.
 //
-// The format lets a line of 15 bytes hold 2^31 - 1 tokens (8 GiB as the
+// The format lets a line of 15 bytes hold 2^28 tokens (1 GiB as the
 // loader stores them), which load_docword allows by design; inputs whose
 // counts add up to more than 2^24 tokens are skipped so that a run stays
 // within its memory limit.

@@ -186,7 +186,8 @@ const bad_case bad_cases[] = {
     {"docword-count-huge.txt", "vocab-5.txt", false, 4,
      "count 1000000000000 exceeds 2^31 - 1"},
     {"docword-tokens-overflow.txt", "vocab-5.txt", false, 5,
-     "more than 2^31 - 1 tokens in all"},
+     "more than 2^28 = 268435456 tokens in all (count 200000000 after "
+     "200000000 tokens"},
     {"docword-nonnumeric-field.txt", "vocab-5.txt", false, 4,
      "wordID 'x' is not an integer"},
     {"docword-plus-sign.txt", "vocab-5.txt", false, 4,

@@ -140,7 +140,7 @@ TEST(LdaGenerator, RejectsBadSpecsNamingTheField) {
   s = small_spec();
   s.documents = 100000000;
   s.mean_length = 100;
-  expect_rejected(s, "2^31");
+  expect_rejected(s, "2^28");
 }
 
 TEST(LdaGenerator, MatchedCosine) {
