@@ -2,6 +2,7 @@
 
 #include "algorithms/data/idx_loader.hpp"
 #include "algorithms/data/libsvm_loader.hpp"
+#include "algorithms/sgd/models.hpp"
 #include "algorithms/stragglers/stragglers.hpp"
 
 #include <cstdio>
@@ -82,7 +83,8 @@ using data_paths = std::map<std::string, std::string*>;
 std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
                                      const data_paths& fields,
                                      const std::set<std::string>& readable,
-                                     const actors::data_spec& d) {
+                                     const actors::data_spec& d,
+                                     std::uint64_t& features) {
   std::optional<std::size_t> samples;
   std::map<std::string, idx_header> headers;
   for (const std::string key :
@@ -153,6 +155,8 @@ std::optional<std::size_t> check_idx(reader& r, const YAML::Node& data,
   }
   auto train = headers.find("train_images");
   auto test = headers.find("test_images");
+  if (train != headers.end())
+    features = std::uint64_t{train->second.rows} * train->second.cols;
   if (train != headers.end() && test != headers.end() &&
       (train->second.rows != test->second.rows ||
        train->second.cols != test->second.cols))
@@ -199,7 +203,8 @@ std::optional<std::size_t> check_libsvm(reader& r, const YAML::Node& data,
 void load_libsvm_files(reader& r, const YAML::Node& data,
                        const actors::data_spec& d,
                        const std::set<std::string>& readable, bool regression,
-                       std::optional<std::size_t>& samples) {
+                       std::optional<std::size_t>& samples,
+                       std::uint64_t& features) {
   const std::string hint = regression
                                ? "every line is 'target index:value ...' with "
                                  "finite numbers and indices from 1"
@@ -215,12 +220,36 @@ void load_libsvm_files(reader& r, const YAML::Node& data,
     }
     auto train = algorithms::load_libsvm(d.train);
     samples = train.num_samples();
+    features = train.num_features;
     key = "test";
     if (readable.count("test"))
       algorithms::load_libsvm(d.test, train.num_features);
   } catch (const std::exception& e) {
     r.problem(data[key], e.what(), hint);
   }
+}
+
+// Refuses a model too large to allocate or send, counted on the fewest
+// classes the data could have (2), before anything is allocated for it.
+void check_model_size(reader& r, const YAML::Node& job, const YAML::Node& at,
+                      const actors::job_spec& spec, std::uint64_t features) {
+  auto count =
+      algorithms::parameter_count(spec.algorithm, features, 2, spec.hidden);
+  if (count <= algorithms::model_max_parameters)
+    return;
+  bool mlp = spec.algorithm == "mlp";
+  auto most = mlp ? algorithms::model_max_parameters / (features + 3) : 0;
+  auto least = count == std::numeric_limits<std::uint64_t>::max()
+                   ? std::string("2^64")
+                   : std::to_string(count);
+  r.problem(mlp && job["hidden"] ? job["hidden"] : at,
+            spec.algorithm + " on " + std::to_string(features) +
+                " features has at least " + least +
+                " parameters, more than the limit of 2^27 = " +
+                std::to_string(algorithms::model_max_parameters),
+            mlp ? "use at most " + std::to_string(most) +
+                      " hidden units on these features"
+                : "use data with fewer features");
 }
 
 } // namespace
@@ -332,8 +361,9 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
   auto workers = topo.count("worker");
   std::string samples_key = idx ? "train_images" : "train";
   auto problems_before = r.sorted_problems().size();
+  std::uint64_t features = 0;
   auto samples =
-      idx ? check_idx(r, data, fields, readable, d)
+      idx ? check_idx(r, data, fields, readable, d, features)
           : check_libsvm(r, data, fields, readable,
                          regression ? algorithms::libsvm_labels::real
                                     : algorithms::libsvm_labels::binary);
@@ -342,7 +372,9 @@ void read_data(reader& r, const YAML::Node& job, const YAML::Mark& job_at,
   // the test set with the training set's features), so that what is
   // accepted here loads on every node.
   if (!idx && r.sorted_problems().size() == problems_before)
-    load_libsvm_files(r, data, d, readable, regression, samples);
+    load_libsvm_files(r, data, d, readable, regression, samples, features);
+  if (features > 0 && !regression)
+    check_model_size(r, job, data[samples_key], spec, features);
   bool limited = train_limit_ok && d.train_limit > 0 &&
                  (!samples || d.train_limit < *samples);
   if (limited)

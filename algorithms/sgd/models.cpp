@@ -419,8 +419,36 @@ std::vector<std::string> block_names(const std::string& algorithm) {
   return {};
 }
 
+std::uint64_t parameter_count(const std::string& name, std::uint64_t features,
+                              std::uint64_t classes, std::uint64_t hidden) {
+  constexpr auto most = std::numeric_limits<std::uint64_t>::max();
+  auto times = [](std::uint64_t a, std::uint64_t b) {
+    return b != 0 && a > most / b ? most : a * b;
+  };
+  auto plus = [](std::uint64_t a, std::uint64_t b) {
+    return a > most - b ? most : a + b;
+  };
+  if (name == "softmax")
+    return times(classes, plus(features, 1));
+  if (name == "mlp")
+    return plus(times(hidden, plus(features, 1)),
+                times(classes, plus(hidden, 1)));
+  if (name == "logreg")
+    return plus(features, 1);
+  return 0;
+}
+
 std::unique_ptr<model> make_model(const std::string& name, const dataset& d,
                                   std::size_t hidden) {
+  auto count = parameter_count(
+      name, d.num_features, static_cast<std::uint64_t>(d.num_classes), hidden);
+  if (count > model_max_parameters)
+    throw std::invalid_argument(fmt::format(
+        "{}: {} parameters ({} features, {} classes{}) exceed the limit of "
+        "2^27 = {}",
+        name, count, d.num_features, d.num_classes,
+        name == "mlp" ? fmt::format(", hidden {}", hidden) : std::string(),
+        model_max_parameters));
   if (name == "softmax")
     return make_softmax_regression(d.num_features, d.num_classes);
   if (name == "mlp")

@@ -57,8 +57,20 @@ std::unique_ptr<model> make_logistic_regression(std::size_t num_features);
 /// unknown name.
 std::vector<std::string> block_names(const std::string& algorithm);
 
+/// The most parameters a model may have: 2^27, 512 MiB as float32, so that
+/// a message carrying all of them fits the transport's 1 GiB message limit
+/// (messages/transport.hpp) with room to spare.
+constexpr std::uint64_t model_max_parameters = std::uint64_t{1} << 27;
+
+/// How many parameters the model called `name` has on `features` inputs,
+/// `classes` classes and `hidden` units (mlp only), saturating at 2^64 - 1;
+/// 0 for an unknown name.
+std::uint64_t parameter_count(const std::string& name, std::uint64_t features,
+                              std::uint64_t classes, std::uint64_t hidden);
+
 /// Creates the model named `name` ("softmax", "mlp", "logreg") for `d`;
-/// throws std::invalid_argument for an unknown name.
+/// throws std::invalid_argument for an unknown name and for a model of more
+/// than model_max_parameters parameters, before allocating anything.
 std::unique_ptr<model> make_model(const std::string& name, const dataset& d,
                                   std::size_t hidden = 128);
 

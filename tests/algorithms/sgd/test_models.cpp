@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace metronome::algorithms {
@@ -156,6 +157,33 @@ TEST(GradientCheck, DetectsAWrongGradient) {
   // A subset of probes is reproducible for a seed.
   EXPECT_EQ(gradient_check(bad, w.data(), d, batch, 1e-2, 5, 9),
             gradient_check(bad, w.data(), d, batch, 1e-2, 5, 9));
+}
+
+TEST(Models, ParameterCountsMatchTheModelsAndSaturate) {
+  dataset d = test::random_dense(7, 40, 4, 1);
+  for (std::string name : {"softmax", "mlp", "logreg"}) {
+    if (name == "logreg")
+      d = load_libsvm(test::data_path("synthetic.libsvm"));
+    auto m = make_model(name, d, 5);
+    EXPECT_EQ(parameter_count(name, d.num_features,
+                              static_cast<std::uint64_t>(d.num_classes), 5),
+              m->num_parameters())
+        << name;
+  }
+  EXPECT_EQ(parameter_count("mlp", 784, 10, ~std::uint64_t{0}),
+            ~std::uint64_t{0});
+  EXPECT_EQ(parameter_count("lasso", 784, 10, 5), 0u);
+}
+
+TEST(Models, AModelOverTheLimitIsRefusedBeforeItIsAllocated) {
+  dataset d = test::random_dense(7, 40, 4, 1);
+  auto hidden = model_max_parameters / 8; // (7 + 1) x hidden alone is over
+  try {
+    make_model("mlp", d, hidden);
+    FAIL() << "an mlp of " << hidden << " hidden units was made";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("exceed the limit of 2^27 = 134217728"));
+  }
 }
 
 TEST(Models, LossAtZeroParameters) {
