@@ -71,6 +71,20 @@ inline command_result run(const std::string& command) {
   return r;
 }
 
+/// `command` for /bin/sh under a bound on its address space (`ulimit -v`)
+/// and its time (timeout(1), exit status 124), so a bad input that makes the
+/// binary allocate what it declares or block on a read fails the test. The
+/// sanitizers reserve terabytes of address space, so their builds get only
+/// the time bound.
+inline std::string bounded(const std::string& command, int seconds = 60) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  const std::string limit;
+#else
+  const std::string limit = "ulimit -v 1048576 && "; // 1 GiB, in KiB
+#endif
+  return limit + "timeout " + std::to_string(seconds) + " " + command;
+}
+
 /// Path of the metronome binary under test.
 inline std::string binary() {
   return METRONOME_BINARY;

@@ -84,8 +84,7 @@ namespace {
 class weighted_pool {
 public:
   explicit weighted_pool(std::size_t n)
-      : n_(n)
-      , weight_(n, 0.0) {
+      : weight_(n, 0.0) {
     while (size_ < n)
       size_ *= 2;
     sum_.assign(2 * size_, 0.0);
@@ -158,7 +157,6 @@ private:
     return i - size_;
   }
 
-  std::size_t n_;
   std::size_t size_ = 1;
   std::vector<double> weight_;
   std::vector<double> sum_;

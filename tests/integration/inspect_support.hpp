@@ -106,9 +106,13 @@ protected:
     test::write_file(cfg_, yaml_);
     rc_ = background(test::binary() + " launch --no-progress " + cfg_, dir_,
                      "launch");
-    ASSERT_TRUE(test::wait_for([&] {
-      return test::file_has(dir_ / "launch.log", "job started");
-    })) << "the job did not start";
+    // Six processes loading Fashion-MNIST under the sanitizers, beside other
+    // tests, can take minutes on two cores.
+    ASSERT_TRUE(test::wait_for(
+        [&] { return test::file_has(dir_ / "launch.log", "job started"); },
+        240))
+        << "the job did not start:\n"
+        << test::read_file(dir_ / "launch.log");
   }
 
   void TearDown() override {

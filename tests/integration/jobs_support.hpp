@@ -145,12 +145,16 @@ bool wait_for(F condition, double seconds = 60) {
   return condition();
 }
 
+/// The text of the file at `path` ("" if it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 /// Whether the file at `path` contains `text`.
 inline bool file_has(const std::filesystem::path& path,
                      const std::string& text) {
-  std::ifstream in(path);
-  std::string all((std::istreambuf_iterator<char>(in)), {});
-  return all.find(text) != std::string::npos;
+  return read_file(path).find(text) != std::string::npos;
 }
 
 /// Starts `metronome launch` on `config` in the background, kills node

