@@ -8,6 +8,7 @@
 #include "tools/bench/cutoffs.hpp"
 #include "tools/bench/lda.hpp"
 #include "tools/bench/pushpull.hpp"
+#include "tools/bench/scaling.hpp"
 #include "tools/bench/sequential.hpp"
 #include "tools/data/generate.hpp"
 
@@ -100,6 +101,29 @@ CLI::App* add_lda_bench(CLI::App& bench,
   lda->add_option("--topics", o.topics, "Topics (default: job.lda.topics)")
       ->check(count_in(1, 65535));
   return lda;
+}
+
+// `bench scaling`: the job as sequential SGD and with each worker count.
+CLI::App* add_scaling_bench(CLI::App& bench,
+                            metronome::tools::scaling_bench_options& o) {
+  auto* scaling = bench.add_subcommand(
+      "scaling", "An SGD job sequentially and with 1, 2, 4 workers: "
+                 "speed-ups, time to a target, blocked time, traffic");
+  scaling->add_option("config", o.config, "Topology YAML file of an SGD job")
+      ->required()
+      ->check(CLI::ExistingFile);
+  scaling->add_option("--workers", o.workers, "Worker counts (default 1,2,4)")
+      ->delimiter(',')
+      ->check(count_in(1, 64));
+  scaling->add_option("--mode", o.mode, "Trials as run or launch (default run)")
+      ->check(CLI::IsMember({"run", "launch"}));
+  scaling->add_option("--target", o.target,
+                      "test_accuracy>=V or test_loss<=V (default: the "
+                      "sequential final accuracy - 0.005)");
+  scaling->add_option("--out", o.out,
+                      "Folder of the trials (default runs/bench-scaling)");
+  scaling->add_flag("--json", o.json, "Print one JSON object");
+  return scaling;
 }
 
 // `bench lda-heldout`: another system's model judged on the job's held-out
@@ -198,6 +222,9 @@ int main(int argc, char** argv) {
   auto* lda_bench = add_lda_bench(*bench, lda_bench_opts);
   metronome::tools::lda_heldout_options lda_heldout_opts;
   auto* lda_heldout = add_lda_heldout(*bench, lda_heldout_opts);
+
+  metronome::tools::scaling_bench_options scaling_opts;
+  auto* scaling = add_scaling_bench(*bench, scaling_opts);
 
   metronome::tools::cutoff_bench_options cutoff_opts;
   auto* cutoffs = bench->add_subcommand(
@@ -367,6 +394,12 @@ int main(int argc, char** argv) {
     if (!load(lda_heldout_opts.config, topo))
       return 2;
     return metronome::tools::run_lda_heldout(topo, lda_heldout_opts);
+  }
+  if (*scaling) {
+    if (!load(scaling_opts.config, topo))
+      return 2;
+    return metronome::tools::run_scaling_bench(topo, scaling_opts,
+                                               self_executable(argv[0]));
   }
   if (*sequential) {
     if (!load(config, topo))

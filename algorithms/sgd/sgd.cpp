@@ -54,11 +54,13 @@ std::vector<float> sequential_sgd(const model& m, const dataset& d,
       if (i > 0)
         accumulate(sum.data(), grad.data(), p);
     }
-    if (ranks.empty())
-      continue;
-    auto count = opts.linear_scaling ? opts.workers : ranks.size();
-    auto rate = t >= opts.rate_from ? opts.later_rate : opts.learning_rate;
-    apply_sgd(w.data(), sum.data(), count, rate, p);
+    if (!ranks.empty()) {
+      auto count = opts.linear_scaling ? opts.workers : ranks.size();
+      auto rate = t >= opts.rate_from ? opts.later_rate : opts.learning_rate;
+      apply_sgd(w.data(), sum.data(), count, rate, p);
+    }
+    if (opts.after_iteration)
+      opts.after_iteration(t + 1, w);
   }
   return w;
 }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace metronome::algorithms {
@@ -36,6 +37,9 @@ struct sequential_sgd_options {
   /// changed while a job ran).
   std::uint64_t rate_from = UINT64_MAX;
   float later_rate = 0.1f;
+  /// When set, called after every iteration with the number of iterations
+  /// done and the parameters after it (a benchmark evaluating as it goes).
+  std::function<void(std::uint64_t, const std::vector<float>&)> after_iteration;
 };
 
 /// Sequential mini-batch SGD that computes, for each iteration t, the

@@ -113,7 +113,8 @@ void rebuild_cluster(YAML::Node tree, std::size_t workers,
   tree["cluster"]["nodes"] = fresh;
 }
 
-// Applies `settings` to `tree`; returns "" or why one cannot be applied.
+} // namespace
+
 std::string apply(YAML::Node tree, const std::vector<setting>& settings) {
   std::optional<std::size_t> workers;
   std::optional<std::size_t> servers;
@@ -136,6 +137,8 @@ std::string apply(YAML::Node tree, const std::vector<setting>& settings) {
                   servers.value_or(count_role(nodes, "server/")));
   return {};
 }
+
+namespace {
 
 // The problem text without its "FILE[:LINE:COLUMN]: " prefix.
 std::string unlocated(const std::string& problem, const std::string& file) {

@@ -105,6 +105,15 @@ experiment_spec load_experiment(const std::string& path,
 std::string set_dotted(YAML::Node tree, const std::string& key,
                        const YAML::Node& value);
 
+/// Applies `settings` to the topology `tree`: dotted keys through
+/// set_dotted in order, then cluster.workers / cluster.servers (whole
+/// numbers; a count not given stays that of `tree`) by replacing
+/// cluster.nodes with a node "head" holding every role other than servers
+/// and workers, then the servers, on the first node's host and port, and
+/// one node "wK" per worker on the ports after it. Returns "" or why a
+/// setting cannot be applied.
+std::string apply(YAML::Node tree, const std::vector<setting>& settings);
+
 /// `tree` as YAML text, keys in their order.
 std::string emit(const YAML::Node& tree);
 
