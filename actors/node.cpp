@@ -63,6 +63,8 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
     throw std::runtime_error("node '" + name + "' is not in " + topo.source);
   messages::transport_options opts;
   opts.node = name;
+  if (topo.job.max_message_bytes != 0)
+    opts.max_message_bytes = topo.job.max_message_bytes;
   if (mode == endpoint_mode::tcp)
     opts.bind.push_back(bind_endpoint(*self));
   // Loopback only until CURVE authenticates inspectors.

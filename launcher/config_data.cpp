@@ -229,14 +229,32 @@ void load_libsvm_files(reader& r, const YAML::Node& data,
   }
 }
 
+// The largest message of an SGD job whose model has at most `parameters`
+// parameters: each as a sparse key and value (12 bytes) with room for
+// vector lengths and alignment, plus 1 MiB for the envelope, within the
+// transport's default of 1 GiB (messages/transport.hpp).
+std::size_t job_message_limit(std::uint64_t parameters) {
+  const std::uint64_t most = std::uint64_t{1} << 30;
+  if (parameters > (most - (1u << 20)) / 16)
+    return most;
+  return static_cast<std::size_t>(16 * parameters + (1u << 20));
+}
+
 // Refuses a model too large to allocate or send, counted on the fewest
-// classes the data could have (2), before anything is allocated for it.
+// classes the data could have (2), before anything is allocated for it;
+// bounds the job's messages by the most parameters it could have (IDX
+// labels are bytes: 256 classes).
 void check_model_size(reader& r, const YAML::Node& job, const YAML::Node& at,
-                      const actors::job_spec& spec, std::uint64_t features) {
+                      actors::job_spec& spec, std::uint64_t features) {
   auto count =
       algorithms::parameter_count(spec.algorithm, features, 2, spec.hidden);
-  if (count <= algorithms::model_max_parameters)
+  if (count <= algorithms::model_max_parameters) {
+    auto most = algorithms::parameter_count(spec.algorithm, features,
+                                            spec.data.format == "idx" ? 256 : 2,
+                                            spec.hidden);
+    spec.max_message_bytes = job_message_limit(most);
     return;
+  }
   bool mlp = spec.algorithm == "mlp";
   auto most = mlp ? algorithms::model_max_parameters / (features + 3) : 0;
   auto least = count == std::numeric_limits<std::uint64_t>::max()

@@ -226,7 +226,8 @@ void transport::start(deliver_fn deliver, peer_fn on_peer) {
     std::string all;
     for (const auto& ep : bound_)
       all += (all.empty() ? "" : ", ") + ep;
-    spdlog::info("{}: binds {}", opts_.node, all);
+    spdlog::info("{}: binds {}; accepts messages of up to {} bytes", opts_.node,
+                 all, opts_.max_message_bytes);
   }
   for (auto& [name, p] : peers_) {
     p->dealer = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);

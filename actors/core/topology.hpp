@@ -117,6 +117,10 @@ struct job_spec {
   algorithms::lda::program_settings lda;
   /// Emulated stragglers; a worker follows the first rule that names it.
   std::vector<algorithms::straggler_spec> stragglers;
+  /// The largest message a node of this job accepts (ZMQ_MAXMSGSIZE),
+  /// derived from the model's size when the topology is checked; 0: the
+  /// transport's default.
+  std::size_t max_message_bytes = 0;
 };
 
 /// Whether `job` is paced by a scheduler's rounds: its program's pacing,

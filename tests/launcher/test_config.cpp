@@ -305,6 +305,25 @@ TEST(Launcher, RelativePathsStartAtTheTopologyFile) {
   EXPECT_EQ(topo.options.metrics_dir, "runs/m"); // outputs: working dir
 }
 
+// The job's messages are bounded by its model: 16 bytes a parameter (a
+// sparse key and value with room to spare) plus 1 MiB, counted on the most
+// classes the data could have; scheduled jobs keep the transport's 1 GiB.
+TEST(Launcher, TheMessageLimitFollowsTheModel) {
+  auto logreg = launcher::load_topology(
+      (source_dir / "configs" / "logreg-libsvm.yaml").string());
+  // tests/data/synthetic.libsvm: 12 features
+  EXPECT_EQ(logreg.job.max_message_bytes, 16 * (12 + 1) + (1u << 20));
+  if (fs::exists(test::fashion_mnist("train-images-idx3-ubyte.gz"))) {
+    auto mlp = launcher::load_topology(
+        (source_dir / "configs" / "quickstart.yaml").string());
+    EXPECT_EQ(mlp.job.max_message_bytes,
+              16 * (128 * 785 + 256 * 129) + (1u << 20));
+  }
+  auto lasso =
+      launcher::load_topology((source_dir / "configs" / "lasso.yaml").string());
+  EXPECT_EQ(lasso.job.max_message_bytes, 0u);
+}
+
 TEST(Launcher, DefaultsApply) {
   test::temp_dir dir;
   auto path = dir / "topology.yaml";
