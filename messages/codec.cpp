@@ -389,6 +389,7 @@ std::string_view inbound::destination() const {
 }
 
 float_view inbound::values(const wire::Floats& f) const {
+  acquire_handoff();
   if (f.attached() > 0)
     return {attachment_data_, attachment_size_};
   if (f.values() == nullptr)

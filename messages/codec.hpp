@@ -1,6 +1,7 @@
 #pragma once
 
 #include "messages/metronome_generated.h"
+#include "messages/thread_handoff.hpp"
 
 #include <flatbuffers/flatbuffers.h>
 #include <zmq.hpp>
@@ -148,14 +149,23 @@ public:
          std::optional<zmq::message_t> attachment, std::size_t max_bytes,
          rejection& why, std::string& error);
 
-  const wire::Envelope& envelope() const { return *root_; }
-  const wire::Header& header() const { return *root_->header(); }
-  wire::Body kind() const { return root_->body_type(); }
+  // Each accessor first acquires the transport's hand-off, since the
+  // message was written on the transport thread and reaches an actor's
+  // thread through CAF's mailbox (see thread_handoff.hpp).
+  const wire::Envelope& envelope() const {
+    acquire_handoff();
+    return *root_;
+  }
+  const wire::Header& header() const { return *envelope().header(); }
+  wire::Body kind() const { return envelope().body_type(); }
   std::string_view source() const;
   std::string_view destination() const;
 
   /// The node (transport routing id) the message came from.
-  const std::string& sender() const { return sender_; }
+  const std::string& sender() const {
+    acquire_handoff();
+    return sender_;
+  }
 
   /// The values of `f`, a Floats table of this message.
   float_view values(const wire::Floats& f) const;

@@ -1,4 +1,5 @@
 #include "messages/transport.hpp"
+#include "messages/thread_handoff.hpp"
 
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
@@ -37,6 +38,7 @@ zmq::message_t envelope_frame(const outbound& msg) {
   return zmq::message_t(
       const_cast<std::uint8_t*>(buf.data()), buf.size(),
       [](void*, void* hint) {
+        acquire_handoff();
         delete static_cast<std::shared_ptr<flatbuffers::DetachedBuffer>*>(hint);
       },
       keep);
@@ -88,7 +90,11 @@ zmq::message_t attachment_frame(const float_block& block) {
   auto* keep = new float_block(block);
   return zmq::message_t(
       const_cast<float*>(block.data), block.size * sizeof(float),
-      [](void*, void* hint) { delete static_cast<float_block*>(hint); }, keep);
+      [](void*, void* hint) {
+        acquire_handoff();
+        delete static_cast<float_block*>(hint);
+      },
+      keep);
 }
 
 } // namespace
@@ -383,6 +389,7 @@ transport::send_result transport::try_send(peer& p, outbound& msg) {
   try {
     bool attached = msg.attachment.size > 0;
     auto env = envelope_frame(msg);
+    release_handoff();
     auto flags = attached ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
                           : zmq::send_flags::dontwait;
     if (!p.dealer->send(env, flags))
@@ -390,6 +397,7 @@ transport::send_result transport::try_send(peer& p, outbound& msg) {
     if (attached) {
       // ZeroMQ takes the rest of a message once its first frame is queued.
       auto att = attachment_frame(msg.attachment);
+      release_handoff();
       if (!p.dealer->send(att, zmq::send_flags::dontwait))
         throw zmq::error_t();
     }
@@ -416,6 +424,7 @@ void transport::receive() {
     }
     if (!got)
       return;
+    acquire_handoff();
     std::string sender = parts[0].to_string();
     std::size_t bytes = 0;
     for (std::size_t i = 1; i < parts.size(); ++i)
@@ -475,12 +484,14 @@ void transport::receive() {
       msg->on_handled([counter](std::size_t b) { counter->consume(b); });
     }
     inbound_ptr ptr(msg.release(), [](const inbound* m) {
+      acquire_handoff();
       m->handled();
       delete m;
     });
     auto destination = std::string(ptr->destination());
     auto source = std::string(ptr->source());
     auto kind = ptr->kind();
+    release_handoff();
     switch (deliver_(std::move(ptr))) {
     case delivery::delivered:
       break;

@@ -1,6 +1,7 @@
 // The control endpoint of a transport: a ROUTER answering inspection
 // requests, and the ZAP handler that admits loopback clients only.
 
+#include "messages/thread_handoff.hpp"
 #include "messages/transport.hpp"
 
 #include <spdlog/spdlog.h>
@@ -92,6 +93,7 @@ void transport::answer_zap() {
       log_once("?", "ZAP receive failed", e.what());
       return;
     }
+    acquire_handoff();
     std::string id = parts.size() > 1 ? parts[1].to_string() : "";
     std::string address = parts.size() > 3 ? parts[3].to_string() : "";
     bool ok = parts.size() >= 6 && loopback_address(address);
@@ -106,6 +108,7 @@ void transport::answer_zap() {
           std::string()})
       reply.emplace_back(frame.data(), frame.size());
     try {
+      release_handoff();
       zmq::send_multipart(*zap_, reply, zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
       log_once("?", "ZAP reply failed", e.what());
@@ -124,6 +127,7 @@ void transport::serve_control() {
       log_once("?", "control receive failed", e.what());
       return;
     }
+    acquire_handoff();
     // [client id] [empty delimiter, as REQ sends it]? [request]
     std::size_t body = parts.size() >= 2 && parts[1].size() == 0 ? 2 : 1;
     std::string reply;
@@ -150,6 +154,7 @@ void transport::serve_control() {
       out.emplace_back();
     out.emplace_back(reply.data(), reply.size());
     try {
+      release_handoff();
       zmq::send_multipart(*control_, out, zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
       log_once("?", "control reply failed", e.what());
