@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -143,6 +144,17 @@ bool wait_for(F condition, double seconds = 60) {
   while (!condition() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   return condition();
+}
+
+/// The first JSON object among the lines of `output`; null when there is
+/// none.
+inline actors::json json_line(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line))
+    if (auto record = actors::parse_record(line))
+      return *record;
+  return nullptr;
 }
 
 /// The text of the file at `path` ("" if it cannot be read).

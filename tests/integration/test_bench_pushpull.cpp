@@ -1,27 +1,16 @@
 // `metronome bench pushpull` through the real binary: every push either
 // side sends is applied by its server.
 
-#include "tests/support.hpp"
+#include "tests/integration/jobs_support.hpp"
 
 #include "actors/core/job_records.hpp"
 
 #include <gtest/gtest.h>
 
-#include <sstream>
 #include <string>
 
 namespace metronome::test {
 namespace {
-
-// The JSON object among the lines of `output`; null when there is none.
-actors::json json_line(const std::string& output) {
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line))
-    if (!line.empty() && line.front() == '{')
-      return actors::json::parse(line);
-  return nullptr;
-}
 
 TEST(BenchPushPull, EveryPushIsAppliedOnBothSides) {
   auto r = run(binary() + " bench pushpull --json --seconds 0.2 --repeat 1");

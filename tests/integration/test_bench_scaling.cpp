@@ -5,21 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include <sstream>
 #include <string>
 
 namespace metronome::test {
 namespace {
-
-// The JSON object among the lines of `output`; null when there is none.
-actors::json json_line(const std::string& output) {
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line))
-    if (auto record = actors::parse_record(line))
-      return *record;
-  return nullptr;
-}
 
 // A one-epoch softmax job of 2 workers x 16 samples (global batch 32).
 std::string tiny_job(const temp_dir& dir) {

@@ -1,4 +1,5 @@
 #include "tools/bench/scaling.hpp"
+#include "tools/bench/sequential.hpp"
 
 #include "actors/core/job_records.hpp"
 #include "actors/roles.hpp"
@@ -186,12 +187,9 @@ run_row sequential_row(const actors::topology& topo, const job_shape& shape) {
   auto test = actors::job_data(job.data, true);
   auto model = actors::job_model(job, *train);
   auto schedule = actors::schedule_of(topo, train->num_samples());
-  algorithms::sequential_sgd_options o;
+  auto o = sequential_options(topo, train->num_samples());
   o.workers = shape.config_workers;
-  o.batch_size = job.batch_size;
-  o.learning_rate = job.learning_rate;
   o.iterations = shape.iterations;
-  o.seed = job.seed;
   run_row r;
   r.batch_size = shape.global_batch;
   r.iterations = shape.iterations;

@@ -11,18 +11,23 @@
 
 namespace metronome::tools {
 
+algorithms::sequential_sgd_options
+sequential_options(const actors::topology& topo, std::size_t samples) {
+  algorithms::sequential_sgd_options o;
+  o.workers = topo.count("worker");
+  o.batch_size = topo.job.batch_size;
+  o.learning_rate = topo.job.learning_rate;
+  o.iterations = actors::schedule_of(topo, samples).iterations;
+  o.seed = topo.job.seed;
+  return o;
+}
+
 int run_sequential(const actors::topology& topo) {
   const auto& job = topo.job;
   auto train = actors::job_data(job.data, false);
   auto test = actors::job_data(job.data, true);
   auto model = actors::job_model(job, *train);
-  auto schedule = actors::schedule_of(topo, train->num_samples());
-  algorithms::sequential_sgd_options o;
-  o.workers = topo.count("worker");
-  o.batch_size = job.batch_size;
-  o.learning_rate = job.learning_rate;
-  o.iterations = schedule.iterations;
-  o.seed = job.seed;
+  auto o = sequential_options(topo, train->num_samples());
   auto start = std::chrono::steady_clock::now();
   auto w = algorithms::sequential_sgd(*model, *train, o);
   std::chrono::duration<double> wall = std::chrono::steady_clock::now() - start;

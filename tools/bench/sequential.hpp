@@ -1,8 +1,16 @@
 #pragma once
 
 #include "actors/core/topology.hpp"
+#include "algorithms/sgd/sgd.hpp"
+
+#include <cstddef>
 
 namespace metronome::tools {
+
+/// The sequential_sgd options of the job of `topo` on a training set of
+/// `samples` samples: its workers, batch, rate, seed and iterations.
+algorithms::sequential_sgd_options
+sequential_options(const actors::topology& topo, std::size_t samples);
 
 /// Runs the job of `topo` as plain sequential mini-batch SGD in one thread
 /// (the arithmetic a BSP run reproduces bit for bit) and prints its wall
