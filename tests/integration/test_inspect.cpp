@@ -177,7 +177,8 @@ TEST_F(Inspect, PauseAndResumeAWorkerUnderBsp) {
   ASSERT_TRUE(test::wait_for([&] {
     auto a = json_lines(test::run(inspect(cfg_, "actor worker/1")).output);
     return a.size() == 1 &&
-           a[0]["actor"]["blocked_s"].value("paused", 0.0) > 0.0;
+           a[0].value(actors::json::json_pointer("/actor/blocked_s/paused"),
+                      0.0) > 0.0;
   })) << "worker/1 never published its time paused";
   ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
   auto log = test::run("cat " + (dir_ / "launch.log").string()).output;

@@ -303,7 +303,9 @@ TEST_F(Inspect, AScheduledJobShowsItsRoundsAndWhyNamesAStoppedWorker) {
         if (a.size() != 1 || !a[0].value("ok", false))
           return false;
         scheduler = a[0]["actor"];
-        return scheduler["rounds"].value("committed", 0) >= 10;
+        // Until its first round the scheduler publishes no rounds.
+        return scheduler.value(actors::json::json_pointer("/rounds/committed"),
+                               0) >= 10;
       },
       60))
       << scheduler.dump();
@@ -317,7 +319,8 @@ TEST_F(Inspect, AScheduledJobShowsItsRoundsAndWhyNamesAStoppedWorker) {
   ASSERT_TRUE(test::wait_for([&] {
     auto w = json_lines(test::run(inspect(cfg_, "actor worker/0")).output);
     return w.size() == 1 &&
-           w[0]["actor"]["blocked_s"].value("scheduler", 0.0) > 0.0;
+           w[0].value(actors::json::json_pointer("/actor/blocked_s/scheduler"),
+                      0.0) > 0.0;
   })) << "worker/0 never published its time waiting for rounds";
 
   auto pid = node_pid(cfg_, "w1");
