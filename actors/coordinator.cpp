@@ -625,7 +625,7 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
   for (std::size_t i = 0; i < topo.count("server"); ++i)
     st->servers.push_back("server/" + std::to_string(i));
   try {
-    st->program = job_program(topo, true);
+    st->program = job_program(topo, true, data_part::none());
     st->schedule = schedule_of(topo, st->program->samples());
     if (topo.job.consistency == "cutoff")
       st->ledger = std::make_unique<cutoff_ledger>(st->workers.size());

@@ -13,6 +13,7 @@
 #include "algorithms/sgd/models.hpp"
 #include "algorithms/sgd/program.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -171,33 +172,59 @@ void stop_if_coordinator_lost(caf::event_based_actor* self,
   self->quit(aborted_elsewhere);
 }
 
+namespace {
+
+// Samples [0, n) of a file, or `part`'s shard of them.
+algorithms::shard_range part_of(std::size_t n, data_part part) {
+  if (part.workers == 0)
+    return {0, 0};
+  return algorithms::data_shard(n, part.workers, part.rank);
+}
+
+algorithms::dataset load_data(const data_spec& spec, bool test,
+                              data_part part) {
+  auto limit = test ? spec.test_limit : spec.train_limit;
+  if (spec.format == "idx") {
+    const auto& images = test ? spec.test_images : spec.train_images;
+    const auto& labels = test ? spec.test_labels : spec.train_labels;
+    std::size_t n = algorithms::read_idx_header(images, true).count;
+    if (limit > 0 && limit < n)
+      n = limit;
+    return algorithms::load_idx(images, labels, limit, part_of(n, part));
+  }
+  std::size_t features =
+      test ? job_data(spec, false, data_part::none())->num_features : 0;
+  auto d = algorithms::load_libsvm(test ? spec.test : spec.train, features);
+  std::size_t n = d.num_samples();
+  if (limit > 0 && limit < n)
+    n = limit;
+  auto keep = part_of(n, part);
+  if (keep.begin == 0 && keep.end == d.num_samples())
+    return d;
+  return algorithms::slice(d, keep.begin, keep.end);
+}
+
+} // namespace
+
 std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
-                                                    bool test) {
+                                                    bool test, data_part part) {
   static std::mutex mtx;
   static std::map<std::string, std::shared_ptr<const algorithms::dataset>>
       cache;
-  std::shared_ptr<const algorithms::dataset> train;
-  if (test && spec.format == "libsvm")
-    train = job_data(spec, false); // the test set takes its feature count
-  std::string key = spec.format + '\n' + (test ? "test" : "train");
-  std::lock_guard<std::mutex> guard{mtx};
-  auto& slot = cache[key];
-  if (slot)
-    return slot;
-  algorithms::dataset d;
-  auto limit = test ? spec.test_limit : spec.train_limit;
-  if (spec.format == "idx") {
-    d = test
-            ? algorithms::load_idx(spec.test_images, spec.test_labels, limit)
-            : algorithms::load_idx(spec.train_images, spec.train_labels, limit);
-  } else {
-    d = algorithms::load_libsvm(test ? spec.test : spec.train,
-                                train ? train->num_features : 0);
-    if (limit > 0 && limit < d.num_samples())
-      d = algorithms::slice(d, 0, limit);
+  if (test)
+    part = data_part::whole();
+  std::string key =
+      fmt::format("{}\n{}\n{}/{}", spec.format, test ? "test" : "train",
+                  part.rank, part.workers);
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (auto it = cache.find(key); it != cache.end())
+      return it->second;
   }
-  slot = std::make_shared<const algorithms::dataset>(std::move(d));
-  return slot;
+  auto d =
+      std::make_shared<const algorithms::dataset>(load_data(spec, test, part));
+  std::lock_guard<std::mutex> guard{mtx};
+  return cache.emplace(key, std::move(d)).first->second;
 }
 
 std::shared_ptr<const algorithms::regression_data>
@@ -301,12 +328,12 @@ std::unique_ptr<algorithms::model> job_model(const job_spec& job,
 }
 
 std::shared_ptr<const algorithms::data_parallel_program>
-job_program(const topology& topo, bool evaluates) {
+job_program(const topology& topo, bool evaluates, data_part part) {
   const auto& job = topo.job;
   if (job.algorithm == "lda")
     return hold<algorithms::lda::data_program>(job_corpus(job.data), job.lda,
                                                topo.count("worker"));
-  auto train = job_data(job.data, false);
+  auto train = job_data(job.data, false, part);
   auto model = job_model(job, *train);
   algorithms::sgd_settings s{job.batch_size, job.learning_rate, job.seed};
   return std::make_shared<const algorithms::sgd_program>(

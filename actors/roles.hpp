@@ -143,9 +143,25 @@ class round_worker;
 
 namespace metronome::actors {
 
-/// The job's training (or test) data, loaded once per process and shared.
-std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
-                                                    bool test);
+/// Which training samples a process loads: all of them, worker `rank`'s
+/// shard of `workers` (algorithms::data_shard), or none, for roles that
+/// only size the model and the schedule from the file.
+struct data_part {
+  std::size_t workers = 1; ///< 0: no sample
+  std::size_t rank = 0;
+
+  static data_part whole() { return {1, 0}; }
+  static data_part none() { return {0, 0}; }
+  static data_part of_worker(std::size_t rank, std::size_t workers) {
+    return {workers, rank};
+  }
+};
+
+/// The job's training (or test, always whole) data, the part `part` of it,
+/// loaded once per process and shared. An IDX file is read no further than
+/// the part; a LIBSVM file is parsed whole and the part kept.
+std::shared_ptr<const algorithms::dataset>
+job_data(const data_spec& spec, bool test, data_part part = data_part::whole());
 
 /// The job's regression data (LIBSVM with real targets), loaded once per
 /// process and shared.
@@ -171,9 +187,11 @@ std::unique_ptr<algorithms::model> job_model(const job_spec& job,
 
 /// The job's data-parallel program (SGD on its model, with the test set
 /// when `evaluates`, or LDA with parallel: data): the one place where
-/// data-parallel programs are registered with the roles.
+/// data-parallel programs are registered with the roles. SGD loads only the
+/// `part` of the training set (a worker's shard; none for servers and the
+/// coordinator); LDA loads its whole corpus.
 std::shared_ptr<const algorithms::data_parallel_program>
-job_program(const topology& topo, bool evaluates);
+job_program(const topology& topo, bool evaluates, data_part part);
 
 /// The tables of the job whose parameter vector `keys` keys long `program`
 /// (nullptr for a plain key store) describes: see job_spec::tables.

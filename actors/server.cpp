@@ -562,7 +562,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
       init.resize(topo.job.keys);
       rule = update_rule::add;
     } else {
-      program = job_program(topo, false);
+      program = job_program(topo, false, data_part::none());
       if (program->adds_updates())
         rule = update_rule::add;
       init.resize(program->parameters());

@@ -327,8 +327,10 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
   const auto& topo = *env.topo;
   st->out = std::make_unique<sender>(env);
   try {
-    st->program = job_program(topo, false);
     auto workers = topo.count("worker");
+    st->program = job_program(
+        topo, false,
+        data_part::of_worker(static_cast<std::size_t>(env.index), workers));
     st->workers = workers;
     st->iterations = schedule_of(topo, st->program->samples()).iterations;
     st->params.resize(st->program->parameters());

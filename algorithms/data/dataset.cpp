@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace metronome::algorithms {
 
 dataset slice(const dataset& d, std::size_t begin, std::size_t end) {
@@ -21,7 +23,22 @@ dataset slice(const dataset& d, std::size_t begin, std::size_t end) {
   out.labels.assign(d.labels.begin() + first, d.labels.begin() + first + count);
   out.num_features = d.num_features;
   out.num_classes = d.num_classes;
+  out.first_sample = d.first_sample + begin;
+  out.file_samples = d.total_samples();
   return out;
+}
+
+shard_range data_shard(std::size_t samples, std::size_t workers,
+                       std::size_t rank) {
+  if (workers == 0 || rank >= workers)
+    throw std::invalid_argument(
+        fmt::format("data_shard: rank {} of {} workers", rank, workers));
+  std::size_t base = samples / workers;
+  std::size_t extra = samples % workers;
+  shard_range r;
+  r.begin = rank * base + std::min(rank, extra);
+  r.end = r.begin + base + (rank < extra ? 1 : 0);
+  return r;
 }
 
 } // namespace metronome::algorithms

@@ -143,6 +143,50 @@ std::vector<unsigned char> read_labels(idx_file& f, std::size_t n) {
   return labels;
 }
 
+// Every label of the first `n` of an IDX labels file whose image file
+// `images_path` has `count` images.
+std::vector<unsigned char> read_label_file(const std::string& labels_path,
+                                           std::uint32_t count,
+                                           const std::string& images_path,
+                                           std::size_t n) {
+  idx_file labels_file(labels_path);
+  auto label_header = read_header(labels_file, false);
+  check_magic(labels_file, label_header, idx_labels_magic,
+              "label (unsigned byte, 1 dimension)");
+  if (label_header.bytes < 8)
+    throw labels_file.error_at(label_header.bytes,
+                               "expected a 4-byte label count got end of file");
+  if (label_header.count != count)
+    throw labels_file.error_at(
+        4, fmt::format("expected {} labels (the image count of {}) got {}",
+                       count, images_path, label_header.count));
+  return read_labels(labels_file, n);
+}
+
+// Reads the images of `keep` (of the first `n`, `pixels` bytes each) from
+// `images`, whose next byte is the first pixel, into `out` scaled to [0, 1];
+// the images before `keep` are read and skipped.
+void read_pixels(idx_file& images, std::uint64_t pixels, shard_range keep,
+                 std::size_t n, float* out) {
+  std::size_t per_chunk = std::max<std::size_t>(1, (1u << 20) / pixels);
+  std::vector<unsigned char> buf(per_chunk * pixels);
+  for (std::size_t first = 0; first < keep.end; first += per_chunk) {
+    std::size_t m = std::min(per_chunk, keep.end - first);
+    std::size_t want = m * pixels;
+    std::size_t got = images.read_some(buf.data(), want);
+    if (got < want)
+      throw images.error(fmt::format(
+          "expected {} bytes of pixel data for image {} of {} got end of file",
+          pixels, first + got / pixels, n));
+    for (std::size_t j = std::max(first, keep.begin); j < first + m; ++j) {
+      const unsigned char* in = buf.data() + (j - first) * pixels;
+      float* to = out + (j - keep.begin) * pixels;
+      for (std::size_t i = 0; i < pixels; ++i)
+        to[i] = static_cast<float>(in[i]) / 255.0f;
+    }
+  }
+}
+
 } // namespace
 
 std::string idx_images_size_problem(const idx_header& h, std::uint64_t n) {
@@ -171,7 +215,7 @@ idx_header read_idx_header(const std::string& path, bool images) {
 }
 
 dataset load_idx(const std::string& images_path, const std::string& labels_path,
-                 std::size_t limit) {
+                 std::size_t limit, shard_range keep) {
   idx_file images(images_path);
   auto header = read_header(images, true);
   check_magic(images, header, idx_images_magic,
@@ -190,48 +234,25 @@ dataset load_idx(const std::string& images_path, const std::string& labels_path,
     n = limit;
   if (auto why = idx_images_size_problem(header, n); !why.empty())
     throw images.error_at(4, why);
+  keep.end = std::min(keep.end, n);
+  keep.begin = std::min(keep.begin, keep.end);
 
-  idx_file labels_file(labels_path);
-  auto label_header = read_header(labels_file, false);
-  check_magic(labels_file, label_header, idx_labels_magic,
-              "label (unsigned byte, 1 dimension)");
-  if (label_header.bytes < 8)
-    throw labels_file.error_at(label_header.bytes,
-                               "expected a 4-byte label count got end of file");
-  std::uint32_t label_count = label_header.count;
-  if (label_count != count)
-    throw labels_file.error_at(
-        4, fmt::format("expected {} labels (the image count of {}) got {}",
-                       count, images_path, label_count));
-
-  std::vector<unsigned char> raw_labels = read_labels(labels_file, n);
-
+  std::vector<unsigned char> raw_labels =
+      read_label_file(labels_path, count, images_path, n);
   dataset d;
   d.num_features = static_cast<std::size_t>(pixels);
   d.dense.resize(static_cast<Eigen::Index>(pixels),
-                 static_cast<Eigen::Index>(n));
-  std::size_t per_chunk = std::max<std::size_t>(1, (1u << 20) / pixels);
-  std::vector<unsigned char> buf(per_chunk * pixels);
-  for (std::size_t first = 0; first < n; first += per_chunk) {
-    std::size_t m = std::min(per_chunk, n - first);
-    std::size_t want = m * pixels;
-    std::size_t got = images.read_some(buf.data(), want);
-    if (got < want)
-      throw images.error(fmt::format(
-          "expected {} bytes of pixel data for image {} of {} got end of file",
-          pixels, first + got / pixels, n));
-    float* out = d.dense.data() + first * pixels;
-    for (std::size_t i = 0; i < want; ++i)
-      out[i] = static_cast<float>(buf[i]) / 255.0f;
-  }
+                 static_cast<Eigen::Index>(keep.size()));
+  read_pixels(images, pixels, keep, n, d.dense.data());
 
-  d.labels.resize(n);
-  int largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    d.labels[i] = static_cast<float>(raw_labels[i]);
-    largest = std::max(largest, int{raw_labels[i]});
+  d.labels.resize(keep.size());
+  for (std::size_t i = 0; i < keep.size(); ++i)
+    d.labels[i] = static_cast<float>(raw_labels[keep.begin + i]);
+  d.num_classes = 1 + *std::max_element(raw_labels.begin(), raw_labels.end());
+  if (keep.size() < n) {
+    d.first_sample = keep.begin;
+    d.file_samples = n;
   }
-  d.num_classes = largest + 1;
   return d;
 }
 

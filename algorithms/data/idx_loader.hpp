@@ -50,8 +50,11 @@ idx_header read_idx_header(const std::string& path, bool images);
 /// Reads an IDX image file and its IDX label file (gzip'd or plain, as in the
 /// Debian package dataset-fashion-mnist) into a dense data set with pixel
 /// values scaled to [0, 1]; reads at most `limit` samples when `limit` > 0.
-/// Throws load_error naming the file and byte offset on malformed input.
+/// Keeps only the samples in `keep` (clipped to those), reading no pixel
+/// past it; every label is still read and checked, so num_classes is the
+/// file's. Throws load_error naming the file and byte offset on malformed
+/// input.
 dataset load_idx(const std::string& images_path, const std::string& labels_path,
-                 std::size_t limit = 0);
+                 std::size_t limit = 0, shard_range keep = shard_range::all());
 
 } // namespace metronome::algorithms

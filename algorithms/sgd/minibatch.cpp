@@ -60,19 +60,6 @@ epoch_permutation(shard_range shard, std::uint64_t seed, std::uint64_t epoch) {
 
 } // namespace
 
-shard_range data_shard(std::size_t samples, std::size_t workers,
-                       std::size_t rank) {
-  if (workers == 0 || rank >= workers)
-    throw std::invalid_argument(
-        fmt::format("data_shard: rank {} of {} workers", rank, workers));
-  std::size_t base = samples / workers;
-  std::size_t extra = samples % workers;
-  shard_range r;
-  r.begin = rank * base + std::min(rank, extra);
-  r.end = r.begin + base + (rank < extra ? 1 : 0);
-  return r;
-}
-
 std::size_t batches_per_epoch(shard_range shard, std::size_t batch_size) {
   if (batch_size == 0)
     throw std::invalid_argument("batches_per_epoch: batch size 0");

@@ -1,20 +1,12 @@
 #pragma once
 
+#include "algorithms/data/dataset.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace metronome::algorithms {
-
-/// The contiguous range of sample indices that worker `rank` of `workers`
-/// owns in a data set of `samples` samples (the remainder goes to the first
-/// workers, so sizes differ by at most one).
-struct shard_range {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-};
-shard_range data_shard(std::size_t samples, std::size_t workers,
-                       std::size_t rank);
 
 /// Returns the sample indices of mini-batch number `iteration` drawn from
 /// `shard`: each epoch walks a fresh permutation of the shard, seeded from

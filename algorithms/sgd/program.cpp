@@ -2,6 +2,8 @@
 
 #include "algorithms/sgd/minibatch.hpp"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
 namespace metronome::algorithms {
@@ -21,9 +23,18 @@ void sgd_program::initialize(float* w) const {
 worker_step sgd_program::compute(const float* w, std::size_t rank,
                                  std::size_t workers, std::uint64_t iteration,
                                  float* update) const {
-  auto shard = data_shard(train_->num_samples(), workers, rank);
+  auto shard = data_shard(train_->total_samples(), workers, rank);
+  std::size_t first = train_->first_sample;
+  if (shard.begin < first || shard.end > first + train_->num_samples())
+    throw std::logic_error(fmt::format(
+        "sgd_program: worker {} of {} trains on samples [{}, {}) but only "
+        "[{}, {}) are loaded",
+        rank, workers, shard.begin, shard.end, first,
+        first + train_->num_samples()));
   auto batch =
       minibatch(shard, settings_.batch_size, settings_.seed, iteration);
+  for (auto& i : batch)
+    i -= first;
   worker_step step;
   step.loss = model_->loss_and_gradient(w, *train_, batch, update);
   step.samples = batch.size();

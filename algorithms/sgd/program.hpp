@@ -21,6 +21,8 @@ struct sgd_settings {
 class sgd_program : public data_parallel_program {
 public:
   /// `test` may be null for roles that never evaluate (workers, servers).
+  /// `train` may hold only part of its file (see dataset::first_sample):
+  /// compute() then serves only the ranks whose shard it holds.
   sgd_program(std::shared_ptr<const dataset> train,
               std::shared_ptr<const dataset> test, std::unique_ptr<model> m,
               sgd_settings s);
@@ -30,7 +32,9 @@ public:
     return model_->blocks();
   }
   void initialize(float* w) const override;
-  std::size_t samples() const override { return train_->num_samples(); }
+  std::size_t samples() const override { return train_->total_samples(); }
+  /// Throws std::logic_error when the training set does not hold the
+  /// shard of `rank`.
   worker_step compute(const float* w, std::size_t rank, std::size_t workers,
                       std::uint64_t iteration, float* update) const override;
   float learning_rate() const override { return settings_.learning_rate; }

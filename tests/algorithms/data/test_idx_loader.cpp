@@ -132,6 +132,71 @@ TEST(IdxLoader, PlainFileLayoutAndScaling) {
   EXPECT_EQ(all.num_samples(), 3u);
 }
 
+TEST(IdxLoader, AShardIsItsPartOfTheWholeFileWithTheFilesClasses) {
+  temp_dir dir;
+  std::string images = dir.write("img", three_images());
+  std::string labels = dir.write("lbl", three_labels());
+  dataset whole = load_idx(images, labels);
+  dataset middle = load_idx(images, labels, 0, {1, 2});
+  EXPECT_EQ(middle.num_samples(), 1u);
+  EXPECT_EQ(middle.labels, (std::vector<float>{0}));
+  EXPECT_TRUE(middle.dense == whole.dense.middleCols(1, 1));
+  EXPECT_EQ(middle.num_classes, 8); // label 7 lies outside the shard
+  EXPECT_EQ(middle.first_sample, 1u);
+  EXPECT_EQ(middle.total_samples(), 3u);
+
+  dataset none = load_idx(images, labels, 2, {0, 0});
+  EXPECT_EQ(none.num_samples(), 0u);
+  EXPECT_EQ(none.num_features, 6u);
+  EXPECT_EQ(none.num_classes, 5); // the limit's two labels
+  EXPECT_EQ(none.total_samples(), 2u);
+
+  dataset clipped = load_idx(images, labels, 0, {2, 50});
+  EXPECT_EQ(clipped.labels, (std::vector<float>{7}));
+  EXPECT_EQ(clipped.first_sample, 2u);
+}
+
+TEST(IdxLoader, AShardEndingBeforeTruncatedPixelsReadsNoFurther) {
+  temp_dir dir;
+  // A gzip file, whose length the size check cannot know from its header.
+  std::string bytes = images_file(4, 2, 3, std::string(18, '\1'));
+  std::string images = dir.file("img.gz");
+  gzFile f = gzopen(images.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzclose(f), Z_OK);
+  std::string labels = dir.write("lbl", labels_file(4, std::string(4, '\1')));
+  EXPECT_EQ(load_idx(images, labels, 0, {0, 3}).num_samples(), 3u);
+  try {
+    load_idx(images, labels, 0, {3, 4});
+    ADD_FAILURE() << "the shard past the pixels loaded";
+  } catch (const load_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("image 3 of 4 got end of file"));
+  }
+}
+
+TEST(IdxLoader, FashionMnistShardsMatchTheWholeSet) {
+  if (!test::have_fashion())
+    GTEST_SKIP() << "Fashion-MNIST not installed in " << test::fashion_dir;
+  std::string images = test::fashion_path("t10k-images-idx3-ubyte.gz");
+  std::string labels = test::fashion_path("t10k-labels-idx1-ubyte.gz");
+  dataset whole = load_idx(images, labels);
+  std::size_t covered = 0;
+  for (std::size_t rank = 0; rank < 3; ++rank) {
+    auto range = data_shard(whole.num_samples(), 3, rank);
+    dataset part = load_idx(images, labels, 0, range);
+    ASSERT_EQ(part.num_samples(), range.size());
+    EXPECT_TRUE(part.dense == whole.dense.middleCols(
+                                  static_cast<Eigen::Index>(range.begin),
+                                  static_cast<Eigen::Index>(range.size())));
+    EXPECT_EQ(part.first_sample, range.begin);
+    EXPECT_EQ(part.num_classes, 10);
+    covered += part.num_samples();
+  }
+  EXPECT_EQ(covered, whole.num_samples());
+}
+
 TEST(IdxLoader, GzipFileWrittenByZlib) {
   temp_dir dir;
   std::string bytes = three_images();

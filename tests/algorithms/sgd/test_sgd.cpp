@@ -1,6 +1,7 @@
 #include "algorithms/data/idx_loader.hpp"
 #include "algorithms/data/libsvm_loader.hpp"
 #include "algorithms/sgd/minibatch.hpp"
+#include "algorithms/sgd/program.hpp"
 #include "algorithms/sgd/sgd.hpp"
 
 #include "tests/algorithms/test_util.hpp"
@@ -108,6 +109,33 @@ TEST(SequentialSgd, SeveralWorkersEqualHandWrittenLoop) {
   one.workers = 1;
   EXPECT_FALSE(same_bits(w, sequential_sgd(*m, d, one)));
   EXPECT_TRUE(same_bits(w, sequential_sgd(*m, d, o)));
+}
+
+TEST(SgdProgram, AWorkerOnItsShardComputesTheWholeSetsBits) {
+  auto whole =
+      std::make_shared<const dataset>(test::random_dense(6, 101, 3, 5));
+  sgd_settings s{8, 0.1f, 7};
+  sgd_program all(whole, nullptr, make_mlp(6, 4, 3), s);
+  std::vector<float> w(all.parameters());
+  all.initialize(w.data());
+  for (std::size_t rank = 0; rank < 3; ++rank) {
+    auto range = data_shard(whole->num_samples(), 3, rank);
+    auto part =
+        std::make_shared<const dataset>(slice(*whole, range.begin, range.end));
+    sgd_program mine(part, nullptr, make_mlp(6, 4, 3), s);
+    EXPECT_EQ(mine.samples(), 101u);
+    for (std::uint64_t it = 0; it < 30; it += 7) {
+      std::vector<float> a(w.size()), b(w.size());
+      auto sa = all.compute(w.data(), rank, 3, it, a.data());
+      auto sb = mine.compute(w.data(), rank, 3, it, b.data());
+      EXPECT_TRUE(same_bits(a, b)) << "rank " << rank << " iteration " << it;
+      EXPECT_EQ(sa.loss, sb.loss);
+      EXPECT_EQ(sa.samples, sb.samples);
+    }
+    std::vector<float> g(w.size());
+    EXPECT_THROW(mine.compute(w.data(), (rank + 1) % 3, 3, 0, g.data()),
+                 std::logic_error);
+  }
 }
 
 TEST(Training, SoftmaxOnFashionMnistSubset) {
