@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,7 +71,44 @@ struct child {
   int status = 0;
   int stopped_by = 0;     // the signal that stopped it, while stopped
   int was_stopped_by = 0; // the last signal that ever stopped it
+  rusage usage{};         // from wait4 once it has exited
 };
+
+// What the local nodes cost: how long the job took to start, and the sum
+// of the nodes' peak resident sizes (at least the peak of their sum) and
+// their CPU time, for a cluster on one machine.
+void print_resources(const std::vector<child>& children,
+                     std::optional<double> started_after) {
+  std::size_t n = 0;
+  long total_kib = 0;
+  double cpu = 0;
+  const child* largest = nullptr;
+  for (const auto& c : children) {
+    if (!c.exited || !c.spec.local)
+      continue;
+    ++n;
+    total_kib += c.usage.ru_maxrss;
+    cpu +=
+        static_cast<double>(c.usage.ru_utime.tv_sec + c.usage.ru_stime.tv_sec) +
+        1e-6 * static_cast<double>(c.usage.ru_utime.tv_usec +
+                                   c.usage.ru_stime.tv_usec);
+    if (!largest || c.usage.ru_maxrss > largest->usage.ru_maxrss)
+      largest = &c;
+  }
+  if (n == 0)
+    return;
+  std::string start =
+      started_after ? fmt::format("the job started {:.1f} s after launch; ",
+                                  *started_after)
+                    : "";
+  fmt::print(stderr,
+             "launch: {}{} local node processes peaked at {:.0f} MiB "
+             "together (the sum of each one's peak resident size; largest "
+             "{}, {:.0f} MiB) and used {:.1f} s of CPU\n",
+             start, n, static_cast<double>(total_kib) / 1024.0,
+             largest->spec.node,
+             static_cast<double>(largest->usage.ru_maxrss) / 1024.0, cpu);
+}
 
 // A local node stopped by a signal (SIGSTOP, SIGTSTP) or continued: said
 // at once, since its peers will take it for dead while it is stopped.
@@ -331,6 +369,8 @@ int launch(const actors::topology& topo, const std::string& config,
   // Nodes of workers only are expendable once the job runs: before, the
   // coordinator still waits for their hello.
   bool job_started = false;
+  std::optional<double> started_after;
+  auto launched_at = clock_type::now();
   auto handle_line = [&](child& c, bool is_stdout, const std::string& line) {
     if (is_stdout && line.rfind("@progress ", 0) == 0) {
       display.update(line.substr(10));
@@ -343,8 +383,12 @@ int launch(const actors::topology& topo, const std::string& config,
       c.log << line << '\n' << std::flush;
     bool job_output =
         is_stdout && coordinator != nullptr && c.spec.node == coordinator->name;
-    if (job_output && line.rfind("job started", 0) == 0)
+    if (job_output && line.rfind("job started", 0) == 0) {
       job_started = true;
+      started_after =
+          std::chrono::duration<double>(clock_type::now() - launched_at)
+              .count();
+    }
     if (job_output)
       display.print(stdout, line);
     else
@@ -443,7 +487,9 @@ int launch(const actors::topology& topo, const std::string& config,
     }
     int status = 0;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) > 0) {
+    rusage usage{};
+    while ((pid = wait4(-1, &status, WNOHANG | WUNTRACED | WCONTINUED,
+                        &usage)) > 0) {
       auto c = std::find_if(children.begin(), children.end(),
                             [pid](const child& x) { return x.pid == pid; });
       if (c == children.end())
@@ -454,6 +500,7 @@ int launch(const actors::topology& topo, const std::string& config,
       }
       c->exited = true;
       c->status = status;
+      c->usage = usage;
       c->reaped = clock_type::now();
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       if (code == actors::node_finished)
@@ -523,6 +570,7 @@ int launch(const actors::topology& topo, const std::string& config,
     for (auto* c : self_stopped)
       report(*c, "stopped by itself (exit status 3)");
   display.finish();
+  print_resources(children, started_after);
   return result;
 }
 

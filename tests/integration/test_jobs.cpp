@@ -54,6 +54,29 @@ TEST_F(Jobs, BspAcrossProcessesOverTcpEqualsSequentialSgd) {
                        sequential_reference(s));
 }
 
+// 69 processes on one machine: each worker loads only its 100 samples, and
+// the job still is sequential SGD bit for bit; launch says what the nodes
+// cost.
+TEST_F(Jobs, SixtyFourWorkersAndFourServersAsProcessesEqualSequentialSgd) {
+  temp_dir dir;
+  job_settings s;
+  s.algorithm = "mlp";
+  s.workers = 64;
+  s.servers = 4;
+  s.train_limit = 6400;
+  s.test_limit = 200;
+  s.batch = 2;
+  s.iterations = 6;
+  auto r = test::run_job(s, dir, "launch --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("launched 69 node processes"), std::string::npos);
+  EXPECT_NE(r.output.find("69 local node processes peaked at "),
+            std::string::npos)
+      << r.output;
+  expect_bitwise_equal(read_floats(dir / "params.bin"),
+                       sequential_reference(s));
+}
+
 // The accuracy printed after epoch 1 is that of the parameters after
 // exactly one epoch, although workers run on while it is computed.
 TEST_F(Jobs, EpochEvaluationSeesExactlyThatEpoch) {
