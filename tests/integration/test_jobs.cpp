@@ -77,6 +77,38 @@ TEST_F(Jobs, SixtyFourWorkersAndFourServersAsProcessesEqualSequentialSgd) {
                        sequential_reference(s));
 }
 
+// make run's second command: the job's own wall time beside one thread's.
+TEST_F(Jobs, BenchSequentialComparesWithTheJobsLastRun) {
+  temp_dir dir;
+  job_settings s;
+  s.iterations = 20;
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto compare = test::binary() + " bench sequential --compare " +
+                 (dir / "job.yaml").string();
+  auto before = test::run(compare);
+  EXPECT_EQ(before.exit_code, 2) << before.output;
+  EXPECT_NE(before.output.find((dir / "metrics" / "summary.json").string() +
+                               ": cannot read: it is missing"),
+            std::string::npos)
+      << before.output;
+  EXPECT_EQ(before.output.find("sequential_wall_s"), std::string::npos);
+
+  auto job = test::run(test::binary() + " run " + (dir / "job.yaml").string());
+  ASSERT_EQ(job.exit_code, 0) << job.output;
+  auto r = test::run(compare);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto line = test::final_line(r.output);
+  auto summary = test::read_record(dir / "metrics" / "summary.json");
+  ASSERT_TRUE(summary.contains("wall_s")) << summary.dump();
+  EXPECT_EQ(line.value("job_wall_s", -1.0), summary["wall_s"].get<double>());
+  EXPECT_DOUBLE_EQ(line.value("job_speedup", -1.0),
+                   line.value("sequential_wall_s", 0.0) /
+                       summary["wall_s"].get<double>());
+  EXPECT_EQ(line.value("final_test_accuracy", -1.0),
+            summary.value("final_test_accuracy", -2.0));
+  EXPECT_NE(r.output.find("times one thread's speed"), std::string::npos);
+}
+
 // The accuracy printed after epoch 1 is that of the parameters after
 // exactly one epoch, although workers run on while it is computed.
 TEST_F(Jobs, EpochEvaluationSeesExactlyThatEpoch) {
