@@ -49,6 +49,17 @@ std::string three_labels() {
   return labels_file(3, std::string("\4\0\7", 3));
 }
 
+// `bytes` compressed by zlib into `name` of `dir`.
+std::string write_gzip(const temp_dir& dir, const std::string& name,
+                       const std::string& bytes) {
+  std::string path = dir.file(name);
+  gzFile f = gzopen(path.c_str(), "wb");
+  EXPECT_NE(f, nullptr);
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  return path;
+}
+
 std::string load_error_message(const std::string& images,
                                const std::string& labels) {
   try {
@@ -160,12 +171,7 @@ TEST(IdxLoader, AShardEndingBeforeTruncatedPixelsReadsNoFurther) {
   temp_dir dir;
   // A gzip file, whose length the size check cannot know from its header.
   std::string bytes = images_file(4, 2, 3, std::string(18, '\1'));
-  std::string images = dir.file("img.gz");
-  gzFile f = gzopen(images.c_str(), "wb");
-  ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
-            static_cast<int>(bytes.size()));
-  ASSERT_EQ(gzclose(f), Z_OK);
+  std::string images = write_gzip(dir, "img.gz", bytes);
   std::string labels = dir.write("lbl", labels_file(4, std::string(4, '\1')));
   EXPECT_EQ(load_idx(images, labels, 0, {0, 3}).num_samples(), 3u);
   try {
@@ -200,12 +206,7 @@ TEST(IdxLoader, FashionMnistShardsMatchTheWholeSet) {
 TEST(IdxLoader, GzipFileWrittenByZlib) {
   temp_dir dir;
   std::string bytes = three_images();
-  std::string images = dir.file("img.gz");
-  gzFile f = gzopen(images.c_str(), "wb");
-  ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
-            static_cast<int>(bytes.size()));
-  ASSERT_EQ(gzclose(f), Z_OK);
+  std::string images = write_gzip(dir, "img.gz", bytes);
   dataset d = load_idx(images, dir.write("lbl", three_labels()));
   EXPECT_EQ(d.num_samples(), 3u);
   EXPECT_EQ(d.dense(1, 0), 15.0f / 255.0f);
@@ -240,17 +241,6 @@ TEST(IdxLoader, CountMismatch) {
   EXPECT_THAT(msg, HasSubstr(labels + ": byte offset 4: expected 3 labels"));
   EXPECT_THAT(msg, HasSubstr(images));
   EXPECT_THAT(msg, HasSubstr("got 2"));
-}
-
-// `bytes` compressed by zlib into `name` of `dir`.
-std::string write_gzip(const temp_dir& dir, const std::string& name,
-                       const std::string& bytes) {
-  std::string path = dir.file(name);
-  gzFile f = gzopen(path.c_str(), "wb");
-  EXPECT_NE(f, nullptr);
-  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
-  return path;
 }
 
 TEST(IdxLoader, TruncatedPixelData) {
@@ -288,11 +278,7 @@ TEST(IdxLoader, TruncatedHeaderAndLabels) {
 TEST(IdxLoader, TruncatedGzipStream) {
   temp_dir dir;
   std::string bytes = three_images();
-  std::string full = dir.file("full.gz");
-  gzFile f = gzopen(full.c_str(), "wb");
-  ASSERT_NE(f, nullptr);
-  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
+  std::string full = write_gzip(dir, "full.gz", bytes);
   std::ifstream in(full, std::ios::binary);
   std::string gz((std::istreambuf_iterator<char>(in)),
                  std::istreambuf_iterator<char>());
