@@ -201,7 +201,10 @@ algorithms::dataset load_data(const data_spec& spec, bool test,
   auto keep = part_of(n, part);
   if (keep.begin == 0 && keep.end == d.num_samples())
     return d;
-  return algorithms::slice(d, keep.begin, keep.end);
+  // The first `n` samples are the job's whole training set.
+  auto out = algorithms::slice(d, keep.begin, keep.end);
+  out.file_samples = keep.size() == n ? 0 : n;
+  return out;
 }
 
 } // namespace
@@ -213,9 +216,10 @@ std::shared_ptr<const algorithms::dataset> job_data(const data_spec& spec,
       cache;
   if (test)
     part = data_part::whole();
-  std::string key =
-      fmt::format("{}\n{}\n{}/{}", spec.format, test ? "test" : "train",
-                  part.rank, part.workers);
+  std::string key = fmt::format(
+      "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}/{}", spec.format, test ? "test" : "train",
+      spec.train_images, spec.test_images, spec.train, spec.test,
+      test ? spec.test_limit : spec.train_limit, part.rank, part.workers);
   {
     std::lock_guard<std::mutex> guard{mtx};
     if (auto it = cache.find(key); it != cache.end())
