@@ -107,6 +107,16 @@ TEST_F(Jobs, BenchSequentialComparesWithTheJobsLastRun) {
   EXPECT_EQ(line.value("final_test_accuracy", -1.0),
             summary.value("final_test_accuracy", -2.0));
   EXPECT_NE(r.output.find("times one thread's speed"), std::string::npos);
+
+  // A summary of other work is refused before anything is trained.
+  s.iterations = 30;
+  test::write_file(dir / "job.yaml", topology(s, dir));
+  auto other = test::run(compare);
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("is of 20 iterations, but the job of "),
+            std::string::npos)
+      << other.output;
+  EXPECT_EQ(other.output.find("sequential_wall_s"), std::string::npos);
 }
 
 // The accuracy printed after epoch 1 is that of the parameters after

@@ -69,6 +69,18 @@ int run_sequential(const actors::topology& topo, bool compare) {
   auto test = actors::job_data(job.data, true);
   auto model = actors::job_model(job, *train);
   auto o = sequential_options(topo, train->num_samples());
+  // A summary of other work (another config, a stopped job) is no baseline.
+  if (summary && summary->value("iterations", std::uint64_t{0}) !=
+                     static_cast<std::uint64_t>(o.iterations)) {
+    fmt::print(stderr,
+               "bench sequential: --compare: the job's summary.json in {} is "
+               "of {} iterations, but the job of {} has {}; run it first "
+               "(metronome launch {})\n",
+               topo.options.metrics_dir,
+               summary->value("iterations", std::uint64_t{0}), topo.source,
+               o.iterations, topo.source);
+    return 2;
+  }
   auto start = std::chrono::steady_clock::now();
   auto w = algorithms::sequential_sgd(*model, *train, o);
   std::chrono::duration<double> wall = std::chrono::steady_clock::now() - start;

@@ -17,7 +17,8 @@ sequential_options(const actors::topology& topo, std::size_t samples);
 /// time, samples per second and final test accuracy as one JSON line: the
 /// baseline for the distributed run's figures. With `compare`, it first
 /// reads the job's own summary.json from its metrics_dir (refusing with
-/// exit 2, before training, when that cannot be read), says both walls in
+/// exit 2, before training, when that cannot be read or is of another
+/// number of iterations than the job's), says both walls in
 /// a line and adds `job_wall_s` and `job_speedup` (sequential wall over the
 /// job's) to the JSON line. Returns the exit code.
 int run_sequential(const actors::topology& topo, bool compare = false);
