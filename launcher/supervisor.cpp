@@ -368,8 +368,7 @@ int launch(const actors::topology& topo, const std::string& config,
 
   // Nodes of workers only are expendable once the job runs: before, the
   // coordinator still waits for their hello.
-  bool job_started = false;
-  std::optional<double> started_after;
+  std::optional<double> started_after; // the job has started
   auto launched_at = clock_type::now();
   auto handle_line = [&](child& c, bool is_stdout, const std::string& line) {
     if (is_stdout && line.rfind("@progress ", 0) == 0) {
@@ -384,7 +383,6 @@ int launch(const actors::topology& topo, const std::string& config,
     bool job_output =
         is_stdout && coordinator != nullptr && c.spec.node == coordinator->name;
     if (job_output && line.rfind("job started", 0) == 0) {
-      job_started = true;
       started_after =
           std::chrono::duration<double>(clock_type::now() - launched_at)
               .count();
@@ -505,7 +503,7 @@ int launch(const actors::topology& topo, const std::string& config,
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       if (code == actors::node_finished)
         continue;
-      if (c->spec.expendable && job_started && !stopping &&
+      if (c->spec.expendable && started_after && !stopping &&
           code != actors::node_stopped) {
         report(*c, "failed (" + describe(status) +
                        "); the job goes on without its workers");

@@ -34,7 +34,6 @@ namespace {
 std::optional<actors::json> job_summary(const actors::topology& topo) {
   auto path = (std::filesystem::path(topo.options.metrics_dir) / "summary.json")
                   .string();
-  std::string why;
   actors::json summary;
   try {
     if (topo.options.metrics_dir.empty())
