@@ -1,5 +1,6 @@
 #include "actors/node.hpp"
 
+#include "actors/predictor.hpp"
 #include "actors/roles.hpp"
 
 #include <spdlog/spdlog.h>
@@ -172,6 +173,8 @@ caf::actor node::spawn_role(const std::string& actor,
     return scheduled ? sys_.spawn(round_worker, env) : sys_.spawn(worker, env);
   if (role == "scheduler")
     return sys_.spawn(scheduler, env);
+  if (role == "predictor")
+    return sys_.spawn(predictor_role, env);
   if (role == "coordinator")
     return scheduled ? sys_.spawn(round_coordinator, env)
                      : sys_.spawn(coordinator, env, transport_.get());

@@ -1,11 +1,14 @@
 #pragma once
 
 #include "algorithms/cutoff/cutoff.hpp"
+#include "messages/codec.hpp"
 
 #include <caf/all.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace metronome::actors {
 
@@ -68,5 +71,47 @@ struct refit_spec {
 caf::behavior predictor(caf::event_based_actor* self,
                         std::shared_ptr<algorithms::cutoff_rule> rule,
                         std::string label, refit_spec refit);
+
+} // namespace metronome::actors
+
+namespace metronome::actors {
+
+struct actor_env;
+
+/// The role predictor/0: the predictor in a node of its own. It answers
+/// every Predict from the leading server (server/0) with a Prediction and
+/// takes a PredictorRule as the rule of its next decisions, deciding as
+/// predictor() does with the job's rule.
+caf::behavior predictor_role(caf::event_based_actor* self, actor_env env);
+
+/// Predict for `q`; `h` addresses predictor/0 at clock q.version.
+messages::outbound predict_message(const messages::header& h,
+                                   const predictor_query& q);
+
+/// The query a verified Predict carries, or nullopt with `error` set when
+/// it asks for more than `workers` workers or its run-times are not one
+/// per worker.
+std::optional<predictor_query>
+query_of(const messages::inbound& msg, std::size_t workers, std::string& error);
+
+/// Prediction for `a`; `h` addresses the server at clock a.version.
+messages::outbound prediction_message(const messages::header& h,
+                                      const predictor_answer& a);
+
+/// The answer a verified Prediction carries, or nullopt with `error` set
+/// when its cutoff is not in [1, workers].
+std::optional<predictor_answer> answer_of(const messages::inbound& msg,
+                                          std::size_t workers,
+                                          std::string& error);
+
+/// PredictorRule for `spec` labelled `label`; an empty spec.rule is the
+/// job's own rule again.
+messages::outbound rule_message(const messages::header& h,
+                                const algorithms::cutoff_spec& spec,
+                                const std::string& label);
+
+/// The rule change a verified PredictorRule carries (a null rule: the
+/// job's own), or nullptr with `error` set when the rule cannot be made.
+predictor_rule_ptr rule_of(const messages::inbound& msg, std::string& error);
 
 } // namespace metronome::actors

@@ -34,8 +34,9 @@ struct served_table {
 // chooses each version's cutoff on server/0.
 struct cutoff_state {
   std::unique_ptr<cutoff_server> pacing;
-  caf::actor predictor;   // server/0 only
-  std::string rule_label; // of the rule the predictor decides with
+  caf::actor predictor;          // server/0 only, unless predictor/0 is a role
+  bool remote_predictor = false; // predictor/0 decides
+  std::string rule_label;        // of the rule the predictor decides with
   std::chrono::steady_clock::time_point epoch =
       std::chrono::steady_clock::now();
 
@@ -390,8 +391,30 @@ void lose_workers(server_state& st, const actor_env& env,
   settle(st, env);
 }
 
+const std::string remote_predictor = "predictor/0";
+
+void take_answer(server_state& st, const actor_env& env,
+                 const predictor_answer& answer) {
+  st.cutoff->pacing->answered(answer.version, answer.decision, answer.seconds,
+                              answer.rule);
+  settle(st, env);
+}
+
+// A decision of predictor/0, the leading server's only source of them
+// when the topology places it.
+void take_prediction(server_state& st, const actor_env& env,
+                     const messages::inbound& msg) {
+  std::string error;
+  if (!st.cutoff || !st.cutoff->remote_predictor ||
+      !st.cutoff->pacing->leads() || msg.source() != remote_predictor)
+    error = "this server asked " + std::string(msg.source()) + " for no cutoff";
+  else if (auto answer = answer_of(msg, env.topo->count("worker"), error))
+    return take_answer(st, env, *answer);
+  complain(st, env, msg, error);
+}
+
 // Cutoff: the pacing of this server (st.cutoff must exist), whose queries
-// go to st.cutoff->predictor.
+// go to st.cutoff->predictor, or to predictor/0 when the topology has it.
 std::unique_ptr<cutoff_server> make_pacing(caf::event_based_actor* self,
                                            server_state& st,
                                            const actor_env& env) {
@@ -406,12 +429,16 @@ std::unique_ptr<cutoff_server> make_pacing(caf::event_based_actor* self,
         return out->header(to, clock, table);
       },
       [out](messages::outbound m) { out->post(std::move(m)); },
-      [self, cutoff](cutoff_query q) {
+      [self, out, cutoff](cutoff_query q) {
         auto query = std::make_shared<predictor_query>();
         query->version = q.version;
         query->workers = q.workers;
         query->observation = std::move(q.observation);
-        self->send(cutoff->predictor, predictor_query_ptr{std::move(query)});
+        if (cutoff->remote_predictor)
+          out->post(predict_message(out->header(remote_predictor, q.version),
+                                    *query));
+        else
+          self->send(cutoff->predictor, predictor_query_ptr{std::move(query)});
       });
 }
 
@@ -511,7 +538,14 @@ nlohmann::ordered_json set_cutoff_rule(server_state& st, const actor_env& env,
                  {"to", next->label}, {"version", last ? last->version + 1 : 0},
                  {"state", "asked"},  {"by", "inspect"}};
   st.cutoff->rule_label = next->label;
-  caf::anon_send(st.cutoff->predictor, predictor_rule_ptr{std::move(next)});
+  if (st.cutoff->remote_predictor) {
+    if (spec.rule == "bdsgd")
+      spec.rule.clear(); // the job's own
+    st.out->post(
+        rule_message(st.out->header(remote_predictor), spec, next->label));
+  } else {
+    caf::anon_send(st.cutoff->predictor, predictor_rule_ptr{std::move(next)});
+  }
   spdlog::info("{}: cutoff rule {} -> {} (inspect)", env.name,
                change["from"].get<std::string>(),
                change["to"].get<std::string>());
@@ -591,7 +625,8 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
                                  "hold keys; use fewer servers");
       st->cutoff = std::make_unique<cutoff_state>();
       st->cutoff->pacing = make_pacing(self, *st, env);
-      if (st->cutoff->pacing->leads()) {
+      st->cutoff->remote_predictor = topo.count("predictor") > 0;
+      if (st->cutoff->pacing->leads() && !st->cutoff->remote_predictor) {
         auto rule = make_job_cutoff_rule(topo.job.cutoff, topo.job.seed);
         refit_spec refit{topo.job.cutoff.refit_every, topo.job.cutoff.history};
         st->cutoff->rule_label = cutoff_rule_label(topo.job.cutoff.rule);
@@ -687,6 +722,9 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         case wire::Body::Knob:
           change_bound(*st, env, *msg);
           break;
+        case wire::Body::Prediction:
+          take_prediction(*st, env, *msg);
+          break;
         case wire::Body::Control: {
           auto cmd = msg->envelope().body_as_Control()->command();
           if (cmd == wire::Command::Start && st->cutoff &&
@@ -701,9 +739,7 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         }
       },
       [st, env](const predictor_answer_ptr& answer) {
-        st->cutoff->pacing->answered(answer->version, answer->decision,
-                                     answer->seconds, answer->rule);
-        settle(*st, env);
+        take_answer(*st, env, *answer);
       },
       [st, env](set_atom, std::uint64_t id, const std::string& request) {
         env.status->keep_answer(id, set_cutoff_rule(*st, env, request));

@@ -94,13 +94,20 @@ void read_roles(reader& r, const YAML::Node& n, actors::node_spec& spec,
   }
 }
 
-// The roles `job` needs (true) or refuses (false).
-std::map<std::string, bool> roles_for(const actors::job_spec& job) {
+enum class role_need { required, optional, refused };
+
+// Whether `job` needs, may have or refuses each role.
+std::map<std::string, role_need> roles_for(const actors::job_spec& job) {
   bool scheduled = actors::scheduled_job(job);
-  return {{"coordinator", true},
-          {"server", !scheduled},
-          {"worker", true},
-          {"scheduler", scheduled}};
+  auto only = [](bool yes) {
+    return yes ? role_need::required : role_need::refused;
+  };
+  return {{"coordinator", role_need::required},
+          {"server", only(!scheduled)},
+          {"worker", role_need::required},
+          {"scheduler", only(scheduled)},
+          {"predictor", job.consistency == "cutoff" ? role_need::optional
+                                                    : role_need::refused}};
 }
 
 void check_role_counts(reader& r, const YAML::Mark& nodes,
@@ -122,22 +129,29 @@ void check_role_counts(reader& r, const YAML::Mark& nodes,
   auto needed = roles_for(job);
   for (const auto& kind : role_kinds) {
     const auto& indices = by_kind[kind];
-    if (!needed[kind]) {
+    if (needed[kind] == role_need::refused) {
       if (!indices.empty())
         r.problem(indices.begin()->second,
-                  "algorithm " + algorithm + " uses no " + kind,
+                  (kind == "predictor" ? "consistency " + job.consistency
+                                       : "algorithm " + algorithm) +
+                      " uses no " + kind,
                   "remove " + kind + "/" +
                       std::to_string(indices.begin()->first) +
-                      " from the roles");
+                      " from the roles" +
+                      (kind == "predictor" ? " (a predictor chooses the "
+                                             "cutoffs of consistency cutoff)"
+                                           : ""));
       continue;
     }
-    if (kind == "scheduler" && indices.size() > 1) {
+    if ((kind == "scheduler" || kind == "predictor") && indices.size() > 1) {
       r.problem(std::next(indices.begin())->second,
-                "one scheduler is supported, found " +
+                "one " + kind + " is supported, found " +
                     std::to_string(indices.size()),
-                "keep scheduler/0 and remove the others");
+                "keep " + kind + "/0 and remove the others");
       continue;
     }
+    if (indices.empty() && needed[kind] == role_need::optional)
+      continue;
     if (indices.empty()) {
       r.problem(nodes, "the cluster has no " + kind,
                 "add " + kind + "/0 to the roles of a node; " +

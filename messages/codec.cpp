@@ -259,6 +259,13 @@ std::string check_alignment(const wire::Envelope& env,
     c.vector(env.body_as_Cutoff()->expected_throughput(),
              "Cutoff.expected_throughput");
     break;
+  case wire::Body::Predict:
+    c.vector(env.body_as_Predict()->runtimes(), "Predict.runtimes");
+    break;
+  case wire::Body::Prediction:
+    c.vector(env.body_as_Prediction()->expected_throughput(),
+             "Prediction.expected_throughput");
+    break;
   case wire::Body::Round: {
     const auto* r = env.body_as_Round();
     c.key_values(r->work(), "Round.work");

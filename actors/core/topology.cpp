@@ -12,8 +12,8 @@ bool scheduled_job(const job_spec& job) {
 }
 
 const std::vector<std::string>& role_names() {
-  static const std::vector<std::string> names = {"coordinator", "server",
-                                                 "worker", "scheduler"};
+  static const std::vector<std::string> names = {
+      "coordinator", "server", "worker", "scheduler", "predictor"};
   return names;
 }
 

@@ -13,7 +13,7 @@
 namespace metronome::actors {
 
 /// The roles an actor may have, in the order messages list them:
-/// coordinator, server, worker, scheduler.
+/// coordinator, server, worker, scheduler, predictor.
 const std::vector<std::string>& role_names();
 
 /// The control port of a node on `port` when the topology gives none:

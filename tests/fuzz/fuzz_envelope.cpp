@@ -177,6 +177,28 @@ void read_all(const inbound& msg) {
     touch(b->expected_throughput());
     break;
   }
+  case wire::Body::Predict: {
+    const auto* b = env.body_as_Predict();
+    touch(b->workers());
+    touch(b->runtimes());
+    touch(b->censored());
+    break;
+  }
+  case wire::Body::Prediction: {
+    const auto* b = env.body_as_Prediction();
+    touch(b->cutoff());
+    touch(b->expected_throughput());
+    touch(b->decision_seconds());
+    touch(b->rule());
+    break;
+  }
+  case wire::Body::PredictorRule: {
+    const auto* b = env.body_as_PredictorRule();
+    touch(b->rule());
+    touch(b->backups() + b->window());
+    touch(b->label());
+    break;
+  }
   case wire::Body::Round: {
     const auto* b = env.body_as_Round();
     touch(b->round());

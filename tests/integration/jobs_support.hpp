@@ -34,6 +34,8 @@ struct job_settings {
   double lr = 0.1;
   std::size_t hidden = 16;
   bool one_node_per_actor = true;
+  /// With one_node_per_actor: predictor/0 on a node "pred" of its own.
+  bool predictor_node = false;
   /// More lines of the job section, indented by two spaces.
   std::string job_extra;
 };
@@ -46,7 +48,7 @@ inline std::string job_yaml(const job_settings& s, const temp_dir& dir);
 inline std::string topology(const job_settings& s, const temp_dir& dir) {
   std::string nodes;
   // Control ports too: the default, port + 10000, may be another's port.
-  auto count = 1 + s.servers + s.workers;
+  auto count = 1 + s.servers + s.workers + (s.predictor_node ? 1 : 0);
   auto ports = free_tcp_ports(2 * count);
   std::size_t next_port = 0;
   auto node = [&](const std::string& name, const std::string& roles) {
@@ -60,6 +62,8 @@ inline std::string topology(const job_settings& s, const temp_dir& dir) {
     node("head", "coordinator/0");
     for (std::size_t i = 0; i < s.servers; ++i)
       node("s" + std::to_string(i), "server/" + std::to_string(i));
+    if (s.predictor_node)
+      node("pred", "predictor/0");
     for (std::size_t i = 0; i < s.workers; ++i)
       node("w" + std::to_string(i), "worker/" + std::to_string(i));
   } else {

@@ -101,6 +101,39 @@ TEST_F(Cutoff, StaticAppliesExactlyTheRecordedGradients) {
   EXPECT_EQ(censored, 40u * 2);
 }
 
+// predictor/0 in a process of its own chooses every cutoff: the leading
+// server has no rule of its own then, and static(2) of 4 still makes every
+// version of exactly the two gradients the record names.
+TEST_F(Cutoff, APredictorInItsOwnProcessChoosesEveryCutoff) {
+  temp_dir dir;
+  job_settings s;
+  s.algorithm = "mlp";
+  s.workers = 4;
+  s.iterations = 40;
+  s.consistency = "cutoff";
+  s.predictor_node = true;
+  s.job_extra = cutoff_job("static", ", backups: 2");
+  auto r = test::run_job(s, dir, "launch --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("8 local node processes"), std::string::npos)
+      << r.output;
+  auto metrics = dir / "metrics" / "iterations.jsonl";
+  auto sets = accepted_sets(metrics);
+  ASSERT_EQ(sets.size(), 40u);
+  // A decision that came too late leaves the version at the cutoff before
+  // (all four for the first one); every other version has two gradients.
+  std::size_t decided = 0;
+  for (const auto& record : records(metrics)) {
+    if (record.value("decision_late", true))
+      continue;
+    ++decided;
+    EXPECT_EQ(record["accepted"].size(), 2u) << record.dump();
+  }
+  EXPECT_GT(decided, 0u) << "no decision of predictor/0 was in time";
+  expect_bitwise_equal(read_floats(dir / "params.bin"),
+                       sequential_reference(s, sets));
+}
+
 TEST_F(Cutoff, LinearScalingDividesByEveryWorker) {
   temp_dir dir;
   job_settings s;

@@ -227,6 +227,35 @@ TEST_F(Inspect, ACutoffRuleChangedLiveIsRecordedAndUsedFromTheNextVersion) {
       << log;
 }
 
+// With predictor/0 in a process of its own, the leading server passes the
+// rule on to it, and its decisions follow the new rule.
+TEST_F(Inspect, ACutoffRuleChangedLiveReachesAPredictorProcess) {
+  auto s = slow_job(300);
+  s.consistency = "cutoff";
+  s.predictor_node = true;
+  s.job_extra = "  cutoff: {rule: full}\n"
+                "  stragglers: [{model: lognormal, mu: -4, sigma: 0.3}]\n";
+  launch(s, "  inspect: write\n");
+  actors::json view;
+  ASSERT_TRUE(wait_for_cutoff(cfg_, view, [](const actors::json& v) {
+    return v.value("version", 0) >= 10;
+  })) << view.dump();
+  EXPECT_EQ(view.value("decided_by", ""), "full") << view.dump();
+  auto r =
+      test::run(inspect(cfg_, "set cutoff static backups=1", "--timeout 5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(wait_for_cutoff(cfg_, view, [](const actors::json& v) {
+    return v.value("decided_by", "") == "static backups=1";
+  })) << view.dump();
+  EXPECT_EQ(view.value("cutoff", 0), 2) << view.dump();
+  ASSERT_TRUE(test::wait_for([&] { return std::filesystem::exists(rc_); }, 90));
+  auto log = test::run("cat " + (dir_ / "launch.log").string()).output;
+  ASSERT_EQ(exit_code(rc_), 0) << log;
+  EXPECT_NE(log.find("predictor/0: cutoff rule -> static backups=1"),
+            std::string::npos)
+      << log;
+}
+
 TEST_F(Inspect, ALearningRateChangedLiveEqualsSequentialSgdWithThatChange) {
   auto s = slow_job(300);
   s.workers = 1;
