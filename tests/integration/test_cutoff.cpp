@@ -25,6 +25,17 @@ std::string cutoff_job(const std::string& rule, const std::string& more = "") {
          "  stragglers: [{model: lognormal, mu: -6, sigma: 1}]\n";
 }
 
+// An MLP job of 4 workers under static(2) for 40 versions.
+job_settings two_of_four() {
+  job_settings s;
+  s.algorithm = "mlp";
+  s.workers = 4;
+  s.iterations = 40;
+  s.consistency = "cutoff";
+  s.job_extra = cutoff_job("static", ", backups: 2");
+  return s;
+}
+
 // The records of a JSON-lines file (iterations.jsonl), one per line that
 // is a JSON object.
 std::vector<actors::json> records(const std::filesystem::path& path) {
@@ -72,12 +83,7 @@ TEST_F(Cutoff, FullEqualsBspBitForBit) {
 // record names, computed on the version before; nothing else is applied.
 TEST_F(Cutoff, StaticAppliesExactlyTheRecordedGradients) {
   temp_dir dir;
-  job_settings s;
-  s.algorithm = "mlp";
-  s.workers = 4;
-  s.iterations = 40;
-  s.consistency = "cutoff";
-  s.job_extra = cutoff_job("static", ", backups: 2");
+  auto s = two_of_four();
   auto r = test::run_job(s, dir, "launch --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto sets = accepted_sets(dir / "metrics" / "iterations.jsonl");
@@ -106,13 +112,8 @@ TEST_F(Cutoff, StaticAppliesExactlyTheRecordedGradients) {
 // version of exactly the two gradients the record names.
 TEST_F(Cutoff, APredictorInItsOwnProcessChoosesEveryCutoff) {
   temp_dir dir;
-  job_settings s;
-  s.algorithm = "mlp";
-  s.workers = 4;
-  s.iterations = 40;
-  s.consistency = "cutoff";
+  auto s = two_of_four();
   s.predictor_node = true;
-  s.job_extra = cutoff_job("static", ", backups: 2");
   auto r = test::run_job(s, dir, "launch --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("8 local node processes"), std::string::npos)
