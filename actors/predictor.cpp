@@ -245,6 +245,7 @@ caf::behavior predictor_role(caf::event_based_actor* self, actor_env env) {
     return refuse_to_start(self, env, e);
   }
   static const std::string leader = "server/0";
+  env.status->publish("choosing cutoffs", 0);
   return {
       [self, decider, env](const messages::inbound_ptr& msg) {
         msg->handled();
@@ -261,7 +262,8 @@ caf::behavior predictor_role(caf::event_based_actor* self, actor_env env) {
                        messages::kind_name(kind), msg->source());
         }
       },
-      [out](const predictor_answer_ptr& answer) {
+      [out, env](const predictor_answer_ptr& answer) {
+        env.status->publish("choosing cutoffs", answer->version + 1);
         out->post(
             prediction_message(out->header(leader, answer->version), *answer));
       },
