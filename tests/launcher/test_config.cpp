@@ -314,10 +314,14 @@ TEST(Launcher, TheMessageLimitFollowsTheModel) {
   // tests/data/synthetic.libsvm: 12 features
   EXPECT_EQ(logreg.job.max_message_bytes, 16 * (12 + 1) + (1u << 20));
   if (fs::exists(test::fashion_mnist("train-images-idx3-ubyte.gz"))) {
-    auto mlp = launcher::load_topology(
-        (source_dir / "configs" / "quickstart.yaml").string());
-    EXPECT_EQ(mlp.job.max_message_bytes,
+    auto small = launcher::load_topology(
+        (source_dir / "configs" / "four-workers.yaml").string());
+    EXPECT_EQ(small.job.max_message_bytes,
               16 * (128 * 785 + 256 * 129) + (1u << 20));
+    auto wide = launcher::load_topology(
+        (source_dir / "configs" / "quickstart.yaml").string());
+    EXPECT_EQ(wide.job.max_message_bytes,
+              16 * (1024 * 785 + 256 * 1025) + (1u << 20));
   }
   auto lasso =
       launcher::load_topology((source_dir / "configs" / "lasso.yaml").string());
