@@ -383,7 +383,7 @@ inbound::verify(std::string sender, zmq::message_t envelope,
 void inbound::handled() const {
   acquire_handoff();
   if (on_handled_ && !handled_.exchange(true))
-    on_handled_(wire_bytes_);
+    on_handled_->consume(wire_bytes_);
 }
 
 std::string_view inbound::source() const {

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -134,6 +133,15 @@ key_values<std::int64_t> read_integers(const wire::Integers* d);
 /// Why an inbound message was rejected.
 enum class rejection { none, malformed, oversized };
 
+/// What a transport counts when an actor has handled one of its messages.
+class handled_sink {
+public:
+  virtual ~handled_sink() = default;
+
+  /// Counts one handled message of `wire_bytes` bytes; any thread calls it.
+  virtual void consume(std::size_t wire_bytes) = 0;
+};
+
 /// A received message whose frames have passed verification; the accessors
 /// are safe to use on any contents a peer could send.
 class inbound {
@@ -177,9 +185,9 @@ public:
   /// keeps the message. Idempotent; destroying the message implies it.
   void handled() const;
 
-  /// Sets what handled() does (the transport's credit return).
-  void on_handled(std::function<void(std::size_t)> f) {
-    on_handled_ = std::move(f);
+  /// Sets who handled() tells (the transport's credit return).
+  void on_handled(std::shared_ptr<handled_sink> sink) {
+    on_handled_ = std::move(sink);
   }
 
 private:
@@ -194,7 +202,7 @@ private:
   std::size_t attachment_size_ = 0;
   const wire::Envelope* root_ = nullptr;
   std::size_t wire_bytes_ = 0;
-  std::function<void(std::size_t)> on_handled_;
+  std::shared_ptr<handled_sink> on_handled_;
   mutable std::atomic<bool> handled_{false};
 };
 

@@ -147,7 +147,7 @@ struct transport::peer {
 };
 
 // What this node's actors have consumed from one sender, for credit returns.
-struct transport::consumption {
+struct transport::consumption final : handled_sink {
   std::atomic<std::uint64_t> messages{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> returned_messages{0};
@@ -156,7 +156,7 @@ struct transport::consumption {
   std::uint64_t threshold_messages = 1;
   std::uint64_t threshold_bytes = 1;
 
-  void consume(std::size_t wire_bytes) {
+  void consume(std::size_t wire_bytes) override {
     auto m = messages.fetch_add(1) + 1;
     auto b = bytes.fetch_add(wire_bytes) + wire_bytes;
     if (m - returned_messages.load() >= threshold_messages ||
@@ -248,10 +248,13 @@ void transport::start(deliver_fn deliver, peer_fn on_peer) {
     }
     auto c = std::make_shared<consumption>();
     c->wake = waker_;
-    // Small thresholds keep credit flowing even to a sender whose window
-    // is smaller than ours.
+    // Credit goes back after a quarter of our window (the nodes of a job
+    // share one), at most 256 messages: a burst of small messages then
+    // costs one credit message per 256, not per 16 (docs/benchmarks.md,
+    // "Pipelined pushes"). A sender with a smaller window still
+    // gets its credit at every heartbeat tick.
     c->threshold_messages =
-        std::clamp<std::size_t>(opts_.window_messages / 4, 1, 16);
+        std::clamp<std::size_t>(opts_.window_messages / 4, 1, 256);
     c->threshold_bytes =
         std::clamp<std::size_t>(opts_.window_bytes / 4, 1, 1 << 20);
     consumed_[name] = std::move(c);
@@ -412,8 +415,10 @@ transport::send_result transport::try_send(peer& p, outbound& msg) {
 }
 
 void transport::receive() {
+  std::vector<zmq::message_t> parts;
+  parts.reserve(4);
   for (int n = 0; n < receive_batch; ++n) {
-    std::vector<zmq::message_t> parts;
+    parts.clear();
     std::optional<std::size_t> got;
     try {
       got = zmq::recv_multipart(*router_, std::back_inserter(parts),
@@ -479,10 +484,8 @@ void transport::receive() {
         ci->second->consume(bytes);
       continue;
     }
-    if (ci != consumed_.end()) {
-      auto counter = ci->second;
-      msg->on_handled([counter](std::size_t b) { counter->consume(b); });
-    }
+    if (ci != consumed_.end())
+      msg->on_handled(ci->second);
     inbound_ptr ptr(msg.release(), [](const inbound* m) {
       acquire_handoff();
       m->handled();
