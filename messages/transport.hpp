@@ -34,7 +34,9 @@ struct transport_options {
   std::size_t max_connections = 0;
   /// Messages and bytes that may be sent to one peer and not yet taken up
   /// by its actors (inbound::handled()); further messages wait in our
-  /// queue. This bounds what waits in the peer's mailboxes.
+  /// queue. This bounds what waits in the peer's mailboxes. A receiver
+  /// returns credit once its actors have handled a quarter of its own
+  /// window (at most 256 messages or 1 MiB), and at every heartbeat.
   std::size_t window_messages = 1024;
   std::size_t window_bytes = std::size_t{256} << 20;
   /// Every peer gets a heartbeat this often; a peer silent for
