@@ -30,6 +30,10 @@ constexpr std::size_t zero_copy_envelope_bytes = 2048;
 // queues and timers are served under load.
 constexpr int receive_batch = 256;
 
+// The transport whose thread this is, if any: what its own thread sends
+// needs no wake-up, the loop flushes it after the guest ran.
+thread_local const void* loop_owner = nullptr;
+
 zmq::message_t envelope_frame(const outbound& msg) {
   const auto& buf = *msg.envelope;
   if (buf.size() < zero_copy_envelope_bytes)
@@ -116,12 +120,16 @@ const char* to_string(peer_state s) {
 // An eventfd the transport thread polls; any thread may ring it, even after
 // the transport is gone (the descriptor lives as long as its last holder).
 struct transport::waker {
+  explicit waker(const void* loop) : owner(loop) {}
+  const void* owner;
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   ~waker() {
     if (fd >= 0)
       ::close(fd);
   }
   void ring() const {
+    if (loop_owner == owner)
+      return;
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
   }
@@ -168,7 +176,7 @@ struct transport::consumption final : handled_sink {
 transport::transport(zmq::context_t& ctx, transport_options opts)
     : ctx_(ctx)
     , opts_(std::move(opts))
-    , waker_(std::make_shared<waker>()) {
+    , waker_(std::make_shared<waker>(this)) {
   if (waker_->fd < 0)
     throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
 }
@@ -186,9 +194,11 @@ void transport::add_peer(const std::string& name, const std::string& endpoint) {
   states_[name] = peer_state::waiting;
 }
 
-void transport::start(deliver_fn deliver, peer_fn on_peer) {
+void transport::start(deliver_fn deliver, peer_fn on_peer,
+                      thread_guest* guest) {
   deliver_ = std::move(deliver);
   on_peer_ = std::move(on_peer);
+  guest_ = guest;
   router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
   router_->set(zmq::sockopt::linger, 0);
   router_->set(zmq::sockopt::router_mandatory, 1);
@@ -263,11 +273,14 @@ void transport::start(deliver_fn deliver, peer_fn on_peer) {
   // Messages queued before start() are sent at once.
   waker_->ring();
   thread_ = std::thread([this] {
+    loop_owner = this;
     try {
       run();
     } catch (const std::exception& e) {
       spdlog::error("{}: transport thread stopped: {}", opts_.node, e.what());
     }
+    if (guest_)
+      guest_->hand_off();
   });
 }
 
@@ -332,12 +345,14 @@ void transport::log_once(const std::string& who, const std::string& what,
                  opts_.node, what, who, detail);
 }
 
-void transport::take_commands() {
+bool transport::take_commands() {
   std::vector<command> batch;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     batch.swap(commands_);
   }
+  if (batch.empty())
+    return false;
   for (auto& cmd : batch) {
     auto i = peers_.find(cmd.peer);
     if (i == peers_.end()) {
@@ -359,6 +374,7 @@ void transport::take_commands() {
   for (auto& [name, p] : peers_)
     if (!p->queue.empty())
       flush(*p);
+  return true;
 }
 
 void transport::flush(peer& p) {
@@ -694,8 +710,17 @@ void transport::tick(clock_type::time_point now) {
   return_credit(true);
 }
 
+bool transport::end_round() {
+  bool more = guest_ != nullptr && guest_->run_pending();
+  // What this thread sent rang no wake-up (waker::ring).
+  take_commands();
+  return_credit(false);
+  return more;
+}
+
 void transport::run() {
   auto next_tick = clock_type::now();
+  bool guest_busy = false;
   std::vector<zmq::pollitem_t> items;
   std::vector<peer*> polled;
   for (;;) {
@@ -736,6 +761,8 @@ void transport::run() {
         break;
       wait = std::min(wait, std::chrono::milliseconds(10));
     }
+    if (guest_busy)
+      wait = std::chrono::milliseconds(0);
     try {
       zmq::poll(items, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
@@ -759,6 +786,7 @@ void transport::run() {
     for (std::size_t i = 0; i < polled.size(); ++i)
       if (items[i + first_peer].revents & ZMQ_POLLOUT)
         flush(*polled[i]);
+    guest_busy = end_round();
     now = clock_type::now();
     if (now >= next_tick) {
       tick(now);

@@ -122,6 +122,20 @@ struct transport_counters {
   }
 };
 
+/// Work a transport thread runs between its polls, on that thread: the
+/// actors a node hosts there (actors/transport_unit.hpp). What it
+/// sends through transport::send() leaves at the next flush, without a
+/// wake-up; while it runs, the sockets wait, so it must keep each call short.
+class thread_guest {
+public:
+  virtual ~thread_guest() = default;
+  /// Runs a bounded share of what is pending; true when more is pending.
+  virtual bool run_pending() = 0;
+  /// Called once on the transport thread as it ends: hands what is still
+  /// pending to threads that go on running.
+  virtual void hand_off() = 0;
+};
+
 /// Moves encoded messages between nodes over ZeroMQ.
 ///
 /// One thread owns every socket: a ROUTER bound for inbound traffic and one
@@ -166,8 +180,10 @@ public:
   /// Binds, connects and starts the transport thread. Throws
   /// std::runtime_error naming the endpoint when binding or connecting fails.
   /// A control endpoint that cannot be bound is logged and left out: the
-  /// job runs without it.
-  void start(deliver_fn deliver, peer_fn on_peer = {});
+  /// job runs without it. `guest`, when given, runs on the transport thread
+  /// (see thread_guest) and must outlive stop().
+  void start(deliver_fn deliver, peer_fn on_peer = {},
+             thread_guest* guest = nullptr);
 
   /// Queues `msg` for node `peer`. Thread-safe and never blocks.
   void send(const std::string& peer, outbound msg);
@@ -206,7 +222,8 @@ private:
   };
 
   void run();
-  void take_commands();
+  bool end_round();
+  bool take_commands();
   enum class send_result { sent, would_block, failed };
   void flush(peer& p);
   send_result try_send(peer& p, outbound& msg);
@@ -231,6 +248,7 @@ private:
   deliver_fn deliver_;
   peer_fn on_peer_;
   control_fn on_control_;
+  thread_guest* guest_ = nullptr;
   std::unique_ptr<zmq::socket_t> control_;
   std::unique_ptr<zmq::socket_t> zap_;
   std::string control_bound_;
