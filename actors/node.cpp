@@ -65,7 +65,8 @@ node::node(caf::actor_system& sys, zmq::context_t& ctx, const topology& topo,
     : sys_(sys)
     , topo_(topo)
     , name_(name)
-    , mode_(mode) {
+    , mode_(mode)
+    , unit_(sys) {
   const auto* self = topo.find_node(name);
   if (self == nullptr)
     throw std::runtime_error("node '" + name + "' is not in " + topo.source);
@@ -121,6 +122,8 @@ void node::start() {
       messages::parse_actor_name(actor, role, index);
       auto status = board_.enter(actor, role);
       auto handle = spawn_role(actor, status);
+      if (role == "server" && topo_.options.server_thread == "transport")
+        unit_.host(handle);
       registry_.emplace(actor, hosted{handle, status});
       actors_.push_back(handle);
     }
@@ -128,7 +131,8 @@ void node::start() {
   transport_->start([this](messages::inbound_ptr msg) { return deliver(msg); },
                     [this](const std::string& peer, messages::peer_state s) {
                       on_peer(peer, s);
-                    });
+                    },
+                    &unit_);
   if (topo_.node_of("coordinator/0") == nullptr)
     return;
   messages::envelope_builder builder;
@@ -198,7 +202,7 @@ messages::transport::delivery node::deliver(messages::inbound_ptr msg) {
     target = i->second.handle;
     i->second.status->delivered();
   }
-  caf::anon_send(target, std::move(msg));
+  unit_.deliver(target, std::move(msg));
   return delivery::delivered;
 }
 

@@ -3,6 +3,7 @@
 #include "actors/core/control_service.hpp"
 #include "actors/core/status_board.hpp"
 #include "actors/core/topology.hpp"
+#include "actors/transport_unit.hpp"
 #include "messages/codec.hpp"
 #include "messages/transport.hpp"
 
@@ -14,8 +15,6 @@
 #include <shared_mutex>
 #include <string>
 #include <vector>
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::messages::inbound_ptr)
 
 namespace metronome::actors {
 
@@ -144,6 +143,7 @@ private:
   const topology& topo_;
   std::string name_;
   endpoint_mode mode_;
+  transport_unit unit_; ///< runs the servers on the transport thread
   std::unique_ptr<messages::transport> transport_;
   std::shared_ptr<const postman> post_;
   mutable std::shared_mutex registry_mtx_;

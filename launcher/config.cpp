@@ -506,12 +506,15 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
     return;
   if (!r.check_keys(options, "options",
                     {"log_dir", "metrics_dir", "parameters_out", "topics_out",
-                     "remote_command", "keys", "stragglers", "inspect"},
+                     "remote_command", "keys", "stragglers", "inspect",
+                     "server_thread"},
                     at))
     return;
   auto& o = topo.options;
   r.choice(options, "inspect", o.inspect, {"read", "write", "off"},
            "inspect access", {{"true", "use read"}, {"false", "use off"}});
+  r.choice(options, "server_thread", o.server_thread,
+           {"transport", "scheduler"}, "server thread");
   for (auto [key, field] :
        {std::pair{"log_dir", &o.log_dir}, {"metrics_dir", &o.metrics_dir}}) {
     std::error_code ec;

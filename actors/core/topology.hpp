@@ -155,6 +155,11 @@ struct options_spec {
   /// What the nodes' control endpoints allow: off (no endpoint), read
   /// (inspection only) or write (also pause and resume).
   std::string inspect = "read";
+  /// Where servers run: on their node's transport thread (transport: a
+  /// message from the network reaches them without waking another thread),
+  /// or on CAF's scheduler threads (scheduler: for server programs whose
+  /// handlers run long, which would delay that node's heartbeats).
+  std::string server_thread = "transport";
 };
 
 /// A whole cluster description: nodes, job and options.

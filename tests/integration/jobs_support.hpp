@@ -38,6 +38,8 @@ struct job_settings {
   bool predictor_node = false;
   /// More lines of the job section, indented by two spaces.
   std::string job_extra;
+  /// More lines of the options section, indented by two spaces.
+  std::string options_extra;
 };
 
 // The job and options part of a topology for `s`, writing into `dir`.
@@ -93,7 +95,8 @@ inline std::string job_yaml(const job_settings& s, const temp_dir& dir) {
          "\n  batch_size: " + std::to_string(s.batch) +
          "\n  learning_rate: " + std::to_string(s.lr) +
          "\n  seed: 7\noptions:\n  metrics_dir: " + (dir / "metrics").string() +
-         "\n  parameters_out: " + (dir / "params.bin").string() + "\n";
+         "\n  parameters_out: " + (dir / "params.bin").string() + "\n" +
+         s.options_extra;
 }
 
 /// The job's final JSON line (the last line of `output` that is a JSON

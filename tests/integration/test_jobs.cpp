@@ -42,16 +42,22 @@ TEST_F(Jobs, BspInProcessEqualsSequentialSgdBitForBit) {
   }
 }
 
+// Servers on their nodes' transport threads (the default) or on CAF's
+// scheduler: the same answers either way.
 TEST_F(Jobs, BspAcrossProcessesOverTcpEqualsSequentialSgd) {
-  temp_dir dir;
-  job_settings s;
-  s.algorithm = "mlp";
-  s.iterations = 20;
-  auto r = test::run_job(s, dir, "launch");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("launched 6 node processes"), std::string::npos);
-  expect_bitwise_equal(read_floats(dir / "params.bin"),
-                       sequential_reference(s));
+  for (std::string server_thread : {"transport", "scheduler"}) {
+    SCOPED_TRACE(server_thread);
+    temp_dir dir;
+    job_settings s;
+    s.algorithm = "mlp";
+    s.iterations = 20;
+    s.options_extra = "  server_thread: " + server_thread + "\n";
+    auto r = test::run_job(s, dir, "launch");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("launched 6 node processes"), std::string::npos);
+    expect_bitwise_equal(read_floats(dir / "params.bin"),
+                         sequential_reference(s));
+  }
 }
 
 // 69 processes on one machine: each worker loads only its 100 samples, and

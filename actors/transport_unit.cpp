@@ -1,0 +1,72 @@
+#include "actors/transport_unit.hpp"
+
+#include <algorithm>
+
+namespace metronome::actors {
+
+namespace {
+
+// Messages a hosted actor handles before the transport polls again.
+constexpr std::size_t messages_per_turn = 64;
+
+const caf::resumable* job_of(const caf::actor& a) {
+  return dynamic_cast<const caf::resumable*>(
+      caf::actor_cast<caf::abstract_actor*>(a));
+}
+
+} // namespace
+
+transport_unit::transport_unit(caf::actor_system& sys)
+    : caf::execution_unit(&sys) {}
+
+transport_unit::~transport_unit() {
+  hand_off();
+}
+
+void transport_unit::host(caf::actor a) {
+  hosted_jobs_.push_back(job_of(a));
+  hosted_.push_back(std::move(a));
+}
+
+bool transport_unit::is_hosted(const caf::resumable* job) const {
+  return std::find(hosted_jobs_.begin(), hosted_jobs_.end(), job) !=
+         hosted_jobs_.end();
+}
+
+void transport_unit::deliver(const caf::actor& target,
+                             messages::inbound_ptr msg) {
+  auto* dest = caf::actor_cast<caf::abstract_actor*>(target);
+  dest->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                          std::move(msg)),
+                this);
+}
+
+void transport_unit::exec_later(caf::resumable* job) {
+  if (!handed_off_ && is_hosted(job))
+    ready_.push_back(job);
+  else
+    system().scheduler().enqueue(job);
+}
+
+bool transport_unit::run_pending() {
+  for (auto turns = ready_.size(); turns > 0 && !ready_.empty(); --turns) {
+    auto* job = ready_.front();
+    ready_.pop_front();
+    // The reference CAF took when it scheduled the job is ours until the
+    // job waits for messages, ends, or goes back in the queue.
+    if (job->resume(this, messages_per_turn) == caf::resumable::resume_later)
+      ready_.push_back(job);
+    else
+      intrusive_ptr_release(job);
+  }
+  return !ready_.empty();
+}
+
+void transport_unit::hand_off() {
+  handed_off_ = true;
+  for (auto* job : ready_)
+    system().scheduler().enqueue(job);
+  ready_.clear();
+}
+
+} // namespace metronome::actors

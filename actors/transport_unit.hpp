@@ -1,0 +1,53 @@
+#pragma once
+
+#include "messages/codec.hpp"
+#include "messages/transport.hpp"
+
+#include <caf/all.hpp>
+
+#include <deque>
+#include <vector>
+
+// Inbound messages travel between threads of one process only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::messages::inbound_ptr)
+
+namespace metronome::actors {
+
+/// A CAF execution unit on a node's transport thread: the actors it hosts
+/// run their handlers there, between the transport's polls.
+///
+/// A message from the network then reaches a hosted actor, and its replies
+/// reach the sockets, without waking another thread (two wake-ups fewer on
+/// each hop; docs/benchmarks.md, "What limits the small round trip"). Only
+/// actors whose handlers are short belong here: while one runs, the node's
+/// sockets and heartbeats wait. A hosted actor that other threads wake (its
+/// timers, messages from actors on the scheduler) runs on the scheduler as
+/// before; CAF's mailbox keeps it on one thread at a time.
+class transport_unit final : public caf::execution_unit,
+                             public messages::thread_guest {
+public:
+  explicit transport_unit(caf::actor_system& sys);
+  ~transport_unit() override;
+
+  /// Runs `a` here whenever a message this unit delivers wakes it; call
+  /// before the transport starts.
+  void host(caf::actor a);
+
+  /// Puts `msg` in `target`'s mailbox from the transport thread; a hosted
+  /// actor it wakes runs here, any other on the scheduler.
+  void deliver(const caf::actor& target, messages::inbound_ptr msg);
+
+  void exec_later(caf::resumable* job) override;
+  bool run_pending() override;
+  void hand_off() override;
+
+private:
+  bool is_hosted(const caf::resumable* job) const;
+
+  std::vector<caf::actor> hosted_;
+  std::vector<const caf::resumable*> hosted_jobs_;
+  std::deque<caf::resumable*> ready_;
+  bool handed_off_ = false;
+};
+
+} // namespace metronome::actors

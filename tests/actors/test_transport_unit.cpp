@@ -1,0 +1,123 @@
+// The execution unit that runs hosted actors on a node's transport thread:
+// which thread runs a handler, in which order, and what happens to pending
+// work when the transport thread ends.
+
+#include "actors/transport_unit.hpp"
+
+#include "tests/messages/message_test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace metronome::actors {
+namespace {
+
+using messages::test::make_clock;
+using messages::test::make_header;
+using messages::test::verify_outbound;
+
+// What a recorder saw: each message's sequence number and the thread that
+// handled it.
+struct handled_log {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::uint64_t> seqs;
+  std::vector<std::thread::id> threads;
+
+  bool wait_for(std::size_t n) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(30),
+                            [&] { return seqs.size() >= n; });
+  }
+};
+
+caf::behavior recorder(caf::event_based_actor*,
+                       std::shared_ptr<handled_log> log) {
+  return {[log](const messages::inbound_ptr& msg) {
+    std::lock_guard<std::mutex> lock(log->mutex);
+    log->seqs.push_back(msg->header().seq());
+    log->threads.push_back(std::this_thread::get_id());
+    log->changed.notify_all();
+  }};
+}
+
+messages::inbound_ptr clock_message(std::uint64_t seq) {
+  auto v = verify_outbound(make_clock(make_header("worker/0", "server/0", seq)));
+  return messages::inbound_ptr(std::move(v.msg));
+}
+
+class TransportUnit : public ::testing::Test {
+protected:
+  caf::actor_system_config cfg_;
+  caf::actor_system sys_{cfg_};
+  std::shared_ptr<handled_log> log_ = std::make_shared<handled_log>();
+  // Lazily initialised, so that its first run is the first message's: an
+  // actor still starting on the scheduler would take its first messages
+  // there.
+  caf::actor actor_ = sys_.spawn<caf::lazy_init>(recorder, log_);
+  std::unique_ptr<transport_unit> unit_ =
+      std::make_unique<transport_unit>(sys_);
+
+  void deliver(std::uint64_t first, std::uint64_t count) {
+    for (auto seq = first; seq < first + count; ++seq)
+      unit_->deliver(actor_, clock_message(seq));
+  }
+
+  void TearDown() override {
+    unit_.reset();
+    caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+  }
+};
+
+TEST_F(TransportUnit, AHostedActorRunsOnlyWhenItsThreadRunsPendingWork) {
+  unit_->host(actor_);
+  deliver(1, 3);
+  {
+    std::lock_guard<std::mutex> lock(log_->mutex);
+    EXPECT_TRUE(log_->seqs.empty()) << "a scheduler thread ran the actor";
+  }
+  EXPECT_FALSE(unit_->run_pending());
+  ASSERT_EQ(log_->seqs, (std::vector<std::uint64_t>{1, 2, 3}));
+  for (auto id : log_->threads)
+    EXPECT_EQ(id, std::this_thread::get_id());
+}
+
+TEST_F(TransportUnit, ALongMailboxIsHandledInBoundedTurnsAndInOrder) {
+  unit_->host(actor_);
+  deliver(0, 200);
+  std::size_t turns = 0;
+  while (unit_->run_pending())
+    ++turns;
+  EXPECT_GE(turns, 2u) << "one turn handled 200 messages";
+  ASSERT_EQ(log_->seqs.size(), 200u);
+  for (std::uint64_t i = 0; i < 200; ++i)
+    EXPECT_EQ(log_->seqs[i], i);
+}
+
+TEST_F(TransportUnit, AnActorItDoesNotHostRunsOnTheScheduler) {
+  deliver(7, 1);
+  EXPECT_FALSE(unit_->run_pending());
+  ASSERT_TRUE(log_->wait_for(1));
+  EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{7}));
+  EXPECT_NE(log_->threads[0], std::this_thread::get_id());
+}
+
+TEST_F(TransportUnit, HandOffGivesPendingAndLaterWorkToTheScheduler) {
+  unit_->host(actor_);
+  deliver(1, 2);
+  unit_->hand_off();
+  deliver(3, 1);
+  EXPECT_FALSE(unit_->run_pending());
+  ASSERT_TRUE(log_->wait_for(3));
+  EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{1, 2, 3}));
+  for (auto id : log_->threads)
+    EXPECT_NE(id, std::this_thread::get_id());
+}
+
+} // namespace
+} // namespace metronome::actors
