@@ -211,6 +211,11 @@ int main(int argc, char** argv) {
       ->add_option("--repeat", bench_opts.repeat,
                    "Alternating runs of each side; medians are reported")
       ->check(count_in(1, 1000));
+  pushpull
+      ->add_option("--server-thread", bench_opts.server_thread,
+                   "Where the server runs: transport (its node's transport "
+                   "thread) or scheduler (CAF's threads)")
+      ->check(CLI::IsMember({"transport", "scheduler"}));
 
   auto* sequential = bench->add_subcommand(
       "sequential", "The job of a topology as sequential SGD in one thread");

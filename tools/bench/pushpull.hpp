@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 namespace metronome::tools {
 
 /// Settings of `metronome bench pushpull`.
@@ -9,6 +11,9 @@ struct pushpull_options {
   double seconds = 1.0;
   /// Alternating metronome / raw ZeroMQ runs; medians are reported.
   int repeat = 3;
+  /// Where the metronome server runs (options.server_thread): transport
+  /// or scheduler.
+  std::string server_thread = "transport";
 };
 
 /// Measures dense push+pull of 1M float32, synchronous small push/pull round
