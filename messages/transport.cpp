@@ -120,7 +120,8 @@ const char* to_string(peer_state s) {
 // An eventfd the transport thread polls; any thread may ring it, even after
 // the transport is gone (the descriptor lives as long as its last holder).
 struct transport::waker {
-  explicit waker(const void* loop) : owner(loop) {}
+  explicit waker(const void* loop)
+      : owner(loop) {}
   const void* owner;
   int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   ~waker() {

@@ -47,7 +47,8 @@ caf::behavior recorder(caf::event_based_actor*,
 }
 
 messages::inbound_ptr clock_message(std::uint64_t seq) {
-  auto v = verify_outbound(make_clock(make_header("worker/0", "server/0", seq)));
+  auto v =
+      verify_outbound(make_clock(make_header("worker/0", "server/0", seq)));
   return messages::inbound_ptr(std::move(v.msg));
 }
 
