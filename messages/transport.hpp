@@ -232,6 +232,8 @@ private:
   void return_credit(bool force);
   void tick(std::chrono::steady_clock::time_point now);
   void set_state(peer& p, peer_state s);
+  void start_monitor();
+  void bind_router();
   void watch_monitor();
   void stop_monitor();
   void refuse_connection(int fd);
