@@ -38,9 +38,11 @@ const std::string* postman::node_of(std::string_view actor) const {
 
 void postman::post(messages::outbound msg) const {
   auto i = node_of_.find(msg.destination);
+  if (i != node_of_.end())
+    return transport_.send(i->second, std::move(msg));
   // An unknown node name makes the transport count and log the drop.
-  std::string target = i != node_of_.end() ? i->second : "?" + msg.destination;
-  transport_.send(target, std::move(msg));
+  auto unknown = "?" + msg.destination;
+  transport_.send(unknown, std::move(msg));
 }
 
 namespace {

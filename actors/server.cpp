@@ -62,7 +62,17 @@ struct server_state {
   std::shared_ptr<actor_status> status;
   std::vector<std::int64_t> published;  // what status shows, to spot changes
   std::vector<std::int64_t> publishing; // the same, now
+  std::chrono::steady_clock::time_point published_at;
+  bool publish_due = false; // a publish_atom is on its way
+  caf::event_based_actor* self = nullptr;
 };
+
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+
+// The status board changes at most this often: an async table commits on
+// every push, and building the view each time took 8% of a pipelined
+// small-push run's CPU (docs/benchmarks.md).
+constexpr auto publish_interval = std::chrono::milliseconds(10);
 
 void complain(server_state& st, const actor_env& env,
               const messages::inbound& msg, const std::string& error) {
@@ -195,6 +205,8 @@ void serve_waiting(server_state& st) {
   auto ready = std::stable_partition(
       waiting.begin(), waiting.end(),
       [&](const auto& held) { return !can_answer(st, *held.msg); });
+  if (ready == waiting.end())
+    return;
   auto now = std::chrono::steady_clock::now();
   for (auto i = ready; i != waiting.end(); ++i)
     reply(st, *i->msg, std::chrono::duration<double>(now - i->since).count());
@@ -271,6 +283,15 @@ void publish(server_state& st) {
   }
   if (now == st.published)
     return;
+  auto t = std::chrono::steady_clock::now();
+  if (t - st.published_at < publish_interval) {
+    if (!st.publish_due) {
+      st.publish_due = true;
+      st.self->delayed_send(st.self, publish_interval, publish_atom::value);
+    }
+    return;
+  }
+  st.published_at = t;
   st.published = now;
   std::vector<table_status> tables;
   std::vector<wait_item> waits;
@@ -584,6 +605,7 @@ nlohmann::ordered_json read_slice(const server_state& st,
 caf::behavior server(caf::event_based_actor* self, actor_env env) {
   keep_exception_messages(self);
   auto st = std::make_shared<server_state>();
+  st->self = self;
   const auto& topo = *env.topo;
   auto shards = topo.count("server");
   auto workers = topo.count("worker");
@@ -737,6 +759,10 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
         default:
           complain(*st, env, *msg, "unexpected message kind");
         }
+      },
+      [st](publish_atom) {
+        st->publish_due = false;
+        publish(*st);
       },
       [st, env](const predictor_answer_ptr& answer) {
         take_answer(*st, env, *answer);

@@ -274,7 +274,8 @@ void transport::log_once(const std::string& who, const std::string& what,
 }
 
 bool transport::take_commands() {
-  std::vector<command> batch;
+  // The two vectors trade places, so neither grows again from empty.
+  auto& batch = taken_commands_;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     batch.swap(commands_);
@@ -299,6 +300,7 @@ bool transport::take_commands() {
     }
     i->second->queue.push_back(std::move(cmd.msg));
   }
+  batch.clear();
   for (auto& [name, p] : peers_)
     if (!p->queue.empty())
       flush(*p);

@@ -267,6 +267,7 @@ private:
 
   mutable std::mutex mtx_;
   std::vector<command> commands_;
+  std::vector<command> taken_commands_; ///< the transport thread's batch
   std::map<std::string, peer_state> states_;
   std::map<std::string, peer_traffic> traffic_;
   bool stopping_ = false;
