@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace metronome::messages {
 
@@ -23,12 +24,62 @@ float_block float_block::copy(const float* data, std::size_t count) {
   return of(std::make_shared<const std::vector<float>>(data, data + count));
 }
 
+envelope_bytes::envelope_bytes(const std::uint8_t* data, std::size_t size)
+    : size_(size) {
+  if (size > inline_capacity)
+    throw std::length_error("envelope_bytes: " + std::to_string(size) +
+                            " bytes do not fit inline");
+  std::memcpy(inline_.data(), data, size);
+}
+
+envelope_bytes::envelope_bytes(flatbuffers::DetachedBuffer buffer)
+    : shared_(std::make_shared<const flatbuffers::DetachedBuffer>(
+          std::move(buffer)))
+    , size_(shared_->size()) {}
+
+envelope_bytes& envelope_bytes::operator=(const envelope_bytes& other) {
+  if (this != &other) {
+    shared_ = other.shared_;
+    size_ = other.size_;
+    if (!shared_)
+      std::memcpy(inline_.data(), other.inline_.data(), size_);
+  }
+  return *this;
+}
+
+envelope_bytes& envelope_bytes::operator=(envelope_bytes&& other) noexcept {
+  if (this != &other) {
+    shared_ = std::move(other.shared_);
+    size_ = std::exchange(other.size_, 0);
+    if (!shared_)
+      std::memcpy(inline_.data(), other.inline_.data(), size_);
+  }
+  return *this;
+}
+
 std::size_t outbound::wire_bytes() const {
-  return envelope->size() + attachment.size * sizeof(float);
+  return envelope.size() + attachment.size * sizeof(float);
+}
+
+std::uint8_t*
+envelope_builder::inline_allocator::allocate(std::size_t size) {
+  if (size <= bytes_.size() && !in_use_) {
+    in_use_ = true;
+    return bytes_.data();
+  }
+  return new std::uint8_t[size];
+}
+
+void envelope_builder::inline_allocator::deallocate(std::uint8_t* p,
+                                                    std::size_t) {
+  if (p == bytes_.data())
+    in_use_ = false;
+  else
+    delete[] p;
 }
 
 envelope_builder::envelope_builder(std::size_t initial_size)
-    : fbb_(initial_size) {}
+    : fbb_(initial_size, &allocator_) {}
 
 flatbuffers::Offset<wire::Floats> envelope_builder::floats(std::uint64_t offset,
                                                            float_block values) {
@@ -98,7 +149,17 @@ outbound envelope_builder::finish(const header& h, wire::Body kind,
   wire::FinishEnvelopeBuffer(fbb_, env);
   outbound out;
   out.destination = std::string(h.destination);
-  out.envelope = std::make_shared<flatbuffers::DetachedBuffer>(fbb_.Release());
+  if (fbb_.GetSize() <= envelope_bytes::inline_capacity) {
+    out.envelope = envelope_bytes(fbb_.GetBufferPointer(), fbb_.GetSize());
+  } else {
+    // Larger than the inline storage, so the buffer came from new[], which
+    // a DetachedBuffer without an allocator frees.
+    std::size_t reserved = 0;
+    std::size_t offset = 0;
+    std::uint8_t* buf = fbb_.ReleaseRaw(reserved, offset);
+    out.envelope = envelope_bytes(flatbuffers::DetachedBuffer(
+        nullptr, false, buf, reserved, buf + offset, reserved - offset));
+  }
   out.attachment = std::move(attachment_);
   out.kind = kind;
   return out;
@@ -319,7 +380,7 @@ key_values<std::int64_t> read_integers(const wire::Integers* d) {
   return read_key_values<std::int64_t>(d);
 }
 
-std::unique_ptr<inbound>
+std::shared_ptr<inbound>
 inbound::verify(std::string sender, zmq::message_t envelope,
                 std::optional<zmq::message_t> attachment, std::size_t max_bytes,
                 rejection& why, std::string& error) {
@@ -336,7 +397,7 @@ inbound::verify(std::string sender, zmq::message_t envelope,
             " bytes is too short for an envelope";
     return nullptr;
   }
-  std::unique_ptr<inbound> msg{new inbound};
+  auto msg = std::make_shared<inbound>(private_tag{});
   msg->sender_ = std::move(sender);
   msg->wire_bytes_ = total;
   msg->envelope_frame_ = std::move(envelope);

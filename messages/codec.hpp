@@ -6,6 +6,7 @@
 #include <flatbuffers/flatbuffers.h>
 #include <zmq.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -57,11 +58,46 @@ struct header {
   std::uint32_t table_id = 0;
 };
 
+/// The bytes of one encoded envelope: inline when small, so that a small
+/// message allocates nothing on its way to the transport thread (a buffer
+/// allocated on one thread and freed on another contends for malloc's
+/// arena lock), else a shared buffer ZeroMQ can send without a copy.
+class envelope_bytes {
+public:
+  /// Envelopes of at most this many bytes are held inline.
+  static constexpr std::size_t inline_capacity = 256;
+
+  envelope_bytes() = default;
+  /// Copies `size` bytes, at most inline_capacity, from `data`.
+  envelope_bytes(const std::uint8_t* data, std::size_t size);
+  /// Takes a finished buffer of any size.
+  explicit envelope_bytes(flatbuffers::DetachedBuffer buffer);
+  // Copies move only the bytes in use, not the whole inline storage.
+  envelope_bytes(const envelope_bytes& other) { *this = other; }
+  envelope_bytes(envelope_bytes&& other) noexcept { *this = std::move(other); }
+  envelope_bytes& operator=(const envelope_bytes& other);
+  envelope_bytes& operator=(envelope_bytes&& other) noexcept;
+
+  const std::uint8_t* data() const {
+    return shared_ ? shared_->data() : inline_.data();
+  }
+  std::size_t size() const { return size_; }
+  /// The shared buffer; null when the bytes are inline.
+  const std::shared_ptr<const flatbuffers::DetachedBuffer>& shared() const {
+    return shared_;
+  }
+
+private:
+  std::shared_ptr<const flatbuffers::DetachedBuffer> shared_;
+  std::size_t size_ = 0;
+  alignas(8) std::array<std::uint8_t, inline_capacity> inline_;
+};
+
 /// An encoded message ready for the transport.
 struct outbound {
   /// Destination actor name; empty for messages to the peer's transport.
   std::string destination;
-  std::shared_ptr<flatbuffers::DetachedBuffer> envelope;
+  envelope_bytes envelope;
   /// Values sent as the second frame, when the body's Floats says attached.
   float_block attachment;
   wire::Body kind = wire::Body::NONE;
@@ -79,6 +115,8 @@ struct outbound {
 class envelope_builder {
 public:
   explicit envelope_builder(std::size_t initial_size = 512);
+  envelope_builder(const envelope_builder&) = delete;
+  envelope_builder& operator=(const envelope_builder&) = delete;
 
   flatbuffers::FlatBufferBuilder& fbb() { return fbb_; }
 
@@ -108,11 +146,25 @@ public:
                   flatbuffers::Offset<void> body);
 
 private:
+  /// Serves the builder's first buffer from storage inside the builder
+  /// when it fits, so a small envelope is built without touching the heap.
+  class inline_allocator final : public flatbuffers::Allocator {
+  public:
+    std::uint8_t* allocate(std::size_t size) override;
+    void deallocate(std::uint8_t* p, std::size_t size) override;
+
+  private:
+    alignas(8) std::array<std::uint8_t, envelope_bytes::inline_capacity>
+        bytes_;
+    bool in_use_ = false;
+  };
+
   static void check_sizes(std::size_t keys, std::size_t values);
   flatbuffers::Offset<wire::Floats>
   encode_floats(std::uint64_t offset, const std::vector<std::uint64_t>* keys,
                 float_block values);
 
+  inline_allocator allocator_;
   flatbuffers::FlatBufferBuilder fbb_;
   float_block attachment_;
 };
@@ -145,14 +197,23 @@ public:
 /// A received message whose frames have passed verification; the accessors
 /// are safe to use on any contents a peer could send.
 class inbound {
+  struct private_tag {};
+
 public:
+  /// For verify() only; the tag keeps other callers out.
+  explicit inbound(private_tag) {}
+  inbound(const inbound&) = delete;
+  inbound& operator=(const inbound&) = delete;
+  /// Calls handled().
+  ~inbound() { handled(); }
+
   /// Checks the frames of one received message from node `sender` and
   /// returns the message, or nullptr with `why` and `error` set. Never reads
   /// unverified bytes; copies a frame whose start is misaligned (ZeroMQ hands
   /// frames over at any address) and rejects an envelope in which a vector
   /// of 8-byte values is misaligned (the error names the field), so every
   /// vector of an accepted message can be read element by element.
-  static std::unique_ptr<inbound>
+  static std::shared_ptr<inbound>
   verify(std::string sender, zmq::message_t envelope,
          std::optional<zmq::message_t> attachment, std::size_t max_bytes,
          rejection& why, std::string& error);
@@ -191,8 +252,6 @@ public:
   }
 
 private:
-  inbound() = default;
-
   std::string sender_;
   zmq::message_t envelope_frame_;
   zmq::message_t attachment_frame_;

@@ -1,4 +1,5 @@
 #include "messages/transport.hpp"
+#include "messages/ring_queue.hpp"
 #include "messages/thread_handoff.hpp"
 
 #include <spdlog/spdlog.h>
@@ -10,7 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <stdexcept>
 
 namespace metronome::messages {
@@ -32,15 +32,16 @@ constexpr int receive_batch = 256;
 thread_local const void* loop_owner = nullptr;
 
 zmq::message_t envelope_frame(const outbound& msg) {
-  const auto& buf = *msg.envelope;
-  if (buf.size() < zero_copy_envelope_bytes)
-    return zmq::message_t(buf.data(), buf.size());
-  auto* keep = new std::shared_ptr<flatbuffers::DetachedBuffer>(msg.envelope);
+  using shared_buffer = std::shared_ptr<const flatbuffers::DetachedBuffer>;
+  const auto& env = msg.envelope;
+  if (!env.shared() || env.size() < zero_copy_envelope_bytes)
+    return zmq::message_t(env.data(), env.size());
+  auto* keep = new shared_buffer(env.shared());
   return zmq::message_t(
-      const_cast<std::uint8_t*>(buf.data()), buf.size(),
+      const_cast<std::uint8_t*>(env.data()), env.size(),
       [](void*, void* hint) {
         acquire_handoff();
-        delete static_cast<std::shared_ptr<flatbuffers::DetachedBuffer>*>(hint);
+        delete static_cast<shared_buffer*>(hint);
       },
       keep);
 }
@@ -99,7 +100,7 @@ struct transport::peer {
   std::string name;
   std::string endpoint;
   std::unique_ptr<zmq::socket_t> dealer;
-  std::deque<outbound> queue;
+  ring_queue<outbound> queue;
   std::uint64_t in_flight_messages = 0;
   std::uint64_t in_flight_bytes = 0;
   clock_type::time_point last_heard;
@@ -432,11 +433,7 @@ void transport::receive() {
     }
     if (ci != consumed_.end())
       msg->on_handled(ci->second);
-    inbound_ptr ptr(msg.release(), [](const inbound* m) {
-      acquire_handoff();
-      m->handled();
-      delete m;
-    });
+    inbound_ptr ptr = std::move(msg);
     auto destination = std::string(ptr->destination());
     auto source = std::string(ptr->source());
     auto kind = ptr->kind();

@@ -23,12 +23,12 @@ void write(const std::string& name, const outbound& out,
   bool attached = out.attachment.size > 0;
   flags = static_cast<std::uint8_t>(flags | (attached ? 1 : 0));
   bytes.push_back(flags);
-  std::size_t n = out.envelope->size();
+  std::size_t n = out.envelope.size();
   if (attached) {
     bytes.push_back(static_cast<std::uint8_t>(n & 0xff));
     bytes.push_back(static_cast<std::uint8_t>(n >> 8));
   }
-  const auto* e = out.envelope->data();
+  const auto* e = out.envelope.data();
   bytes.insert(bytes.end(), e, e + n);
   if (attached) {
     const auto* a = reinterpret_cast<const std::uint8_t*>(out.attachment.data);

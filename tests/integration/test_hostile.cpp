@@ -18,7 +18,7 @@ using namespace metronome;
 namespace {
 
 void send(zmq::socket_t& s, const messages::outbound& msg) {
-  const auto& env = *msg.envelope;
+  const auto& env = msg.envelope;
   bool attached = msg.attachment.size > 0;
   s.send(zmq::buffer(env.data(), env.size()),
          attached ? zmq::send_flags::sndmore : zmq::send_flags::none);

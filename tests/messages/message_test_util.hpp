@@ -111,8 +111,8 @@ struct frames {
 
 inline frames to_frames(const outbound& out) {
   frames f;
-  f.envelope.assign(out.envelope->data(),
-                    out.envelope->data() + out.envelope->size());
+  f.envelope.assign(out.envelope.data(),
+                    out.envelope.data() + out.envelope.size());
   if (out.attachment.size > 0) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(out.attachment.data);
     f.attachment.emplace(p, p + out.attachment.size * sizeof(float));
@@ -145,7 +145,7 @@ inline zmq::message_t to_message(const bytes& b) {
 
 /// The outcome of inbound::verify.
 struct verdict {
-  std::unique_ptr<inbound> msg;
+  std::shared_ptr<inbound> msg;
   rejection why = rejection::none;
   std::string error;
 };
@@ -308,7 +308,7 @@ inline header test_header() {
 }
 
 /// Verifies `out` and checks the header, the kind and the frame layout.
-inline std::unique_ptr<inbound> round_trip(const outbound& out, wire::Body kind,
+inline std::shared_ptr<inbound> round_trip(const outbound& out, wire::Body kind,
                                            bool attached = false) {
   EXPECT_EQ(out.kind, kind);
   EXPECT_EQ(out.destination, destination_name);

@@ -49,6 +49,32 @@ TEST(CodecRoundTrip, PushDenseInline) {
   EXPECT_EQ(to_vector(m->values(*f)), values);
 }
 
+// A small envelope is copied into the outbound message; one that outgrows
+// the builder's inline storage moves to the heap and is shared instead.
+// Both must arrive whole, for every size around the inline capacity.
+TEST(CodecRoundTrip, InlineAndSharedEnvelopesDecodeAlike) {
+  bool saw_inline = false;
+  bool saw_shared = false;
+  for (std::size_t n = 1; n <= 120; ++n) {
+    auto values = ramp(n);
+    auto out = make_push(test_header(), n, values);
+    bool inline_bytes = out.envelope.shared() == nullptr;
+    EXPECT_EQ(inline_bytes,
+              out.envelope.size() <= envelope_bytes::inline_capacity)
+        << n << " floats";
+    saw_inline = saw_inline || inline_bytes;
+    saw_shared = saw_shared || !inline_bytes;
+    auto m = round_trip(out, wire::Body::Push);
+    ASSERT_NE(m, nullptr) << n << " floats";
+    const auto* f = m->envelope().body_as_Push()->payload();
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->offset(), n);
+    EXPECT_EQ(to_vector(m->values(*f)), values) << n << " floats";
+  }
+  EXPECT_TRUE(saw_inline);
+  EXPECT_TRUE(saw_shared);
+}
+
 TEST(CodecRoundTrip, PushDenseLargeTravelsAsAttachedFrame) {
   auto values = std::make_shared<const std::vector<float>>(ramp(5000));
   envelope_builder b;
@@ -59,7 +85,7 @@ TEST(CodecRoundTrip, PushDenseLargeTravelsAsAttachedFrame) {
   EXPECT_EQ(out.attachment.data, values->data() + 100);
   EXPECT_EQ(out.attachment.size, 4000u);
   // The envelope must not also carry the values inline.
-  EXPECT_LT(out.envelope->size(), 1024u);
+  EXPECT_LT(out.envelope.size(), 1024u);
   auto m = round_trip(out, wire::Body::Push, true);
   ASSERT_NE(m, nullptr);
   const auto* f = m->envelope().body_as_Push()->payload();
@@ -709,7 +735,7 @@ TEST(CodecReject, MissingHeaderBodyOrPayload) {
 
 TEST(CodecReject, Oversized) {
   auto small = make_push(test_header(), 0, ramp(10));
-  auto size = small.envelope->size();
+  auto size = small.envelope.size();
   auto v = verify_outbound(small, size - 1);
   EXPECT_EQ(v.msg, nullptr);
   EXPECT_EQ(v.why, rejection::oversized);
@@ -721,7 +747,7 @@ TEST(CodecReject, Oversized) {
 
   // The attached frame counts towards the limit.
   auto large = make_push(test_header(), 0, ramp(4096));
-  auto env_size = large.envelope->size();
+  auto env_size = large.envelope.size();
   auto total = large.wire_bytes();
   auto over = verify_outbound(large, total - 1);
   EXPECT_EQ(over.why, rejection::oversized);

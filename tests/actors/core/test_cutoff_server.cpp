@@ -22,7 +22,7 @@ algorithms::cutoff_decision wait_for(std::size_t c) {
 }
 
 // A Cutoff message from `source` fixing `accepted` for `version`.
-std::unique_ptr<messages::inbound>
+std::shared_ptr<messages::inbound>
 cutoff_message(const std::string& source, std::int64_t version,
                std::vector<std::uint32_t> accepted) {
   messages::envelope_builder b;
@@ -82,7 +82,7 @@ struct server_under_test {
   }
 
   // The Cutoff message sent to `to`, the last one, as received.
-  std::unique_ptr<messages::inbound> sent_to(const std::string& to) const {
+  std::shared_ptr<messages::inbound> sent_to(const std::string& to) const {
     for (auto i = sent.rbegin(); i != sent.rend(); ++i) {
       auto v = verify_outbound(*i);
       if (v.msg && v.msg->destination() == to)

@@ -29,7 +29,7 @@ protected:
             [this](messages::outbound m) { sent_.push_back(std::move(m)); }) {}
 
   // A PullReply from `server` with `seq` for keys [offset, offset + n).
-  std::unique_ptr<messages::inbound> reply(const std::string& server,
+  std::shared_ptr<messages::inbound> reply(const std::string& server,
                                            std::uint64_t seq,
                                            std::uint64_t offset,
                                            std::size_t n) {
