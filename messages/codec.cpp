@@ -273,14 +273,17 @@ public:
   explicit alignment_check(const std::uint8_t* base)
       : base_(base) {}
 
+  // The field is named in two parts, joined only for an error, so that
+  // checking a well-formed message allocates nothing.
   template <class T>
-  void vector(const flatbuffers::Vector<T>* v, const std::string& field) {
+  void vector(const flatbuffers::Vector<T>* v, std::string_view field,
+              std::string_view member = {}) {
     static_assert(sizeof(T) == 8);
     if (!error_.empty() || v == nullptr || v->size() == 0)
       return;
     const auto* data = reinterpret_cast<const std::uint8_t*>(v->data());
     if (!is_aligned(data, sizeof(T)))
-      error_ = field +
+      error_ = std::string(field) + std::string(member) +
                " (a vector of 8-byte values) is misaligned: it "
                "starts at byte " +
                std::to_string(data - base_) +
@@ -288,11 +291,11 @@ public:
   }
 
   template <class Table>
-  void key_values(const Table* t, const std::string& field) {
+  void key_values(const Table* t, std::string_view field) {
     if (t == nullptr)
       return;
-    vector(t->keys(), field + ".keys");
-    vector(t->values(), field + ".values");
+    vector(t->keys(), field, ".keys");
+    vector(t->values(), field, ".values");
   }
 
   const std::string& error() const { return error_; }
@@ -309,8 +312,7 @@ std::string check_alignment(const wire::Envelope& env,
   case wire::Body::Push:
   case wire::Body::PullReply:
     if (const auto* f = floats_of(env))
-      c.vector(f->keys(),
-               std::string(kind_name(env.body_type())) + ".payload.keys");
+      c.vector(f->keys(), kind_name(env.body_type()), ".payload.keys");
     break;
   case wire::Body::PullRequest:
     c.vector(env.body_as_PullRequest()->keys(), "PullRequest.keys");
@@ -404,10 +406,13 @@ inbound::verify(std::string sender, zmq::message_t envelope,
   const auto* bytes = msg->envelope_frame_.data<std::uint8_t>();
   std::size_t size = msg->envelope_frame_.size();
   if (!is_aligned(bytes, alignof(std::uint64_t))) {
-    msg->aligned_envelope_.resize((size + 7) / 8);
-    std::memcpy(msg->aligned_envelope_.data(), bytes, size);
-    bytes =
-        reinterpret_cast<const std::uint8_t*>(msg->aligned_envelope_.data());
+    std::uint8_t* copy = msg->small_copy_.data();
+    if (size > msg->small_copy_.size()) {
+      msg->aligned_envelope_.reset(new std::uint64_t[(size + 7) / 8]);
+      copy = reinterpret_cast<std::uint8_t*>(msg->aligned_envelope_.get());
+    }
+    std::memcpy(copy, bytes, size);
+    bytes = copy;
   }
   flatbuffers::Verifier verifier(bytes, size);
   if (!wire::VerifyEnvelopeBuffer(verifier)) {

@@ -255,7 +255,11 @@ private:
   std::string sender_;
   zmq::message_t envelope_frame_;
   zmq::message_t attachment_frame_;
-  std::vector<std::uint64_t> aligned_envelope_;
+  // Where a misaligned envelope is copied: inside the message when small
+  // (ZeroMQ hands small frames over at any offset of its receive buffer).
+  alignas(8) std::array<std::uint8_t, envelope_bytes::inline_capacity>
+      small_copy_;
+  std::unique_ptr<std::uint64_t[]> aligned_envelope_;
   std::vector<float> aligned_attachment_;
   const float* attachment_data_ = nullptr;
   std::size_t attachment_size_ = 0;

@@ -264,5 +264,28 @@ TEST(CodecAlignment, FramesAtAnyAddressAreAccepted) {
   }
 }
 
+// An envelope too large for the copy kept inside a message is copied to the
+// heap instead; at every address it reads back the same as the small ones.
+TEST(CodecAlignment, LargeFramesAtAnyAddressAreAccepted) {
+  auto values = ramp(300);
+  auto f = to_frames(make_push(test_header(), 5, values));
+  ASSERT_GT(f.envelope.size(), envelope_bytes::inline_capacity);
+  auto no_free = [](void*, void*) {};
+  for (std::size_t shift = 0; shift < 8; ++shift) {
+    std::vector<std::uint64_t> storage(f.envelope.size() / 8 + 2);
+    auto* start = reinterpret_cast<std::uint8_t*>(storage.data()) + shift;
+    std::memcpy(start, f.envelope.data(), f.envelope.size());
+    zmq::message_t frame(start, f.envelope.size(), no_free);
+    rejection why = rejection::none;
+    std::string error;
+    auto m = inbound::verify("peer", std::move(frame), std::nullopt, 1 << 20,
+                             why, error);
+    ASSERT_NE(m, nullptr) << "at +" << shift << ": " << error;
+    const auto* p = m->envelope().body_as_Push()->payload();
+    EXPECT_EQ(p->offset(), 5u);
+    EXPECT_EQ(to_vector(m->values(*p)), values) << "at +" << shift;
+  }
+}
+
 } // namespace
 } // namespace metronome::messages::test
