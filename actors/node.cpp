@@ -130,11 +130,12 @@ void node::start() {
       actors_.push_back(handle);
     }
   }
-  transport_->start([this](messages::inbound_ptr msg) { return deliver(msg); },
-                    [this](const std::string& peer, messages::peer_state s) {
-                      on_peer(peer, s);
-                    },
-                    &unit_);
+  transport_->start(
+      [this](messages::inbound_ptr msg) { return deliver(std::move(msg)); },
+      [this](const std::string& peer, messages::peer_state s) {
+        on_peer(peer, s);
+      },
+      &unit_);
   if (topo_.node_of("coordinator/0") == nullptr)
     return;
   messages::envelope_builder builder;

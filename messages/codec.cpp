@@ -61,8 +61,7 @@ std::size_t outbound::wire_bytes() const {
   return envelope.size() + attachment.size * sizeof(float);
 }
 
-std::uint8_t*
-envelope_builder::inline_allocator::allocate(std::size_t size) {
+std::uint8_t* envelope_builder::inline_allocator::allocate(std::size_t size) {
   if (size <= bytes_.size() && !in_use_) {
     in_use_ = true;
     return bytes_.data();

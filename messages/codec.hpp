@@ -66,6 +66,8 @@ class envelope_bytes {
 public:
   /// Envelopes of at most this many bytes are held inline.
   static constexpr std::size_t inline_capacity = 256;
+  /// Room for one small envelope (align it to 8 for its 8-byte fields).
+  using storage = std::array<std::uint8_t, inline_capacity>;
 
   envelope_bytes() = default;
   /// Copies `size` bytes, at most inline_capacity, from `data`.
@@ -90,7 +92,7 @@ public:
 private:
   std::shared_ptr<const flatbuffers::DetachedBuffer> shared_;
   std::size_t size_ = 0;
-  alignas(8) std::array<std::uint8_t, inline_capacity> inline_;
+  alignas(8) storage inline_;
 };
 
 /// An encoded message ready for the transport.
@@ -154,8 +156,7 @@ private:
     void deallocate(std::uint8_t* p, std::size_t size) override;
 
   private:
-    alignas(8) std::array<std::uint8_t, envelope_bytes::inline_capacity>
-        bytes_;
+    alignas(8) envelope_bytes::storage bytes_;
     bool in_use_ = false;
   };
 
@@ -257,8 +258,7 @@ private:
   zmq::message_t attachment_frame_;
   // Where a misaligned envelope is copied: inside the message when small
   // (ZeroMQ hands small frames over at any offset of its receive buffer).
-  alignas(8) std::array<std::uint8_t, envelope_bytes::inline_capacity>
-      small_copy_;
+  alignas(8) envelope_bytes::storage small_copy_;
   std::unique_ptr<std::uint64_t[]> aligned_envelope_;
   std::vector<float> aligned_attachment_;
   const float* attachment_data_ = nullptr;
