@@ -2,6 +2,7 @@
 // which thread runs a handler, in which order, and what happens to pending
 // work when the transport thread ends.
 
+#include "actors/node.hpp"
 #include "actors/transport_unit.hpp"
 
 #include "tests/messages/message_test_util.hpp"
@@ -52,9 +53,15 @@ messages::inbound_ptr clock_message(std::uint64_t seq) {
   return messages::inbound_ptr(std::move(v.msg));
 }
 
+// The scheduler a node runs (under ThreadSanitizer one thread, whose
+// hand-offs TSan can follow).
+struct node_config : caf::actor_system_config {
+  node_config() { configure_actor_system(*this); }
+};
+
 class TransportUnit : public ::testing::Test {
 protected:
-  caf::actor_system_config cfg_;
+  node_config cfg_;
   caf::actor_system sys_{cfg_};
   std::shared_ptr<handled_log> log_ = std::make_shared<handled_log>();
   // Lazily initialised, so that its first run is the first message's: an
