@@ -189,6 +189,23 @@ TEST(CodecAlignment, EmptyVectorsAtFourModEightAreAccepted) {
   EXPECT_TRUE(read.values.empty());
 }
 
+// Verifies `envelope` handed over `shift` bytes past an 8-byte boundary, as
+// ZeroMQ may hand a frame over, from `storage`, which must outlive the
+// message.
+std::shared_ptr<inbound> verify_shifted(const bytes& envelope,
+                                        std::size_t shift,
+                                        std::vector<std::uint64_t>& storage,
+                                        std::string& error) {
+  storage.assign(envelope.size() / 8 + 2, 0);
+  auto* start = reinterpret_cast<std::uint8_t*>(storage.data()) + shift;
+  std::memcpy(start, envelope.data(), envelope.size());
+  auto no_free = [](void*, void*) {};
+  zmq::message_t frame(start, envelope.size(), no_free);
+  rejection why = rejection::none;
+  return inbound::verify("peer", std::move(frame), std::nullopt, 1 << 20, why,
+                         error);
+}
+
 // Every message with 8-byte vectors, handed over at each of the 8 possible
 // addresses mod 8 (as ZeroMQ may), is accepted and reads back intact.
 TEST(CodecAlignment, FramesAtAnyAddressAreAccepted) {
@@ -205,18 +222,12 @@ TEST(CodecAlignment, FramesAtAnyAddressAreAccepted) {
     all.push_back(
         b.finish(test_header(), wire::Body::PullRequest, body.Union()));
   }
-  auto no_free = [](void*, void*) {};
   for (const auto& out : all) {
     auto f = to_frames(out);
     for (std::size_t shift = 0; shift < 8; ++shift) {
-      std::vector<std::uint64_t> storage(f.envelope.size() / 8 + 2);
-      auto* start = reinterpret_cast<std::uint8_t*>(storage.data()) + shift;
-      std::memcpy(start, f.envelope.data(), f.envelope.size());
-      zmq::message_t frame(start, f.envelope.size(), no_free);
-      rejection why = rejection::none;
+      std::vector<std::uint64_t> storage;
       std::string error;
-      auto m = inbound::verify("peer", std::move(frame), std::nullopt, 1 << 20,
-                               why, error);
+      auto m = verify_shifted(f.envelope, shift, storage, error);
       std::string what =
           std::string(kind_name(out.kind)) + " at +" + std::to_string(shift);
       ASSERT_NE(m, nullptr) << what << ": " << error;
@@ -270,16 +281,10 @@ TEST(CodecAlignment, LargeFramesAtAnyAddressAreAccepted) {
   auto values = ramp(300);
   auto f = to_frames(make_push(test_header(), 5, values));
   ASSERT_GT(f.envelope.size(), envelope_bytes::inline_capacity);
-  auto no_free = [](void*, void*) {};
   for (std::size_t shift = 0; shift < 8; ++shift) {
-    std::vector<std::uint64_t> storage(f.envelope.size() / 8 + 2);
-    auto* start = reinterpret_cast<std::uint8_t*>(storage.data()) + shift;
-    std::memcpy(start, f.envelope.data(), f.envelope.size());
-    zmq::message_t frame(start, f.envelope.size(), no_free);
-    rejection why = rejection::none;
+    std::vector<std::uint64_t> storage;
     std::string error;
-    auto m = inbound::verify("peer", std::move(frame), std::nullopt, 1 << 20,
-                             why, error);
+    auto m = verify_shifted(f.envelope, shift, storage, error);
     ASSERT_NE(m, nullptr) << "at +" << shift << ": " << error;
     const auto* p = m->envelope().body_as_Push()->payload();
     EXPECT_EQ(p->offset(), 5u);
