@@ -393,18 +393,13 @@ inbound::verify(std::string sender, zmq::message_t envelope,
     return nullptr;
   }
   why = rejection::malformed;
-  if (envelope.size() < 8) {
-    error = "frame of " + std::to_string(envelope.size()) +
-            " bytes is too short for an envelope";
-    return nullptr;
-  }
   auto msg = std::make_shared<inbound>(private_tag{});
   msg->sender_ = std::move(sender);
   msg->wire_bytes_ = total;
   msg->envelope_frame_ = std::move(envelope);
   const auto* bytes = msg->envelope_frame_.data<std::uint8_t>();
   std::size_t size = msg->envelope_frame_.size();
-  if (!is_aligned(bytes, alignof(std::uint64_t))) {
+  if (size >= 8 && !is_aligned(bytes, alignof(std::uint64_t))) {
     std::uint8_t* copy = msg->small_copy_.data();
     if (size > msg->small_copy_.size()) {
       msg->aligned_envelope_.reset(new std::uint64_t[(size + 7) / 8]);
@@ -413,21 +408,8 @@ inbound::verify(std::string sender, zmq::message_t envelope,
     std::memcpy(copy, bytes, size);
     bytes = copy;
   }
-  flatbuffers::Verifier verifier(bytes, size);
-  if (!wire::VerifyEnvelopeBuffer(verifier)) {
-    error =
-        "frame of " + std::to_string(size) + " bytes is not a valid envelope";
-    return nullptr;
-  }
-  msg->root_ = wire::GetEnvelope(bytes);
   std::size_t attachment_bytes = attachment ? attachment->size() : 0;
-  error =
-      check_semantics(*msg->root_, attachment_bytes, attachment.has_value());
-  if (error.empty())
-    error = check_alignment(*msg->root_, bytes);
-  if (error.empty())
-    error = check_rounds(*msg->root_);
-  if (!error.empty())
+  if (!msg->check(bytes, size, attachment_bytes, attachment.has_value(), error))
     return nullptr;
   if (attachment) {
     msg->attachment_frame_ = std::move(*attachment);
@@ -443,6 +425,47 @@ inbound::verify(std::string sender, zmq::message_t envelope,
   }
   why = rejection::none;
   return msg;
+}
+
+std::shared_ptr<inbound> inbound::verify_small(std::string sender,
+                                               const std::uint8_t* data,
+                                               std::size_t size,
+                                               std::string& error) {
+  auto msg = std::make_shared<inbound>(private_tag{});
+  if (size > msg->small_copy_.size()) {
+    error = "envelope of " + std::to_string(size) +
+            " bytes is too large for a bundle";
+    return nullptr;
+  }
+  msg->sender_ = std::move(sender);
+  msg->wire_bytes_ = size;
+  std::memcpy(msg->small_copy_.data(), data, size);
+  if (!msg->check(msg->small_copy_.data(), size, 0, false, error))
+    return nullptr;
+  return msg;
+}
+
+bool inbound::check(const std::uint8_t* bytes, std::size_t size,
+                    std::size_t attachment_bytes, bool has_attachment,
+                    std::string& error) {
+  if (size < 8) {
+    error = "frame of " + std::to_string(size) +
+            " bytes is too short for an envelope";
+    return false;
+  }
+  flatbuffers::Verifier verifier(bytes, size);
+  if (!wire::VerifyEnvelopeBuffer(verifier)) {
+    error =
+        "frame of " + std::to_string(size) + " bytes is not a valid envelope";
+    return false;
+  }
+  root_ = wire::GetEnvelope(bytes);
+  error = check_semantics(*root_, attachment_bytes, has_attachment);
+  if (error.empty())
+    error = check_alignment(*root_, bytes);
+  if (error.empty())
+    error = check_rounds(*root_);
+  return error.empty();
 }
 
 void inbound::handled() const {

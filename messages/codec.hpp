@@ -219,6 +219,15 @@ public:
          std::optional<zmq::message_t> attachment, std::size_t max_bytes,
          rejection& why, std::string& error);
 
+  /// Checks one envelope of `size` bytes at `data` (a part of a bundle,
+  /// see bundle.hpp) as verify() does and copies it into the message;
+  /// nullptr with `error` set when it is malformed or larger than an
+  /// inline envelope.
+  static std::shared_ptr<inbound> verify_small(std::string sender,
+                                               const std::uint8_t* data,
+                                               std::size_t size,
+                                               std::string& error);
+
   // Each accessor first acquires the transport's hand-off, since the
   // message was written on the transport thread and reaches an actor's
   // thread through CAF's mailbox (see thread_handoff.hpp).
@@ -253,6 +262,11 @@ public:
   }
 
 private:
+  // Verifies the envelope at `bytes` (aligned) and sets root_.
+  bool check(const std::uint8_t* bytes, std::size_t size,
+             std::size_t attachment_bytes, bool has_attachment,
+             std::string& error);
+
   std::string sender_;
   zmq::message_t envelope_frame_;
   zmq::message_t attachment_frame_;

@@ -17,6 +17,8 @@ public:
 
   /// The oldest element; the queue must not be empty.
   T& front() { return slots_[head_]; }
+  /// The element `i` places after the oldest; `i` must be below size().
+  T& operator[](std::size_t i) { return slots_[(head_ + i) & mask()]; }
 
   void push_back(T value) {
     grow_if_full();

@@ -27,6 +27,9 @@ constexpr std::size_t zero_copy_envelope_bytes = 2048;
 // queues and timers are served under load.
 constexpr int receive_batch = 256;
 
+static_assert(bundle::max_envelope_bytes <= envelope_bytes::inline_capacity,
+              "a bundled envelope fits in an inbound message's own copy");
+
 // The transport whose thread this is, if any: what its own thread sends
 // needs no wake-up, the loop flushes it after the guest ran.
 thread_local const void* loop_owner = nullptr;
@@ -321,17 +324,60 @@ void transport::flush(peer& p) {
       }
       return;
     }
-    auto result = try_send(p, msg);
+    std::size_t count = control ? 1 : bundle_count(p);
+    auto result = count > 1 ? send_bundle(p, count) : try_send(p, msg);
     if (result == send_result::would_block)
       return;
-    if (!control) {
-      if (result == send_result::sent) {
-        ++p.in_flight_messages;
-        p.in_flight_bytes += msg.wire_bytes();
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!control) {
+        if (result == send_result::sent) {
+          ++p.in_flight_messages;
+          p.in_flight_bytes += p.queue.front().wire_bytes();
+        }
+        p.stalled = false;
       }
-      p.stalled = false;
+      p.queue.pop_front();
     }
-    p.queue.pop_front();
+  }
+}
+
+std::size_t transport::bundle_count(peer& p) {
+  auto bundles = [](const outbound& m) {
+    return !m.is_control() && m.attachment.size == 0 &&
+           m.envelope.size() <= bundle::max_envelope_bytes;
+  };
+  std::size_t count = 0;
+  std::uint64_t bytes = p.in_flight_bytes;
+  while (count < p.queue.size() && count < bundle::max_envelopes) {
+    const auto& m = p.queue[count];
+    if (!bundles(m) ||
+        (count > 0 && (p.in_flight_messages + count >= opts_.window_messages ||
+                       bytes + m.wire_bytes() > opts_.window_bytes)))
+      break;
+    bytes += m.wire_bytes();
+    ++count;
+  }
+  return std::max<std::size_t>(count, 1);
+}
+
+transport::send_result transport::send_bundle(peer& p, std::size_t count) {
+  bundle_writer_.clear();
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& env = p.queue[i].envelope;
+    bundle_writer_.add(env.data(), env.size());
+  }
+  const auto& bytes = bundle_writer_.bytes();
+  try {
+    zmq::message_t frame(bytes.data(), bytes.size());
+    if (!p.dealer->send(frame, zmq::send_flags::dontwait))
+      return send_result::would_block;
+    ++counters_.frames_out;
+    counters_.bytes_out += bytes.size();
+    return send_result::sent;
+  } catch (const zmq::error_t& e) {
+    counters_.send_errors += count;
+    log_once(p.name, "send failed; messages dropped", e.what());
+    return send_result::failed;
   }
 }
 
@@ -377,83 +423,124 @@ void transport::receive() {
     if (!got)
       return;
     acquire_handoff();
-    std::string sender = parts[0].to_string();
-    std::size_t bytes = 0;
-    for (std::size_t i = 1; i < parts.size(); ++i)
-      bytes += parts[i].size();
-    ++counters_.frames_in;
-    counters_.bytes_in += bytes;
-    auto pi = peers_.find(sender);
-    if (pi == peers_.end()) {
-      ++counters_.dropped_unknown_sender;
-      // One log line for all strangers: their ids are the sender's choice.
-      log_once("?", "message from an undeclared node dropped",
-               "routing id '" + sender + "' (first of them)");
-      continue;
-    }
-    auto ci = consumed_.find(sender);
-    auto reject = [&](rejection why, const std::string& error) {
-      if (why == rejection::oversized) {
-        ++counters_.dropped_oversized;
-        log_once(sender, "oversized message dropped", error);
-      } else {
-        ++counters_.dropped_malformed;
-        log_once(sender, "malformed message dropped", error);
-      }
-      if (ci != consumed_.end())
-        ci->second->consume(bytes);
-    };
-    if (parts.size() < 2 || parts.size() > 3) {
-      reject(rejection::malformed, "message with " +
-                                       std::to_string(parts.size() - 1) +
-                                       " frames (expected 1 or 2)");
-      continue;
-    }
-    std::optional<zmq::message_t> attachment;
-    if (parts.size() == 3)
-      attachment = std::move(parts[2]);
-    rejection why = rejection::none;
-    std::string error;
-    auto msg =
-        inbound::verify(sender, std::move(parts[1]), std::move(attachment),
-                        opts_.max_message_bytes, why, error);
+    receive_message(parts);
+  }
+}
+
+void transport::receive_message(std::vector<zmq::message_t>& parts) {
+  std::string sender = parts[0].to_string();
+  std::size_t bytes = 0;
+  for (std::size_t i = 1; i < parts.size(); ++i)
+    bytes += parts[i].size();
+  ++counters_.frames_in;
+  counters_.bytes_in += bytes;
+  if (peers_.find(sender) == peers_.end()) {
+    ++counters_.dropped_unknown_sender;
+    // One log line for all strangers: their ids are the sender's choice.
+    log_once("?", "message from an undeclared node dropped",
+             "routing id '" + sender + "' (first of them)");
+    return;
+  }
+  auto ci = consumed_.find(sender);
+  static const std::shared_ptr<consumption> none;
+  const auto& consumed = ci == consumed_.end() ? none : ci->second;
+  if (parts.size() < 2 || parts.size() > 3) {
+    reject(sender, consumed, bytes, rejection::malformed,
+           "message with " + std::to_string(parts.size() - 1) +
+               " frames (expected 1 or 2)");
+    return;
+  }
+  const auto* first = parts[1].data<std::uint8_t>();
+  if (parts.size() == 2 && bundle::is_bundle(first, parts[1].size())) {
+    receive_bundle(sender, consumed, parts[1]);
+    return;
+  }
+  std::optional<zmq::message_t> attachment;
+  if (parts.size() == 3)
+    attachment = std::move(parts[2]);
+  rejection why = rejection::none;
+  std::string error;
+  auto msg = inbound::verify(std::move(sender), std::move(parts[1]),
+                             std::move(attachment), opts_.max_message_bytes,
+                             why, error);
+  if (!msg) {
+    reject(parts[0].to_string(), consumed, bytes, why, error);
+    return;
+  }
+  accept(std::move(msg), consumed, bytes);
+}
+
+void transport::receive_bundle(const std::string& sender,
+                               const std::shared_ptr<consumption>& consumed,
+                               const zmq::message_t& frame) {
+  std::string error;
+  if (!bundle::split(frame.data<std::uint8_t>(), frame.size(), bundle_parts_,
+                     error)) {
+    reject(sender, consumed, frame.size(), rejection::malformed, error);
+    return;
+  }
+  for (const auto& part : bundle_parts_) {
+    auto msg = inbound::verify_small(sender, part.data, part.size, error);
     if (!msg) {
-      reject(why, error);
+      reject(sender, consumed, part.size, rejection::malformed, error);
       continue;
     }
-    if (msg->destination().empty()) {
-      // Credit and heartbeats never take credit from the sender's window,
-      // so they must not return any either.
-      bool control = msg->kind() == wire::Body::Credit ||
-                     msg->kind() == wire::Body::Heartbeat;
-      handle_transport_message(*msg);
-      if (!control && ci != consumed_.end())
-        ci->second->consume(bytes);
-      continue;
-    }
-    if (ci != consumed_.end())
-      msg->on_handled(ci->second);
-    inbound_ptr ptr = std::move(msg);
-    auto destination = std::string(ptr->destination());
-    auto source = std::string(ptr->source());
-    auto kind = ptr->kind();
-    release_handoff();
-    switch (deliver_(std::move(ptr))) {
-    case delivery::delivered:
-      break;
-    case delivery::unknown_actor:
-      ++counters_.dropped_misaddressed;
-      log_once(sender, "message for unknown actor dropped",
-               std::string("kind ") + kind_name(kind) + " for '" + destination +
-                   "'");
-      break;
-    case delivery::forged_source:
-      ++counters_.dropped_forged;
-      log_once(sender, "message with a forged source dropped",
-               std::string("kind ") + kind_name(kind) + " from '" + source +
-                   "', an actor that node does not host");
-      break;
-    }
+    accept(std::move(msg), consumed, part.size);
+  }
+}
+
+void transport::reject(const std::string& sender,
+                       const std::shared_ptr<consumption>& consumed,
+                       std::size_t bytes, rejection why,
+                       const std::string& error) {
+  if (why == rejection::oversized) {
+    ++counters_.dropped_oversized;
+    log_once(sender, "oversized message dropped", error);
+  } else {
+    ++counters_.dropped_malformed;
+    log_once(sender, "malformed message dropped", error);
+  }
+  if (consumed != nullptr)
+    consumed->consume(bytes);
+}
+
+void transport::accept(std::shared_ptr<inbound> msg,
+                       const std::shared_ptr<consumption>& consumed,
+                       std::size_t bytes) {
+  if (msg->destination().empty()) {
+    // Credit and heartbeats never take credit from the sender's window,
+    // so they must not return any either.
+    bool control = msg->kind() == wire::Body::Credit ||
+                   msg->kind() == wire::Body::Heartbeat;
+    handle_transport_message(*msg);
+    if (!control && consumed != nullptr)
+      consumed->consume(bytes);
+    return;
+  }
+  if (consumed != nullptr)
+    msg->on_handled(consumed);
+  const std::string& sender = msg->sender();
+  inbound_ptr ptr = std::move(msg);
+  auto kind = ptr->kind();
+  // Kept for the log lines below: delivery may take the message away.
+  auto keep = ptr;
+  release_handoff();
+  switch (deliver_(std::move(ptr))) {
+  case delivery::delivered:
+    break;
+  case delivery::unknown_actor:
+    ++counters_.dropped_misaddressed;
+    log_once(sender, "message for unknown actor dropped",
+             std::string("kind ") + kind_name(kind) + " for '" +
+                 std::string(keep->destination()) + "'");
+    break;
+  case delivery::forged_source:
+    ++counters_.dropped_forged;
+    log_once(sender, "message with a forged source dropped",
+             std::string("kind ") + kind_name(kind) + " from '" +
+                 std::string(keep->source()) +
+                 "', an actor that node does not host");
+    break;
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "messages/bundle.hpp"
 #include "messages/codec.hpp"
 
 #include <zmq.hpp>
@@ -226,8 +227,21 @@ private:
   bool take_commands();
   enum class send_result { sent, would_block, failed };
   void flush(peer& p);
+  // How many messages at the front of p's queue go out as one bundle
+  // (bundle.hpp): small ones with credit for each; 1 when not bundled.
+  std::size_t bundle_count(peer& p);
+  send_result send_bundle(peer& p, std::size_t count);
   send_result try_send(peer& p, outbound& msg);
   void receive();
+  void receive_message(std::vector<zmq::message_t>& parts);
+  void receive_bundle(const std::string& sender,
+                      const std::shared_ptr<consumption>& consumed,
+                      const zmq::message_t& frame);
+  void reject(const std::string& sender,
+              const std::shared_ptr<consumption>& consumed, std::size_t bytes,
+              rejection why, const std::string& error);
+  void accept(std::shared_ptr<inbound> msg,
+              const std::shared_ptr<consumption>& consumed, std::size_t bytes);
   void handle_transport_message(const inbound& msg);
   void return_credit(bool force);
   void tick(std::chrono::steady_clock::time_point now);
@@ -276,6 +290,8 @@ private:
   std::shared_ptr<const waker> waker_;
   std::thread thread_;
   std::map<std::string, bool> logged_;
+  bundle::writer bundle_writer_;           ///< the transport thread's
+  std::vector<bundle::part> bundle_parts_; ///< the transport thread's
 };
 
 } // namespace metronome::messages

@@ -6,10 +6,12 @@
 //
 // Input: a flags byte (bit 0: an attached frame follows; bit 1: the
 // envelope frame starts at an odd address; bit 2: so does the attachment;
-// bit 3: a message limit below the input's size), with an attachment two
+// bit 3: a message limit below the input's size; bit 4: the rest is a
+// bundle of envelopes, messages/bundle.hpp), with an attachment two
 // little-endian bytes giving the envelope's length, then the envelope and
 // the attachment.
 
+#include "messages/bundle.hpp"
 #include "messages/codec.hpp"
 
 #include <cstdint>
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 using namespace metronome::messages;
 
@@ -230,6 +233,30 @@ void read_all(const inbound& msg) {
 
 } // namespace
 
+// Splits a bundle frame and verifies each of its envelopes on its own.
+void fuzz_bundle(const std::uint8_t* data, std::size_t size) {
+  if (!bundle::is_bundle(data, size))
+    return;
+  std::vector<bundle::part> parts;
+  std::string error;
+  if (!bundle::split(data, size, parts, error)) {
+    if (error.empty())
+      std::abort();
+    return;
+  }
+  for (const auto& part : parts) {
+    // Each part in a block of exactly its size, as ASan should see it.
+    std::vector<std::uint8_t> copy(part.data, part.data + part.size);
+    auto msg = inbound::verify_small("peer", copy.data(), copy.size(), error);
+    if (msg == nullptr) {
+      if (error.empty())
+        std::abort();
+      continue;
+    }
+    read_all(*msg);
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   if (size < 1)
@@ -237,6 +264,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   std::uint8_t flags = data[0];
   ++data;
   --size;
+  if ((flags & 16) != 0) {
+    fuzz_bundle(data, size);
+    return 0;
+  }
   std::size_t envelope_size = size;
   bool attached = (flags & 1) != 0;
   if (attached) {

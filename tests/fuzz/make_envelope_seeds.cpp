@@ -4,6 +4,7 @@
 // schema change:
 //   build-fuzz/bin/make_envelope_seeds tests/fuzz/corpus/envelope
 
+#include "messages/bundle.hpp"
 #include "messages/codec.hpp"
 
 #include <cstdio>
@@ -34,6 +35,24 @@ void write(const std::string& name, const outbound& out,
     const auto* a = reinterpret_cast<const std::uint8_t*>(out.attachment.data);
     bytes.insert(bytes.end(), a, a + out.attachment.size * sizeof(float));
   }
+  std::string path = dir + "/" + name;
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) {
+    std::perror(path.c_str());
+    std::exit(1);
+  }
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
+// A bundle of `parts` behind flag bit 4.
+void write_bundle(const std::string& name,
+                  const std::vector<const outbound*>& parts) {
+  bundle::writer w;
+  for (const auto* p : parts)
+    w.add(p->envelope.data(), p->envelope.size());
+  std::vector<std::uint8_t> bytes{16};
+  bytes.insert(bytes.end(), w.bytes().begin(), w.bytes().end());
   std::string path = dir + "/" + name;
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) {
@@ -90,8 +109,10 @@ int main(int argc, char** argv) {
     auto v = ramp(3);
     auto f = b.floats({1, 5, 9}, float_block::copy(v.data(), v.size()));
     auto body = wire::CreatePush(b.fbb(), f);
-    write("push-sparse", b.finish(head("worker/1", "server/0"),
-                                  wire::Body::Push, body.Union()));
+    auto push =
+        b.finish(head("worker/1", "server/0"), wire::Body::Push, body.Union());
+    write("push-sparse", push);
+    write_bundle("bundle-pushes", {&push, &push, &push});
   }
   {
     envelope_builder b;

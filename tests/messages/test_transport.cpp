@@ -275,6 +275,64 @@ TEST(TransportLive, HostilePeerIsCountedAndNodeKeepsServing) {
   EXPECT_EQ(p->a->counters().dropped(), 0u);
 }
 
+// Messages queued behind a full window leave as bundles once credit
+// returns: fewer frames than messages, every message in order.
+TEST(TransportFlow, QueuedSmallMessagesTravelInBundles) {
+  zmq::context_t ctx;
+  auto p = node_pair::tcp(ctx);
+  p->a_opts.window_messages = 64;
+  p->b_opts.window_messages = 64;
+  p->b_rec.hold(true);
+  p->start();
+  constexpr std::size_t n = 1000;
+  for (std::size_t i = 0; i < n; ++i)
+    p->a->send("b", push_to(actor_b, i, 1 + i % 8));
+  ASSERT_TRUE(p->b_rec.wait_for_count(64));
+  auto frames_before = p->b->counters().frames_in.load();
+  p->b_rec.hold(false);
+  p->b_rec.release();
+  ASSERT_TRUE(p->b_rec.wait_for_count(n))
+      << "received " << p->b_rec.count() << " of " << n;
+  auto got = p->b_rec.messages();
+  ASSERT_EQ(got.size(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i].seq, i);
+    ASSERT_EQ(got[i].values.size(), 1 + i % 8);
+  }
+  // Credit, heartbeats and the pushes, over the pushes' count: bundled.
+  EXPECT_LT(p->b->counters().frames_in - frames_before, (n - 64) / 2);
+}
+
+// A peer's bundle is split and each envelope in it checked on its own: the
+// bad one is dropped and counted, its neighbours delivered.
+TEST(TransportLive, BundledEnvelopesAreCheckedOneByOne) {
+  zmq::context_t ctx;
+  auto p = node_pair::tcp(ctx);
+  p->start();
+  zmq::socket_t intruder(ctx, zmq::socket_type::dealer);
+  intruder.set(zmq::sockopt::linger, 0);
+  intruder.set(zmq::sockopt::routing_id, "intruder");
+  intruder.connect(p->b_opts.bind.front());
+  auto env = [](std::uint64_t seq) {
+    return to_frames(push_to(actor_b, seq, 4, "intruder/0")).envelope;
+  };
+  bytes garbage(40, 0xab);
+  bundle::writer w;
+  for (const auto& e : {env(1), garbage, env(2)})
+    w.add(e.data(), e.size());
+  send_frames(intruder, {w.bytes()});
+  auto broken = w.bytes();
+  broken.pop_back();
+  send_frames(intruder, {broken});
+  send_frames(intruder, wire_parts(push_to(actor_b, 3, 4, "intruder/0")));
+  ASSERT_TRUE(p->b_rec.wait_for_count(3));
+  auto got = p->b_rec.messages();
+  EXPECT_EQ(got[0].seq, 1u);
+  EXPECT_EQ(got[1].seq, 2u);
+  EXPECT_EQ(got[2].seq, 3u);
+  EXPECT_EQ(p->b->counters().dropped_malformed.load(), 2u);
+}
+
 // A frame over the limit is refused by ZeroMQ itself (it drops the
 // connection); the node must go on serving its peers.
 TEST(TransportLive, FrameFarOverLimitDoesNotStopNode) {
