@@ -270,7 +270,10 @@ std::vector<std::string> behind(const table_shard& shard, std::int64_t clock) {
 // (clocks committed, the clock waited for, the writers behind it).
 void publish(server_state& st) {
   // Called after every message: compared without allocating, published
-  // only when something changed.
+  // only when something changed. A publish already due will see this
+  // message's changes too.
+  if (st.publish_due)
+    return;
   auto& now = st.publishing;
   now.clear();
   for (std::uint32_t id = 0; id < st.tables.size(); ++id) {
@@ -285,10 +288,8 @@ void publish(server_state& st) {
     return;
   auto t = std::chrono::steady_clock::now();
   if (t - st.published_at < publish_interval) {
-    if (!st.publish_due) {
-      st.publish_due = true;
-      st.self->delayed_send(st.self, publish_interval, publish_atom::value);
-    }
+    st.publish_due = true;
+    st.self->delayed_send(st.self, publish_interval, publish_atom::value);
     return;
   }
   st.published_at = t;
