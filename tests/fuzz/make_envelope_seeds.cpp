@@ -18,6 +18,17 @@ namespace {
 
 std::string dir;
 
+void save(const std::string& name, const std::vector<std::uint8_t>& bytes) {
+  std::string path = dir + "/" + name;
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) {
+    std::perror(path.c_str());
+    std::exit(1);
+  }
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
 void write(const std::string& name, const outbound& out,
            std::uint8_t flags = 0) {
   std::vector<std::uint8_t> bytes;
@@ -35,14 +46,7 @@ void write(const std::string& name, const outbound& out,
     const auto* a = reinterpret_cast<const std::uint8_t*>(out.attachment.data);
     bytes.insert(bytes.end(), a, a + out.attachment.size * sizeof(float));
   }
-  std::string path = dir + "/" + name;
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    std::perror(path.c_str());
-    std::exit(1);
-  }
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
-  std::fclose(f);
+  save(name, bytes);
 }
 
 // A bundle of `parts` behind flag bit 4.
@@ -53,14 +57,7 @@ void write_bundle(const std::string& name,
     w.add(p->envelope.data(), p->envelope.size());
   std::vector<std::uint8_t> bytes{16};
   bytes.insert(bytes.end(), w.bytes().begin(), w.bytes().end());
-  std::string path = dir + "/" + name;
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    std::perror(path.c_str());
-    std::exit(1);
-  }
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
-  std::fclose(f);
+  save(name, bytes);
 }
 
 header head(const char* source, const char* destination) {

@@ -98,6 +98,16 @@ struct node_pair {
   }
 };
 
+/// A DEALER that connects to `endpoint` as the declared node "intruder".
+zmq::socket_t connect_intruder(zmq::context_t& ctx,
+                               const std::string& endpoint) {
+  zmq::socket_t intruder(ctx, zmq::socket_type::dealer);
+  intruder.set(zmq::sockopt::linger, 0);
+  intruder.set(zmq::sockopt::routing_id, "intruder");
+  intruder.connect(endpoint);
+  return intruder;
+}
+
 outbound push_to(const std::string& dest, std::uint64_t seq, std::size_t n = 4,
                  const std::string& source = actor_a) {
   return make_push(make_header(source, dest, seq, 1, 2), seq,
@@ -206,10 +216,7 @@ TEST(TransportLive, HostilePeerIsCountedAndNodeKeepsServing) {
   counter_snapshot before(*p->b);
   auto frames_before = p->b->counters().frames_in.load();
 
-  zmq::socket_t intruder(ctx, zmq::socket_type::dealer);
-  intruder.set(zmq::sockopt::linger, 0);
-  intruder.set(zmq::sockopt::routing_id, "intruder");
-  intruder.connect(p->b_opts.bind.front());
+  auto intruder = connect_intruder(ctx, p->b_opts.bind.front());
 
   std::mt19937 rng(99);
   std::size_t malformed = 0;
@@ -309,10 +316,7 @@ TEST(TransportLive, BundledEnvelopesAreCheckedOneByOne) {
   zmq::context_t ctx;
   auto p = node_pair::tcp(ctx);
   p->start();
-  zmq::socket_t intruder(ctx, zmq::socket_type::dealer);
-  intruder.set(zmq::sockopt::linger, 0);
-  intruder.set(zmq::sockopt::routing_id, "intruder");
-  intruder.connect(p->b_opts.bind.front());
+  auto intruder = connect_intruder(ctx, p->b_opts.bind.front());
   auto env = [](std::uint64_t seq) {
     return to_frames(push_to(actor_b, seq, 4, "intruder/0")).envelope;
   };
@@ -340,10 +344,7 @@ TEST(TransportLive, FrameFarOverLimitDoesNotStopNode) {
   auto p = node_pair::tcp(ctx);
   p->b_opts.max_message_bytes = 64 * 1024;
   p->start();
-  zmq::socket_t intruder(ctx, zmq::socket_type::dealer);
-  intruder.set(zmq::sockopt::linger, 0);
-  intruder.set(zmq::sockopt::routing_id, "intruder");
-  intruder.connect(p->b_opts.bind.front());
+  auto intruder = connect_intruder(ctx, p->b_opts.bind.front());
   send_frames(intruder, {bytes(512 * 1024, 0x5A)});
   send_frames(intruder, wire_parts(push_to(actor_b, 1, 4, "intruder/0")));
   for (std::uint64_t i = 2; i < 12; ++i)
