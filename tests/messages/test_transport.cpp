@@ -114,6 +114,19 @@ outbound push_to(const std::string& dest, std::uint64_t seq, std::size_t n = 4,
                    ramp(n, static_cast<float>(seq)));
 }
 
+/// Waits for `n` pushes sent as push_to(actor_b, i, 1 + i % 8) and checks
+/// that they arrived whole and in order.
+void expect_ramp_of_pushes(recorder& rec, std::size_t n) {
+  ASSERT_TRUE(rec.wait_for_count(n))
+      << "received " << rec.count() << " of " << n;
+  auto got = rec.messages();
+  ASSERT_EQ(got.size(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i].seq, i);
+    ASSERT_EQ(got[i].values.size(), 1 + i % 8);
+  }
+}
+
 TEST(TransportLive, DeliversOverTcp) {
   zmq::context_t ctx;
   auto p = node_pair::tcp(ctx);
@@ -170,14 +183,7 @@ TEST(TransportLive, ManyMessagesArriveInOrder) {
       p->a->send("b", push_to(actor_b, i, 1 + i % 8));
   });
   sender.join();
-  ASSERT_TRUE(p->b_rec.wait_for_count(n))
-      << "received " << p->b_rec.count() << " of " << n;
-  auto got = p->b_rec.messages();
-  ASSERT_EQ(got.size(), n);
-  for (std::size_t i = 0; i < n; ++i) {
-    ASSERT_EQ(got[i].seq, i);
-    ASSERT_EQ(got[i].values.size(), 1 + i % 8);
-  }
+  expect_ramp_of_pushes(p->b_rec, n);
 }
 
 // A node started before its peer queues what it sends until the peer comes.
@@ -298,14 +304,7 @@ TEST(TransportFlow, QueuedSmallMessagesTravelInBundles) {
   auto frames_before = p->b->counters().frames_in.load();
   p->b_rec.hold(false);
   p->b_rec.release();
-  ASSERT_TRUE(p->b_rec.wait_for_count(n))
-      << "received " << p->b_rec.count() << " of " << n;
-  auto got = p->b_rec.messages();
-  ASSERT_EQ(got.size(), n);
-  for (std::size_t i = 0; i < n; ++i) {
-    ASSERT_EQ(got[i].seq, i);
-    ASSERT_EQ(got[i].values.size(), 1 + i % 8);
-  }
+  expect_ramp_of_pushes(p->b_rec, n);
   // Credit, heartbeats and the pushes, over the pushes' count: bundled.
   EXPECT_LT(p->b->counters().frames_in - frames_before, (n - 64) / 2);
 }
