@@ -393,13 +393,18 @@ inbound::verify(std::string sender, zmq::message_t envelope,
     return nullptr;
   }
   why = rejection::malformed;
+  if (envelope.size() < 8) {
+    error = "frame of " + std::to_string(envelope.size()) +
+            " bytes is too short for an envelope";
+    return nullptr;
+  }
   auto msg = std::make_shared<inbound>(private_tag{});
   msg->sender_ = std::move(sender);
   msg->wire_bytes_ = total;
   msg->envelope_frame_ = std::move(envelope);
   const auto* bytes = msg->envelope_frame_.data<std::uint8_t>();
   std::size_t size = msg->envelope_frame_.size();
-  if (size >= 8 && !is_aligned(bytes, alignof(std::uint64_t))) {
+  if (!is_aligned(bytes, alignof(std::uint64_t))) {
     std::uint8_t* copy = msg->small_copy_.data();
     if (size > msg->small_copy_.size()) {
       msg->aligned_envelope_.reset(new std::uint64_t[(size + 7) / 8]);
@@ -431,12 +436,12 @@ std::shared_ptr<inbound> inbound::verify_small(std::string sender,
                                                const std::uint8_t* data,
                                                std::size_t size,
                                                std::string& error) {
-  auto msg = std::make_shared<inbound>(private_tag{});
-  if (size > msg->small_copy_.size()) {
+  if (size > envelope_bytes::inline_capacity) {
     error = "envelope of " + std::to_string(size) +
             " bytes is too large for a bundle";
     return nullptr;
   }
+  auto msg = std::make_shared<inbound>(private_tag{});
   msg->sender_ = std::move(sender);
   msg->wire_bytes_ = size;
   std::memcpy(msg->small_copy_.data(), data, size);
