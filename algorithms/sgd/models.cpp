@@ -2,9 +2,11 @@
 #include "algorithms/random.hpp"
 
 #include <fmt/format.h>
+#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -121,6 +123,9 @@ double batch_loss(const dataset& d, std::size_t features, int classes,
   return sum / static_cast<double>(batch.size());
 }
 
+// Chunks run in parallel; their losses are added in chunk order, so the
+// result does not depend on the number of threads, and the first chunk's
+// error is the one reported.
 template <class F>
 evaluation evaluate_chunks(const dataset& d, std::size_t features, int classes,
                            const char* model, F&& f) {
@@ -128,13 +133,29 @@ evaluation evaluate_chunks(const dataset& d, std::size_t features, int classes,
   std::size_t n = d.num_samples();
   if (n == 0)
     return {};
+  std::size_t chunks = (n + eval_chunk - 1) / eval_chunk;
+  std::vector<double> losses(chunks, 0.0);
+  std::vector<std::size_t> corrects(chunks, 0);
+  std::vector<std::exception_ptr> errors(chunks);
+  tbb::parallel_for(std::size_t{0}, chunks, [&](std::size_t c) {
+    std::size_t begin = c * eval_chunk;
+    std::size_t end = std::min(n, begin + eval_chunk);
+    try {
+      losses[c] = with_samples(
+          d, classes, nullptr, begin, end,
+          [&](const auto& x, const int* y) { return f(x, y, corrects[c]); });
+    } catch (...) {
+      errors[c] = std::current_exception();
+    }
+  });
+  for (const auto& error : errors)
+    if (error)
+      std::rethrow_exception(error);
   double loss = 0;
   std::size_t correct = 0;
-  for (std::size_t begin = 0; begin < n; begin += eval_chunk) {
-    std::size_t end = std::min(n, begin + eval_chunk);
-    loss += with_samples(
-        d, classes, nullptr, begin, end,
-        [&](const auto& x, const int* y) { return f(x, y, correct); });
+  for (std::size_t c = 0; c < chunks; ++c) {
+    loss += losses[c];
+    correct += corrects[c];
   }
   evaluation e;
   e.loss = loss / static_cast<double>(n);

@@ -37,7 +37,8 @@ public:
                                    const std::vector<std::size_t>& batch,
                                    float* grad) const = 0;
 
-  /// Mean loss and classification accuracy over all samples of `d`.
+  /// Mean loss and classification accuracy over all samples of `d`,
+  /// computed on all cores; the result is the same for any thread count.
   virtual evaluation evaluate(const float* w, const dataset& d) const = 0;
 };
 

@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <cmath>
@@ -310,6 +311,37 @@ TEST(Models, EvaluateMatchesBatchLossAcrossChunks) {
   }
   EXPECT_DOUBLE_EQ(e.accuracy, correct / 2500.0);
   EXPECT_GT(e.accuracy, 0.0);
+}
+
+TEST(Models, EvaluationIsTheSameOnOneThreadAndOnAll) {
+  dataset d = test::random_dense(30, 5500, 4, 23);
+  auto m = make_mlp(30, 16, 4);
+  auto w = random_parameters(*m, 0.3f, 24);
+  evaluation all = m->evaluate(w.data(), d);
+  evaluation one;
+  {
+    tbb::global_control serial(tbb::global_control::max_allowed_parallelism,
+                               1);
+    one = m->evaluate(w.data(), d);
+  }
+  EXPECT_EQ(all.loss, one.loss);
+  EXPECT_EQ(all.accuracy, one.accuracy);
+}
+
+TEST(Models, EvaluationReportsTheFirstBadLabel) {
+  dataset d = test::random_dense(10, 5500, 3, 25);
+  d.labels[4321] = 7;
+  d.labels[1234] = 9;
+  auto m = make_softmax_regression(10, 3);
+  auto w = random_parameters(*m, 0.3f, 26);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    try {
+      m->evaluate(w.data(), d);
+      FAIL() << "bad labels accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("sample 1234: label 9"));
+    }
+  }
 }
 
 TEST(Models, SparseAndDenseAgree) {
