@@ -663,104 +663,103 @@ caf::behavior server(caf::event_based_actor* self, actor_env env) {
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
+  auto on_message = [self, st, env](const messages::inbound_ptr& msg) {
+    msg->handled();
+    env.status->handled();
+    auto* table = table_of(*st, *msg);
+    bool about_table = msg->kind() == wire::Body::Push ||
+                       msg->kind() == wire::Body::Clock ||
+                       msg->kind() == wire::Body::PullRequest;
+    if (about_table && table == nullptr) {
+      complain(
+          *st, env, *msg,
+          fmt::format("no table {} on this server", msg->header().table_id()));
+      return;
+    }
+    switch (msg->kind()) {
+    case wire::Body::Push: {
+      int rank = worker_rank(*msg);
+      const auto* f = msg->envelope().body_as_Push()->payload();
+      auto rate = msg->envelope().body_as_Push()->rate();
+      if (!(rate >= 0 && rate <= 1e6f))
+        rate = 0; // not a rate any worker sends
+      auto values = msg->values(*f);
+      messages::float_block block{msg, values.data, values.size};
+      std::string error;
+      if (rank < 0) {
+        error = "pushes are only accepted from workers";
+      } else if (f->keys() != nullptr && f->keys()->size() > 0) {
+        error = table->shard->push_sparse(
+            rank, msg->header().clock(), {f->keys()->begin(), f->keys()->end()},
+            block, rate);
+      } else {
+        error = table->shard->push(rank, msg->header().clock(), f->offset(),
+                                   block, rate);
+      }
+      if (!error.empty())
+        complain(*st, env, *msg, error);
+      else if (st->cutoff)
+        st->cutoff->pacing->arrived(static_cast<std::size_t>(rank),
+                                    msg->header().clock(), st->cutoff->now());
+      settle(*st, env);
+      break;
+    }
+    case wire::Body::Cutoff: {
+      auto error = st->cutoff ? st->cutoff->pacing->decided(*msg)
+                              : "this server takes no cutoff decisions";
+      if (!error.empty())
+        complain(*st, env, *msg, error);
+      settle(*st, env);
+      break;
+    }
+    case wire::Body::Clock: {
+      int rank = worker_rank(*msg);
+      auto error = rank < 0 ? std::string("clock from a non-worker")
+                            : table->shard->clock(rank, msg->header().clock());
+      if (!error.empty())
+        complain(*st, env, *msg, error);
+      settle(*st, env);
+      break;
+    }
+    case wire::Body::PullRequest: {
+      auto error = check_pull(*table->shard, *msg);
+      if (!error.empty()) {
+        complain(*st, env, *msg, error);
+        break;
+      }
+      if (msg->envelope().body_as_PullRequest()->subscribe() &&
+          from_worker(*msg))
+        table->subscribers.emplace(msg->source());
+      if (can_answer(*st, *msg)) {
+        reply(*st, *msg);
+      } else {
+        st->waiting_reads.push_back({msg, std::chrono::steady_clock::now()});
+        publish(*st);
+      }
+      break;
+    }
+    case wire::Body::Knob:
+      change_bound(*st, env, *msg);
+      break;
+    case wire::Body::Prediction:
+      take_prediction(*st, env, *msg);
+      break;
+    case wire::Body::Control: {
+      auto cmd = msg->envelope().body_as_Control()->command();
+      if (cmd == wire::Command::Start && st->cutoff &&
+          !st->cutoff->pacing->started())
+        start_versions(*st, env);
+      else
+        stop_on(self, cmd);
+      break;
+    }
+    default:
+      complain(*st, env, *msg, "unexpected message kind");
+    }
+  };
   return {
-      [self, st, env](const messages::inbound_ptr& msg) {
-        msg->handled();
-        env.status->handled();
-        auto* table = table_of(*st, *msg);
-        bool about_table = msg->kind() == wire::Body::Push ||
-                           msg->kind() == wire::Body::Clock ||
-                           msg->kind() == wire::Body::PullRequest;
-        if (about_table && table == nullptr) {
-          complain(*st, env, *msg,
-                   fmt::format("no table {} on this server",
-                               msg->header().table_id()));
-          return;
-        }
-        switch (msg->kind()) {
-        case wire::Body::Push: {
-          int rank = worker_rank(*msg);
-          const auto* f = msg->envelope().body_as_Push()->payload();
-          auto rate = msg->envelope().body_as_Push()->rate();
-          if (!(rate >= 0 && rate <= 1e6f))
-            rate = 0; // not a rate any worker sends
-          auto values = msg->values(*f);
-          messages::float_block block{msg, values.data, values.size};
-          std::string error;
-          if (rank < 0) {
-            error = "pushes are only accepted from workers";
-          } else if (f->keys() != nullptr && f->keys()->size() > 0) {
-            error = table->shard->push_sparse(
-                rank, msg->header().clock(),
-                {f->keys()->begin(), f->keys()->end()}, block, rate);
-          } else {
-            error = table->shard->push(rank, msg->header().clock(), f->offset(),
-                                       block, rate);
-          }
-          if (!error.empty())
-            complain(*st, env, *msg, error);
-          else if (st->cutoff)
-            st->cutoff->pacing->arrived(static_cast<std::size_t>(rank),
-                                        msg->header().clock(),
-                                        st->cutoff->now());
-          settle(*st, env);
-          break;
-        }
-        case wire::Body::Cutoff: {
-          auto error = st->cutoff ? st->cutoff->pacing->decided(*msg)
-                                  : "this server takes no cutoff decisions";
-          if (!error.empty())
-            complain(*st, env, *msg, error);
-          settle(*st, env);
-          break;
-        }
-        case wire::Body::Clock: {
-          int rank = worker_rank(*msg);
-          auto error = rank < 0
-                           ? std::string("clock from a non-worker")
-                           : table->shard->clock(rank, msg->header().clock());
-          if (!error.empty())
-            complain(*st, env, *msg, error);
-          settle(*st, env);
-          break;
-        }
-        case wire::Body::PullRequest: {
-          auto error = check_pull(*table->shard, *msg);
-          if (!error.empty()) {
-            complain(*st, env, *msg, error);
-            break;
-          }
-          if (msg->envelope().body_as_PullRequest()->subscribe() &&
-              from_worker(*msg))
-            table->subscribers.emplace(msg->source());
-          if (can_answer(*st, *msg)) {
-            reply(*st, *msg);
-          } else {
-            st->waiting_reads.push_back(
-                {msg, std::chrono::steady_clock::now()});
-            publish(*st);
-          }
-          break;
-        }
-        case wire::Body::Knob:
-          change_bound(*st, env, *msg);
-          break;
-        case wire::Body::Prediction:
-          take_prediction(*st, env, *msg);
-          break;
-        case wire::Body::Control: {
-          auto cmd = msg->envelope().body_as_Control()->command();
-          if (cmd == wire::Command::Start && st->cutoff &&
-              !st->cutoff->pacing->started())
-            start_versions(*st, env);
-          else
-            stop_on(self, cmd);
-          break;
-        }
-        default:
-          complain(*st, env, *msg, "unexpected message kind");
-        }
-      },
+      on_message,
+      batch_handler(self, on_message),
       [st](publish_atom) {
         st->publish_due = false;
         publish(*st);

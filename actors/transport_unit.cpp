@@ -6,8 +6,13 @@ namespace metronome::actors {
 
 namespace {
 
-// Messages a hosted actor handles before the transport polls again.
-constexpr std::size_t messages_per_turn = 64;
+// Mailbox elements (single messages or batches) a hosted actor handles
+// before the transport polls again.
+constexpr std::size_t messages_per_turn = 16;
+// A batch holds at most this many messages of at most this many bytes
+// each, so that a turn stays short (at most 256 small messages).
+constexpr std::size_t batch_messages = 16;
+constexpr std::size_t batch_message_bytes = 4096;
 
 const caf::resumable* job_of(const caf::actor& a) {
   return dynamic_cast<const caf::resumable*>(
@@ -33,12 +38,44 @@ bool transport_unit::is_hosted(const caf::resumable* job) const {
          hosted_jobs_.end();
 }
 
+bool transport_unit::is_hosted(const caf::actor& a) const {
+  return std::find(hosted_.begin(), hosted_.end(), a) != hosted_.end();
+}
+
 void transport_unit::deliver(const caf::actor& target,
                              messages::inbound_ptr msg) {
+  if (target != batch_target_)
+    flush_batch();
+  if (handed_off_ || msg->wire_bytes() > batch_message_bytes ||
+      !is_hosted(target)) {
+    enqueue(target, caf::make_message(std::move(msg)));
+    return;
+  }
+  batch_target_ = target;
+  batch_.messages.push_back(std::move(msg));
+  if (batch_.messages.size() == batch_messages)
+    flush_batch();
+}
+
+void transport_unit::enqueue(const caf::actor& target, caf::message msg) {
   auto* dest = caf::actor_cast<caf::abstract_actor*>(target);
   dest->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
                                           std::move(msg)),
                 this);
+}
+
+void transport_unit::flush_batch() {
+  if (batch_.messages.empty())
+    return;
+  auto target = std::move(batch_target_);
+  batch_target_ = nullptr;
+  if (batch_.messages.size() == 1) {
+    enqueue(target, caf::make_message(std::move(batch_.messages.front())));
+  } else {
+    enqueue(target, caf::make_message(std::move(batch_)));
+  }
+  batch_.messages.clear();
+  batch_.messages.reserve(batch_messages);
 }
 
 void transport_unit::exec_later(caf::resumable* job) {
@@ -49,6 +86,7 @@ void transport_unit::exec_later(caf::resumable* job) {
 }
 
 bool transport_unit::run_pending() {
+  flush_batch();
   for (auto turns = ready_.size(); turns > 0 && !ready_.empty(); --turns) {
     auto* job = ready_.front();
     ready_.pop_front();
@@ -63,6 +101,7 @@ bool transport_unit::run_pending() {
 }
 
 void transport_unit::hand_off() {
+  flush_batch();
   handed_off_ = true;
   for (auto* job : ready_)
     system().scheduler().enqueue(job);

@@ -8,8 +8,36 @@
 #include <deque>
 #include <vector>
 
+namespace metronome::actors {
+
+/// Small inbound messages for one hosted actor, in the order they arrived,
+/// delivered as one mailbox element (one enqueue and one dispatch for all).
+struct inbound_batch {
+  std::vector<messages::inbound_ptr> messages;
+};
+
+} // namespace metronome::actors
+
+namespace metronome::actors {
+
+/// A handler of inbound_batch that calls `handle` on each message in order,
+/// until one of them makes `self` quit.
+template <class Handler>
+auto batch_handler(caf::event_based_actor* self, Handler handle) {
+  return [self, handle](const inbound_batch& batch) {
+    for (const auto& msg : batch.messages) {
+      if (!self->has_behavior())
+        return;
+      handle(msg);
+    }
+  };
+}
+
+} // namespace metronome::actors
+
 // Inbound messages travel between threads of one process only.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::messages::inbound_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::inbound_batch)
 
 namespace metronome::actors {
 
@@ -30,11 +58,14 @@ public:
   ~transport_unit() override;
 
   /// Runs `a` here whenever a message this unit delivers wakes it; call
-  /// before the transport starts.
+  /// before the transport starts. `a` must handle inbound_batch as well as
+  /// inbound_ptr: small messages reach it in batches.
   void host(caf::actor a);
 
   /// Puts `msg` in `target`'s mailbox from the transport thread; a hosted
-  /// actor it wakes runs here, any other on the scheduler.
+  /// actor it wakes runs here, any other on the scheduler. Consecutive small
+  /// messages for one hosted actor wait, until the next run_pending() or a
+  /// full batch, to go in as one inbound_batch.
   void deliver(const caf::actor& target, messages::inbound_ptr msg);
 
   void exec_later(caf::resumable* job) override;
@@ -43,11 +74,16 @@ public:
 
 private:
   bool is_hosted(const caf::resumable* job) const;
+  bool is_hosted(const caf::actor& a) const;
+  void enqueue(const caf::actor& target, caf::message msg);
+  void flush_batch();
 
   std::vector<caf::actor> hosted_;
   std::vector<const caf::resumable*> hosted_jobs_;
   std::deque<caf::resumable*> ready_;
   bool handed_off_ = false;
+  caf::actor batch_target_;
+  inbound_batch batch_;
 };
 
 } // namespace metronome::actors

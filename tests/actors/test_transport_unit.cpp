@@ -29,6 +29,7 @@ struct handled_log {
   std::condition_variable changed;
   std::vector<std::uint64_t> seqs;
   std::vector<std::thread::id> threads;
+  std::size_t batches = 0; // mailbox elements that held several messages
 
   bool wait_for(std::size_t n) {
     std::unique_lock<std::mutex> lock(mutex);
@@ -37,14 +38,26 @@ struct handled_log {
   }
 };
 
-caf::behavior recorder(caf::event_based_actor*,
-                       std::shared_ptr<handled_log> log) {
-  return {[log](const messages::inbound_ptr& msg) {
+// Quits at the message with sequence number `quit_at`.
+caf::behavior recorder(caf::event_based_actor* self,
+                       std::shared_ptr<handled_log> log,
+                       std::uint64_t quit_at) {
+  auto record = [self, log, quit_at](const messages::inbound_ptr& msg) {
     std::lock_guard<std::mutex> lock(log->mutex);
     log->seqs.push_back(msg->header().seq());
     log->threads.push_back(std::this_thread::get_id());
     log->changed.notify_all();
-  }};
+    if (msg->header().seq() == quit_at)
+      self->quit();
+  };
+  auto batch = batch_handler(self, record);
+  return {record, [log, batch](const inbound_batch& b) {
+            {
+              std::lock_guard<std::mutex> lock(log->mutex);
+              ++log->batches;
+            }
+            batch(b);
+          }};
 }
 
 messages::inbound_ptr clock_message(std::uint64_t seq) {
@@ -67,7 +80,7 @@ protected:
   // Lazily initialised, so that its first run is the first message's: an
   // actor still starting on the scheduler would take its first messages
   // there.
-  caf::actor actor_ = sys_.spawn<caf::lazy_init>(recorder, log_);
+  caf::actor actor_ = sys_.spawn<caf::lazy_init>(recorder, log_, 1000000);
   std::unique_ptr<transport_unit> unit_ =
       std::make_unique<transport_unit>(sys_);
 
@@ -97,14 +110,33 @@ TEST_F(TransportUnit, AHostedActorRunsOnlyWhenItsThreadRunsPendingWork) {
 
 TEST_F(TransportUnit, ALongMailboxIsHandledInBoundedTurnsAndInOrder) {
   unit_->host(actor_);
-  deliver(0, 200);
+  deliver(0, 2000);
   std::size_t turns = 0;
   while (unit_->run_pending())
     ++turns;
-  EXPECT_GE(turns, 2u) << "one turn handled 200 messages";
-  ASSERT_EQ(log_->seqs.size(), 200u);
-  for (std::uint64_t i = 0; i < 200; ++i)
+  EXPECT_GE(turns, 2u) << "one turn handled 2000 messages";
+  ASSERT_EQ(log_->seqs.size(), 2000u);
+  for (std::uint64_t i = 0; i < 2000; ++i)
     EXPECT_EQ(log_->seqs[i], i);
+}
+
+TEST_F(TransportUnit, SmallMessagesReachAHostedActorInBatches) {
+  unit_->host(actor_);
+  deliver(0, 40);
+  EXPECT_FALSE(unit_->run_pending());
+  ASSERT_EQ(log_->seqs.size(), 40u);
+  EXPECT_GE(log_->batches, 1u);
+  EXPECT_LT(log_->batches, 40u);
+}
+
+TEST_F(TransportUnit, ABatchStopsAtTheMessageThatMadeTheActorQuit) {
+  auto quitter = sys_.spawn<caf::lazy_init>(recorder, log_, 5);
+  unit_->host(quitter);
+  for (std::uint64_t seq = 0; seq < 12; ++seq)
+    unit_->deliver(quitter, clock_message(seq));
+  unit_->run_pending();
+  EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(log_->batches, 1u);
 }
 
 TEST_F(TransportUnit, AnActorItDoesNotHostRunsOnTheScheduler) {
