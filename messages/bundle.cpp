@@ -44,22 +44,25 @@ bool split(const std::uint8_t* data, std::size_t size, std::vector<part>& out,
   }
   std::size_t at = header_bytes;
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto where = "bundle part " + std::to_string(i) + " of " +
-                 std::to_string(count) + " at byte " + std::to_string(at);
+    // Built only for an error: this loop runs for every small message.
+    auto where = [&, start = at] {
+      return "bundle part " + std::to_string(i) + " of " +
+             std::to_string(count) + " at byte " + std::to_string(start);
+    };
     if (size - at < header_bytes) {
-      error = where + ": frame ends before its size";
+      error = where() + ": frame ends before its size";
       return false;
     }
     std::size_t n = read_u32(data + at);
     if (n < min_envelope_bytes || n > max_envelope_bytes) {
-      error = where + ": size " + std::to_string(n) + " outside " +
+      error = where() + ": size " + std::to_string(n) + " outside " +
               std::to_string(min_envelope_bytes) + " to " +
               std::to_string(max_envelope_bytes);
       return false;
     }
     at += header_bytes;
     if (size - at < padded(n)) {
-      error = where + ": " + std::to_string(n) + " bytes run past the frame";
+      error = where() + ": " + std::to_string(n) + " bytes run past the frame";
       return false;
     }
     out.push_back({data + at, n});
