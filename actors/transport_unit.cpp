@@ -8,7 +8,7 @@ namespace {
 
 // Mailbox elements (single messages or batches) a hosted actor handles
 // before the transport polls again.
-constexpr std::size_t messages_per_turn = 16;
+constexpr std::size_t elements_per_turn = 16;
 // A batch holds at most this many messages of at most this many bytes
 // each, so that a turn stays short (at most 256 small messages).
 constexpr std::size_t batch_messages = 16;
@@ -44,10 +44,12 @@ bool transport_unit::is_hosted(const caf::actor& a) const {
 
 void transport_unit::deliver(const caf::actor& target,
                              messages::inbound_ptr msg) {
-  if (target != batch_target_)
+  bool batched = !handed_off_ && msg->wire_bytes() <= batch_message_bytes &&
+                 is_hosted(target);
+  // Whatever does not join the pending batch goes in after it.
+  if (!batched || target != batch_target_)
     flush_batch();
-  if (handed_off_ || msg->wire_bytes() > batch_message_bytes ||
-      !is_hosted(target)) {
+  if (!batched) {
     enqueue(target, caf::make_message(std::move(msg)));
     return;
   }
@@ -67,13 +69,12 @@ void transport_unit::enqueue(const caf::actor& target, caf::message msg) {
 void transport_unit::flush_batch() {
   if (batch_.messages.empty())
     return;
-  auto target = std::move(batch_target_);
+  if (batch_.messages.size() == 1)
+    enqueue(batch_target_,
+            caf::make_message(std::move(batch_.messages.front())));
+  else
+    enqueue(batch_target_, caf::make_message(std::move(batch_)));
   batch_target_ = nullptr;
-  if (batch_.messages.size() == 1) {
-    enqueue(target, caf::make_message(std::move(batch_.messages.front())));
-  } else {
-    enqueue(target, caf::make_message(std::move(batch_)));
-  }
   batch_.messages.clear();
   batch_.messages.reserve(batch_messages);
 }
@@ -92,7 +93,7 @@ bool transport_unit::run_pending() {
     ready_.pop_front();
     // The reference CAF took when it scheduled the job is ours until the
     // job waits for messages, ends, or goes back in the queue.
-    if (job->resume(this, messages_per_turn) == caf::resumable::resume_later)
+    if (job->resume(this, elements_per_turn) == caf::resumable::resume_later)
       ready_.push_back(job);
     else
       intrusive_ptr_release(job);

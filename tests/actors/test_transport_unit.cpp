@@ -129,6 +129,19 @@ TEST_F(TransportUnit, SmallMessagesReachAHostedActorInBatches) {
   EXPECT_LT(log_->batches, 40u);
 }
 
+TEST_F(TransportUnit, ALargeMessageKeepsItsPlaceBehindAPendingBatch) {
+  unit_->host(actor_);
+  deliver(0, 2);
+  auto large = verify_outbound(messages::test::make_push(
+      make_header("worker/0", "server/0", 2), 0, std::vector<float>(2000)));
+  ASSERT_GT(large.msg->wire_bytes(), 4096u);
+  unit_->deliver(actor_, messages::inbound_ptr(std::move(large.msg)));
+  deliver(3, 2);
+  EXPECT_FALSE(unit_->run_pending());
+  EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(log_->batches, 2u);
+}
+
 TEST_F(TransportUnit, ABatchStopsAtTheMessageThatMadeTheActorQuit) {
   auto quitter = sys_.spawn<caf::lazy_init>(recorder, log_, 5);
   unit_->host(quitter);
