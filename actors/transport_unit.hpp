@@ -16,10 +16,6 @@ struct inbound_batch {
   std::vector<messages::inbound_ptr> messages;
 };
 
-} // namespace metronome::actors
-
-namespace metronome::actors {
-
 /// A handler of inbound_batch that calls `handle` on each message in order,
 /// until one of them makes `self` quit.
 template <class Handler>
