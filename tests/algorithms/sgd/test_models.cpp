@@ -320,8 +320,7 @@ TEST(Models, EvaluationIsTheSameOnOneThreadAndOnAll) {
   evaluation all = m->evaluate(w.data(), d);
   evaluation one;
   {
-    tbb::global_control serial(tbb::global_control::max_allowed_parallelism,
-                               1);
+    tbb::global_control serial(tbb::global_control::max_allowed_parallelism, 1);
     one = m->evaluate(w.data(), d);
   }
   EXPECT_EQ(all.loss, one.loss);
