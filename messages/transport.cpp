@@ -369,6 +369,7 @@ transport::send_result transport::send_bundle(peer& p, std::size_t count) {
   const auto& bytes = bundle_writer_.bytes();
   try {
     zmq::message_t frame(bytes.data(), bytes.size());
+    release_handoff();
     if (!p.dealer->send(frame, zmq::send_flags::dontwait))
       return send_result::would_block;
     ++counters_.frames_out;
