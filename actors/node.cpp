@@ -175,7 +175,8 @@ caf::actor node::spawn_role(const std::string& actor,
     throw std::runtime_error("bad actor name '" + actor + "' on node " + name_);
   bool scheduled = scheduled_job(topo_.job);
   if (role == "server")
-    return sys_.spawn(server, env);
+    return sys_.spawn<hosted_actor>(
+        [env](caf::event_based_actor* self) { return server(self, env); });
   if (role == "worker")
     return scheduled ? sys_.spawn(round_worker, env) : sys_.spawn(worker, env);
   if (role == "scheduler")

@@ -1,5 +1,7 @@
 #include "actors/transport_unit.hpp"
 
+#include "messages/thread_handoff.hpp"
+
 #include <algorithm>
 
 namespace metronome::actors {
@@ -61,9 +63,11 @@ void transport_unit::deliver(const caf::actor& target,
 
 void transport_unit::enqueue(const caf::actor& target, caf::message msg) {
   auto* dest = caf::actor_cast<caf::abstract_actor*>(target);
-  dest->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
-                                          std::move(msg)),
-                this);
+  auto element = caf::make_mailbox_element(nullptr, caf::make_message_id(),
+                                           {}, std::move(msg));
+  // The element itself is written here, after the transport's hand-off.
+  messages::release_handoff();
+  dest->enqueue(std::move(element), this);
 }
 
 void transport_unit::flush_batch() {
@@ -99,6 +103,21 @@ bool transport_unit::run_pending() {
       intrusive_ptr_release(job);
   }
   return !ready_.empty();
+}
+
+hosted_actor::hosted_actor(caf::actor_config& cfg, init_fn init)
+    : caf::event_based_actor(cfg), init_(std::move(init)) {}
+
+caf::behavior hosted_actor::make_behavior() {
+  return init_(this);
+}
+
+caf::resumable::resume_result hosted_actor::resume(caf::execution_unit* unit,
+                                                   size_t max) {
+  messages::acquire_handoff();
+  auto result = caf::event_based_actor::resume(unit, max);
+  messages::release_handoff();
+  return result;
 }
 
 void transport_unit::hand_off() {

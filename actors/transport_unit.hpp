@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <deque>
+#include <functional>
 #include <vector>
 
 namespace metronome::actors {
@@ -28,6 +29,27 @@ auto batch_handler(caf::event_based_actor* self, Handler handle) {
     }
   };
 }
+
+/// An event-based actor that runs on the transport thread and on the
+/// scheduler in turn (a hosted actor, see transport_unit).
+///
+/// Each resume acquires the thread hand-off first and releases it last
+/// (messages/thread_handoff.hpp): CAF passes the actor between threads
+/// with atomics in libcaf_core, which ThreadSanitizer cannot see, so it
+/// would take the actor's state, written on one thread and read or freed
+/// on the next, for a race. Outside TSan it is a plain event_based_actor.
+class hosted_actor final : public caf::event_based_actor {
+public:
+  using init_fn = std::function<caf::behavior(caf::event_based_actor*)>;
+
+  hosted_actor(caf::actor_config& cfg, init_fn init);
+
+  caf::behavior make_behavior() override;
+  resume_result resume(caf::execution_unit* unit, size_t max) override;
+
+private:
+  init_fn init_;
+};
 
 } // namespace metronome::actors
 
