@@ -63,8 +63,8 @@ void transport_unit::deliver(const caf::actor& target,
 
 void transport_unit::enqueue(const caf::actor& target, caf::message msg) {
   auto* dest = caf::actor_cast<caf::abstract_actor*>(target);
-  auto element = caf::make_mailbox_element(nullptr, caf::make_message_id(),
-                                           {}, std::move(msg));
+  auto element = caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                           std::move(msg));
   // The element itself is written here, after the transport's hand-off.
   messages::release_handoff();
   dest->enqueue(std::move(element), this);
@@ -106,7 +106,8 @@ bool transport_unit::run_pending() {
 }
 
 hosted_actor::hosted_actor(caf::actor_config& cfg, init_fn init)
-    : caf::event_based_actor(cfg), init_(std::move(init)) {}
+    : caf::event_based_actor(cfg)
+    , init_(std::move(init)) {}
 
 caf::behavior hosted_actor::make_behavior() {
   return init_(this);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,8 +151,20 @@ std::string describe_exit(int status) {
   return "ended";
 }
 
-// Writes trial.json; true when the trial counts as complete.
-bool finish(const running& r, int status, const experiment_spec& spec) {
+// User and system CPU seconds in `u`.
+double cpu_seconds(const rusage& u) {
+  auto us = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) +
+           1e-6 * static_cast<double>(t.tv_usec);
+  };
+  return us(u.ru_utime) + us(u.ru_stime);
+}
+
+// Writes trial.json; true when the trial counts as complete. `usage`
+// covers the trial's process and every process it waited for (its nodes,
+// under launch).
+bool finish(const running& r, int status, const rusage& usage,
+            const experiment_spec& spec) {
   const auto& t = *r.t;
   double wall =
       std::chrono::duration<double>(clock_type::now() - r.started).count();
@@ -168,7 +181,8 @@ bool finish(const running& r, int status, const experiment_spec& spec) {
                  {"seed", t.seed},
                  {"status", ok ? "complete" : "failed"},
                  {"exit", describe_exit(status)},
-                 {"trial_s", wall}};
+                 {"trial_s", wall},
+                 {"cpu_s", cpu_seconds(usage)}};
   if (!ok)
     record["reason"] = why;
   auto error = actors::write_file_atomically((t.dir / "trial.json").string(),
@@ -260,11 +274,12 @@ struct sweep {
   void reap() {
     for (auto it = active.begin(); it != active.end();) {
       int status = 0;
-      if (waitpid(it->pid, &status, WNOHANG) != it->pid) {
+      rusage usage{};
+      if (wait4(it->pid, &status, WNOHANG, &usage) != it->pid) {
         ++it;
         continue;
       }
-      bool ok = finish(*it, status, spec);
+      bool ok = finish(*it, status, usage, spec);
       ++(ok ? outcome.completed : outcome.failed);
       ++finished;
       report(*it, ok);

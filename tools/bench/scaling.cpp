@@ -11,6 +11,10 @@
 
 #include <fmt/format.h>
 
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -20,6 +24,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace metronome::tools {
 
@@ -57,8 +62,25 @@ struct run_row {
   std::optional<double> blocked_fraction;
   std::optional<double> bytes_per_iteration;
   double model_bytes_per_iteration = 0;
+  /// CPU seconds: the sequential thread's, or the trial's with all its
+  /// processes.
+  std::optional<double> cpu_s;
   std::string dir;
 };
+
+// The cores this process may run on.
+std::size_t usable_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return static_cast<std::size_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
@@ -193,12 +215,14 @@ run_row sequential_row(const actors::topology& topo, const job_shape& shape) {
   run_row r;
   r.batch_size = shape.global_batch;
   r.iterations = shape.iterations;
-  double spent = 0;
+  double spent = 0, cpu = 0;
   auto since = clock_type::now();
+  auto cpu_since = thread_cpu_seconds();
   o.after_iteration = [&](std::uint64_t done, const std::vector<float>& w) {
     if (!schedule.evaluated_at(done))
       return;
     spent += seconds_since(since);
+    cpu += thread_cpu_seconds() - cpu_since;
     auto e = model->evaluate(w.data(), *test);
     r.evaluations.push_back({{"iteration", done},
                              {"wall_s", spent},
@@ -206,9 +230,11 @@ run_row sequential_row(const actors::topology& topo, const job_shape& shape) {
                              {"test_accuracy", e.accuracy}});
     r.final_accuracy = e.accuracy;
     since = clock_type::now();
+    cpu_since = thread_cpu_seconds();
   };
   algorithms::sequential_sgd(*model, *train, o);
   r.wall_s = spent + seconds_since(since);
+  r.cpu_s = cpu + thread_cpu_seconds() - cpu_since;
   return r;
 }
 
@@ -329,6 +355,17 @@ std::string failure_of(const ex::trial& t) {
   return "it failed (" + record->value("reason", std::string("?")) + ")";
 }
 
+// The CPU seconds of trial `t` and all its processes, from its trial.json.
+std::optional<double> trial_cpu(const ex::trial& t) {
+  auto record = actors::parse_record(read_text(t.dir / "trial.json"));
+  if (!record)
+    return std::nullopt;
+  auto cpu = record->find("cpu_s");
+  if (cpu == record->end() || !cpu->is_number())
+    return std::nullopt;
+  return cpu->get<double>();
+}
+
 // The row of trial `t` from its records; throws std::runtime_error saying
 // what is missing or wrong.
 run_row trial_row(const ex::trial& t, std::size_t workers,
@@ -352,6 +389,7 @@ run_row trial_row(const ex::trial& t, std::size_t workers,
   r.blocked_fraction = blocked_fraction(*summary, r.wall_s);
   r.bytes_per_iteration = log.bytes_per_iteration;
   r.model_bytes_per_iteration = model_bytes(shape, workers);
+  r.cpu_s = trial_cpu(t);
   r.dir = t.dir.string();
   return r;
 }
@@ -372,22 +410,35 @@ json number_or_null(const std::optional<double>& v) {
   return v ? json(*v) : json();
 }
 
-json row_json(const run_row& r, const run_row& seq, const target_spec& t) {
+// The sequential wall over the least wall at which `r`'s CPU time fits on
+// `cores` cores: what `r` would reach keeping every core busy.
+std::optional<double> cpu_bound_speedup(const run_row& r, const run_row& seq,
+                                        std::size_t cores) {
+  if (r.workers == 0 || !r.cpu_s || *r.cpu_s <= 0)
+    return std::nullopt;
+  return seq.wall_s * static_cast<double>(cores) / *r.cpu_s;
+}
+
+json row_json(const run_row& r, const run_row& seq, const target_spec& t,
+              std::size_t cores) {
   auto reached = time_to(r.evaluations, t);
   auto seq_reached = time_to(seq.evaluations, t);
-  return {{"workers", r.workers},
-          {"batch_size", r.batch_size},
-          {"iterations", r.iterations},
-          {"wall_s", r.wall_s},
-          {"time_to_target_s", number_or_null(reached)},
-          {"speedup", seq.wall_s / r.wall_s},
-          {"target_speedup",
-           reached && seq_reached ? json(*seq_reached / *reached) : json()},
-          {"blocked_fraction", number_or_null(r.blocked_fraction)},
-          {"bytes_per_iteration", number_or_null(r.bytes_per_iteration)},
-          {"model_bytes_per_iteration", r.model_bytes_per_iteration},
-          {"final_test_accuracy", r.final_accuracy},
-          {"dir", r.dir.empty() ? json() : json(r.dir)}};
+  return {
+      {"workers", r.workers},
+      {"batch_size", r.batch_size},
+      {"iterations", r.iterations},
+      {"wall_s", r.wall_s},
+      {"time_to_target_s", number_or_null(reached)},
+      {"speedup", seq.wall_s / r.wall_s},
+      {"target_speedup",
+       reached && seq_reached ? json(*seq_reached / *reached) : json()},
+      {"blocked_fraction", number_or_null(r.blocked_fraction)},
+      {"bytes_per_iteration", number_or_null(r.bytes_per_iteration)},
+      {"model_bytes_per_iteration", r.model_bytes_per_iteration},
+      {"cpu_s", number_or_null(r.cpu_s)},
+      {"cpu_bound_speedup", number_or_null(cpu_bound_speedup(r, seq, cores))},
+      {"final_test_accuracy", r.final_accuracy},
+      {"dir", r.dir.empty() ? json() : json(r.dir)}};
 }
 
 json report_json(const scaling_bench_options& o, const job_shape& shape,
@@ -409,9 +460,13 @@ json report_json(const scaling_bench_options& o, const job_shape& shape,
       {"model_bytes_per_iteration",
        "a model: every worker pushes and pulls every parameter as float32 "
        "(payload only)"},
+      {"cores", usable_cores()},
+      {"cpu_bound_speedup",
+       "the sequential wall x cores / the row's CPU seconds: the speedup "
+       "the row would have if its processes kept every core busy"},
       {"rows", json::array()}};
   for (const auto& r : rows)
-    out["rows"].push_back(row_json(r, rows.front(), t));
+    out["rows"].push_back(row_json(r, rows.front(), t, usable_cores()));
   return out;
 }
 
@@ -440,27 +495,31 @@ void print_table(const json& report) {
              report["target"]["metric"].get<std::string>(),
              report["target"]["op"].get<std::string>(),
              report["target"]["value"].get<double>());
-  fmt::print("{:>7} {:>6} {:>8} {:>11} {:>8} {:>10} {:>8} {:>11} {:>11} "
-             "{:>9}\n",
-             "workers", "batch", "wall_s", "to_target_s", "speedup",
-             "tt_speedup", "blocked", "bytes/it", "model b/it", "accuracy");
+  const char* row_format = "{:>7} {:>6} {:>8} {:>11} {:>8} {:>10} {:>8} "
+                           "{:>11} {:>11} {:>7} {:>9} {:>9}\n";
+  fmt::print(fmt::runtime(row_format), "workers", "batch", "wall_s",
+             "to_target_s", "speedup", "tt_speedup", "blocked", "bytes/it",
+             "model b/it", "cpu_s", "cpu_bound", "accuracy");
   for (const auto& r : report["rows"])
     fmt::print(
-        "{:>7} {:>6} {:>8} {:>11} {:>8} {:>10} {:>8} {:>11} {:>11} "
-        "{:>9}\n",
-        r["workers"].dump(), r["batch_size"].dump(),
+        fmt::runtime(row_format), r["workers"].dump(), r["batch_size"].dump(),
         cell(r["wall_s"], "{:.2f}"), cell(r["time_to_target_s"], "{:.2f}"),
         cell(r["speedup"], "{:.2f}x"), cell(r["target_speedup"], "{:.2f}x"),
         cell(r["blocked_fraction"], "{:.1f}%", 100),
         bytes_cell(r["bytes_per_iteration"]),
-        bytes_cell(r["model_bytes_per_iteration"]),
+        bytes_cell(r["model_bytes_per_iteration"]), cell(r["cpu_s"], "{:.1f}"),
+        cell(r["cpu_bound_speedup"], "{:.2f}x"),
         cell(r["final_test_accuracy"], "{:.4f}"));
-  fmt::print("workers 0: sequential SGD in one thread, its wall without its "
-             "evaluations; speedup, tt_speedup: its wall, its time to the "
-             "target, over the row's.\nbytes/it: all worker nodes' traffic "
-             "per iteration, measured; model b/it: every worker pushing and "
-             "pulling all {} parameters as float32, a model.\n",
-             report["parameters"].dump());
+  fmt::print(
+      "workers 0: sequential SGD in one thread, its wall without its "
+      "evaluations; speedup, tt_speedup: its wall, its time to the "
+      "target, over the row's.\nbytes/it: all worker nodes' traffic "
+      "per iteration, measured; model b/it: every worker pushing and "
+      "pulling all {} parameters as float32, a model.\ncpu_s: CPU time of "
+      "the sequential thread, or of all the trial's processes; "
+      "cpu_bound: the speedup if they had kept all {} cores busy "
+      "(sequential wall x cores / cpu_s).\n",
+      report["parameters"].dump(), report["cores"].dump());
 }
 
 // The trials' rows after the sequential one; nullopt (having said which
