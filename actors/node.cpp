@@ -112,6 +112,14 @@ node::~node() {
   transport_->stop(std::chrono::milliseconds(0));
 }
 
+bool runs_on_transport(const topology& topo, const node_spec& node,
+                       const std::string& role) {
+  if (role == "server")
+    return topo.options.server_thread == "transport";
+  return role == "worker" && topo.options.worker_thread == "transport" &&
+         node.actors.size() == 1 && !scheduled_job(topo.job);
+}
+
 void node::start() {
   const auto* self = topo_.find_node(name_);
   {
@@ -124,8 +132,8 @@ void node::start() {
       messages::parse_actor_name(actor, role, index);
       auto status = board_.enter(actor, role);
       auto handle = spawn_role(actor, status);
-      if (role == "server" && topo_.options.server_thread == "transport")
-        unit_.host(handle);
+      if (runs_on_transport(topo_, *self, role))
+        unit_.host(handle, actor);
       registry_.emplace(actor, hosted{handle, status});
       actors_.push_back(handle);
     }
@@ -178,7 +186,11 @@ caf::actor node::spawn_role(const std::string& actor,
     return sys_.spawn<hosted_actor>(
         [env](caf::event_based_actor* self) { return server(self, env); });
   if (role == "worker")
-    return scheduled ? sys_.spawn(round_worker, env) : sys_.spawn(worker, env);
+    return scheduled
+               ? sys_.spawn(round_worker, env)
+               : sys_.spawn<hosted_actor>([env](caf::event_based_actor* self) {
+                   return worker(self, env);
+                 });
   if (role == "scheduler")
     return sys_.spawn(scheduler, env);
   if (role == "predictor")

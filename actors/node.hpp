@@ -92,6 +92,14 @@ enum class endpoint_mode {
 /// The endpoint a peer uses to reach `node` in `mode`.
 std::string endpoint_of(const node_spec& node, endpoint_mode mode);
 
+/// Whether `actor` (of `role`, on node `node`) runs on that node's
+/// transport thread rather than on CAF's scheduler: a server when
+/// options.server_thread says transport, and a data-parallel worker when
+/// options.worker_thread says transport and it is its node's only actor
+/// (its long handlers then delay no other actor).
+bool runs_on_transport(const topology& topo, const node_spec& node,
+                       const std::string& role);
+
 /// One node of a topology: its transport and the actors it hosts.
 ///
 /// Several nodes may share one actor system and ZeroMQ context (a whole job

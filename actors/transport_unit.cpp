@@ -2,7 +2,10 @@
 
 #include "messages/thread_handoff.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 
 namespace metronome::actors {
 
@@ -15,6 +18,9 @@ constexpr std::size_t elements_per_turn = 16;
 // each, so that a turn stays short (at most 256 small messages).
 constexpr std::size_t batch_messages = 16;
 constexpr std::size_t batch_message_bytes = 4096;
+// A turn this long holds the node's heartbeats as long: peers take a node
+// for suspect after four missed 250 ms heartbeats.
+constexpr std::chrono::seconds long_turn{1};
 
 const caf::resumable* job_of(const caf::actor& a) {
   return dynamic_cast<const caf::resumable*>(
@@ -30,9 +36,11 @@ transport_unit::~transport_unit() {
   hand_off();
 }
 
-void transport_unit::host(caf::actor a) {
+void transport_unit::host(caf::actor a, std::string name) {
   hosted_jobs_.push_back(job_of(a));
   hosted_.push_back(std::move(a));
+  hosted_names_.push_back(std::move(name));
+  warned_long_turn_.push_back(false);
 }
 
 bool transport_unit::is_hosted(const caf::resumable* job) const {
@@ -95,14 +103,36 @@ bool transport_unit::run_pending() {
   for (auto turns = ready_.size(); turns > 0 && !ready_.empty(); --turns) {
     auto* job = ready_.front();
     ready_.pop_front();
-    // The reference CAF took when it scheduled the job is ours until the
-    // job waits for messages, ends, or goes back in the queue.
-    if (job->resume(this, elements_per_turn) == caf::resumable::resume_later)
-      ready_.push_back(job);
-    else
-      intrusive_ptr_release(job);
+    run_turn(job);
   }
   return !ready_.empty();
+}
+
+void transport_unit::run_turn(caf::resumable* job) {
+  auto started = std::chrono::steady_clock::now();
+  // The reference CAF took when it scheduled the job is ours until the
+  // job waits for messages, ends, or goes back in the queue.
+  auto result = job->resume(this, elements_per_turn);
+  auto took = std::chrono::steady_clock::now() - started;
+  if (took >= long_turn) {
+    auto i = static_cast<std::size_t>(
+        std::find(hosted_jobs_.begin(), hosted_jobs_.end(), job) -
+        hosted_jobs_.begin());
+    if (!warned_long_turn_[i]) {
+      warned_long_turn_[i] = true;
+      spdlog::warn("{} ran {:.1f} s on its node's transport thread, which "
+                   "held the node's heartbeats as long; if its handlers "
+                   "run this long, set options.{}_thread: scheduler "
+                   "(said once)",
+                   hosted_names_[i],
+                   std::chrono::duration<double>(took).count(),
+                   hosted_names_[i].substr(0, hosted_names_[i].find('/')));
+    }
+  }
+  if (result == caf::resumable::resume_later)
+    ready_.push_back(job);
+  else
+    intrusive_ptr_release(job);
 }
 
 hosted_actor::hosted_actor(caf::actor_config& cfg, init_fn init)

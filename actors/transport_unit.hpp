@@ -75,10 +75,12 @@ public:
   explicit transport_unit(caf::actor_system& sys);
   ~transport_unit() override;
 
-  /// Runs `a` here whenever a message this unit delivers wakes it; call
-  /// before the transport starts. `a` must handle inbound_batch as well as
-  /// inbound_ptr: small messages reach it in batches.
-  void host(caf::actor a);
+  /// Runs `a` (called `name` in log lines) here whenever a message this
+  /// unit delivers wakes it; call before the transport starts. `a` must
+  /// handle inbound_batch as well as inbound_ptr: small messages reach it
+  /// in batches. A turn of `a` that holds the thread longer than a second
+  /// (when peers start to find the node's heartbeats late) is logged once.
+  void host(caf::actor a, std::string name);
 
   /// Puts `msg` in `target`'s mailbox from the transport thread; a hosted
   /// actor it wakes runs here, any other on the scheduler. Consecutive small
@@ -92,12 +94,15 @@ public:
 
 private:
   bool is_hosted(const caf::resumable* job) const;
+  void run_turn(caf::resumable* job);
   bool is_hosted(const caf::actor& a) const;
   void enqueue(const caf::actor& target, caf::message msg);
   void flush_batch();
 
   std::vector<caf::actor> hosted_;
   std::vector<const caf::resumable*> hosted_jobs_;
+  std::vector<std::string> hosted_names_;
+  std::vector<bool> warned_long_turn_;
   std::deque<caf::resumable*> ready_;
   bool handed_off_ = false;
   caf::actor batch_target_;

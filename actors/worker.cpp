@@ -319,6 +319,74 @@ void change_knob(worker_state& st, const actor_env& env,
   spdlog::warn("{}: ignored a knob from {}", env.name, msg.source());
 }
 
+// A pull reply (or a commit the server pushed): stored in the cache, and
+// the next iteration starts once every read is complete.
+void on_pull_reply(caf::event_based_actor* self, worker_state& st,
+                   const actor_env& env, const messages::inbound& msg) {
+  std::string error;
+  auto r = st.reads->match(msg, error);
+  if (!error.empty()) {
+    spdlog::error("{}: {}", env.name, error);
+    self->quit(caf::make_error(caf::sec::runtime_error, error));
+    return;
+  }
+  if (!r)
+    return; // a reply to a request we no longer wait for
+  if (r->answer) {
+    auto held = msg.envelope().body_as_PullReply()->held_seconds();
+    if (held > st.held && held < 1e9)
+      st.held = held;
+  }
+  st.cache->store(r->part, r->clock, r->applied, r->values);
+  if (!st.pacing->reads()) {
+    // A newer version makes a computation waiting out its delay
+    // stale: it is abandoned at once.
+    if (st.phase == worker_state::delaying &&
+        st.pacing->overtaken(*st.cache, st.clock))
+      finish(self, st);
+    else
+      advance(self, st);
+    return;
+  }
+  // The answer to our request completes the read (the server
+  // waited as long as the policy needs); a pushed commit completes
+  // it only once the cache is fresh enough.
+  if (!st.reads->outstanding(r->part) ||
+      (!r->answer && !st.cache->fresh(r->part, st.clock)))
+    return;
+  st.held_for_bound = st.held_for_bound || !r->answer;
+  if (st.reads->answered(r->part) > 0)
+    return;
+  iterate(self, st, env);
+}
+
+void handle_message(caf::event_based_actor* self, worker_state& st,
+                    const actor_env& env, const messages::inbound& msg) {
+  msg.handled();
+  env.status->handled();
+  switch (msg.kind()) {
+  case wire::Body::PullReply:
+    on_pull_reply(self, st, env, msg);
+    break;
+  case wire::Body::Knob:
+    change_knob(st, env, msg);
+    break;
+  case wire::Body::Control: {
+    auto cmd = msg.envelope().body_as_Control()->command();
+    if (cmd == wire::Command::Start && !st.started) {
+      st.started = true;
+      advance(self, st);
+    } else {
+      stop_on(self, cmd);
+    }
+    break;
+  }
+  default:
+    spdlog::warn("{}: unexpected {} from {}", env.name,
+                 messages::kind_name(msg.kind()), msg.source());
+  }
+}
+
 } // namespace
 
 caf::behavior worker(caf::event_based_actor* self, actor_env env) {
@@ -368,67 +436,12 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
   } catch (const std::exception& e) {
     return refuse_to_start(self, env, e);
   }
+  auto on_message = [self, st, env](const messages::inbound_ptr& msg) {
+    handle_message(self, *st, env, *msg);
+  };
   return {
-      [self, st, env](const messages::inbound_ptr& msg) {
-        msg->handled();
-        env.status->handled();
-        switch (msg->kind()) {
-        case wire::Body::PullReply: {
-          std::string error;
-          auto r = st->reads->match(*msg, error);
-          if (!error.empty()) {
-            spdlog::error("{}: {}", env.name, error);
-            self->quit(caf::make_error(caf::sec::runtime_error, error));
-            return;
-          }
-          if (!r)
-            return; // a reply to a request we no longer wait for
-          if (r->answer) {
-            auto held = msg->envelope().body_as_PullReply()->held_seconds();
-            if (held > st->held && held < 1e9)
-              st->held = held;
-          }
-          st->cache->store(r->part, r->clock, r->applied, r->values);
-          if (!st->pacing->reads()) {
-            // A newer version makes a computation waiting out its delay
-            // stale: it is abandoned at once.
-            if (st->phase == worker_state::delaying &&
-                st->pacing->overtaken(*st->cache, st->clock))
-              finish(self, *st);
-            else
-              advance(self, *st);
-            return;
-          }
-          // The answer to our request completes the read (the server
-          // waited as long as the policy needs); a pushed commit completes
-          // it only once the cache is fresh enough.
-          if (!st->reads->outstanding(r->part) ||
-              (!r->answer && !st->cache->fresh(r->part, st->clock)))
-            return;
-          st->held_for_bound = st->held_for_bound || !r->answer;
-          if (st->reads->answered(r->part) > 0)
-            return;
-          iterate(self, *st, env);
-          break;
-        }
-        case wire::Body::Knob:
-          change_knob(*st, env, *msg);
-          break;
-        case wire::Body::Control: {
-          auto cmd = msg->envelope().body_as_Control()->command();
-          if (cmd == wire::Command::Start && !st->started) {
-            st->started = true;
-            advance(self, *st);
-          } else {
-            stop_on(self, cmd);
-          }
-          break;
-        }
-        default:
-          spdlog::warn("{}: unexpected {} from {}", env.name,
-                       messages::kind_name(msg->kind()), msg->source());
-        }
-      },
+      on_message,
+      batch_handler(self, on_message),
       [self, st, env](tick_atom) {
         // The read of st->clock was served from the cache; under a cutoff,
         // the newest version is computed.

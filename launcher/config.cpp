@@ -507,7 +507,7 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
   if (!r.check_keys(options, "options",
                     {"log_dir", "metrics_dir", "parameters_out", "topics_out",
                      "remote_command", "keys", "stragglers", "inspect",
-                     "server_thread"},
+                     "server_thread", "worker_thread"},
                     at))
     return;
   auto& o = topo.options;
@@ -515,6 +515,8 @@ void read_options(reader& r, const YAML::Node& options, const YAML::Mark& at,
            "inspect access", {{"true", "use read"}, {"false", "use off"}});
   r.choice(options, "server_thread", o.server_thread,
            {"transport", "scheduler"}, "server thread");
+  r.choice(options, "worker_thread", o.worker_thread,
+           {"transport", "scheduler"}, "worker thread");
   for (auto [key, field] :
        {std::pair{"log_dir", &o.log_dir}, {"metrics_dir", &o.metrics_dir}}) {
     std::error_code ec;

@@ -160,6 +160,12 @@ struct options_spec {
   /// or on CAF's scheduler threads (scheduler: for server programs whose
   /// handlers run long, which would delay that node's heartbeats).
   std::string server_thread = "transport";
+  /// Where a data-parallel worker that is alone on its node runs: on that
+  /// node's transport thread (transport: its pulls arrive and its pushes
+  /// leave without waking another thread), or on CAF's scheduler threads
+  /// (scheduler: for iterations that take longer than about a second,
+  /// which would hold that node's heartbeats).
+  std::string worker_thread = "transport";
 };
 
 /// A whole cluster description: nodes, job and options.

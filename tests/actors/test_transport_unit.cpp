@@ -5,6 +5,7 @@
 #include "actors/node.hpp"
 #include "actors/transport_unit.hpp"
 
+#include "tests/messages/log_capture.hpp"
 #include "tests/messages/message_test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -96,7 +97,7 @@ protected:
 };
 
 TEST_F(TransportUnit, AHostedActorRunsOnlyWhenItsThreadRunsPendingWork) {
-  unit_->host(actor_);
+  unit_->host(actor_, "probe/0");
   deliver(1, 3);
   {
     std::lock_guard<std::mutex> lock(log_->mutex);
@@ -109,7 +110,7 @@ TEST_F(TransportUnit, AHostedActorRunsOnlyWhenItsThreadRunsPendingWork) {
 }
 
 TEST_F(TransportUnit, ALongMailboxIsHandledInBoundedTurnsAndInOrder) {
-  unit_->host(actor_);
+  unit_->host(actor_, "probe/0");
   deliver(0, 2000);
   std::size_t turns = 0;
   while (unit_->run_pending())
@@ -121,7 +122,7 @@ TEST_F(TransportUnit, ALongMailboxIsHandledInBoundedTurnsAndInOrder) {
 }
 
 TEST_F(TransportUnit, SmallMessagesReachAHostedActorInBatches) {
-  unit_->host(actor_);
+  unit_->host(actor_, "probe/0");
   deliver(0, 40);
   EXPECT_FALSE(unit_->run_pending());
   ASSERT_EQ(log_->seqs.size(), 40u);
@@ -130,7 +131,7 @@ TEST_F(TransportUnit, SmallMessagesReachAHostedActorInBatches) {
 }
 
 TEST_F(TransportUnit, ALargeMessageKeepsItsPlaceBehindAPendingBatch) {
-  unit_->host(actor_);
+  unit_->host(actor_, "probe/0");
   deliver(0, 2);
   auto large = verify_outbound(messages::test::make_push(
       make_header("worker/0", "server/0", 2), 0, std::vector<float>(2000)));
@@ -144,12 +145,36 @@ TEST_F(TransportUnit, ALargeMessageKeepsItsPlaceBehindAPendingBatch) {
 
 TEST_F(TransportUnit, ABatchStopsAtTheMessageThatMadeTheActorQuit) {
   auto quitter = sys_.spawn<caf::lazy_init>(recorder, log_, 5);
-  unit_->host(quitter);
+  unit_->host(quitter, "quitter/0");
   for (std::uint64_t seq = 0; seq < 12; ++seq)
     unit_->deliver(quitter, clock_message(seq));
   unit_->run_pending();
   EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5}));
   EXPECT_EQ(log_->batches, 1u);
+}
+
+// A turn past a second (here one handler that sleeps that long) is said
+// once, naming the actor and the option that moves it.
+TEST_F(TransportUnit, ATurnThatHoldsTheThreadPastASecondIsLoggedOnce) {
+  test::log_capture logs;
+  auto sleeper = sys_.spawn<caf::lazy_init>([](caf::event_based_actor*) {
+    return caf::behavior{[](const messages::inbound_ptr&) {
+                           std::this_thread::sleep_for(
+                               std::chrono::milliseconds(1100));
+                         },
+                         [](const inbound_batch&) {}};
+  });
+  unit_->host(sleeper, "worker/3");
+  for (std::uint64_t seq = 0; seq < 2; ++seq) {
+    unit_->deliver(sleeper, clock_message(seq));
+    unit_->run_pending();
+  }
+  auto lines = logs.matching("worker/3 ran ");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("options.worker_thread: scheduler"),
+            std::string::npos)
+      << lines[0];
+  caf::anon_send_exit(sleeper, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(TransportUnit, AnActorItDoesNotHostRunsOnTheScheduler) {
@@ -161,7 +186,7 @@ TEST_F(TransportUnit, AnActorItDoesNotHostRunsOnTheScheduler) {
 }
 
 TEST_F(TransportUnit, HandOffGivesPendingAndLaterWorkToTheScheduler) {
-  unit_->host(actor_);
+  unit_->host(actor_, "probe/0");
   deliver(1, 2);
   unit_->hand_off();
   deliver(3, 1);
@@ -170,6 +195,26 @@ TEST_F(TransportUnit, HandOffGivesPendingAndLaterWorkToTheScheduler) {
   EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{1, 2, 3}));
   for (auto id : log_->threads)
     EXPECT_NE(id, std::this_thread::get_id());
+}
+
+// Which actors a node runs on its transport thread.
+TEST(RunsOnTransport, ServersByOptionAndDataParallelWorkersAloneOnTheirNode) {
+  topology topo;
+  topo.job.algorithm = "mlp";
+  node_spec alone{"w0", "127.0.0.1", 1, {"worker/0"}};
+  node_spec shared{"w1", "127.0.0.1", 2, {"worker/1", "server/0"}};
+  EXPECT_TRUE(runs_on_transport(topo, alone, "worker"));
+  EXPECT_FALSE(runs_on_transport(topo, shared, "worker"));
+  EXPECT_TRUE(runs_on_transport(topo, shared, "server"));
+  EXPECT_FALSE(runs_on_transport(topo, alone, "coordinator"));
+  topo.options.worker_thread = "scheduler";
+  EXPECT_FALSE(runs_on_transport(topo, alone, "worker"));
+  topo.options.worker_thread = "transport";
+  topo.options.server_thread = "scheduler";
+  EXPECT_FALSE(runs_on_transport(topo, shared, "server"));
+  // A scheduled job's workers compute whole rounds: always the scheduler.
+  topo.job.algorithm = "lasso";
+  EXPECT_FALSE(runs_on_transport(topo, alone, "worker"));
 }
 
 } // namespace

@@ -42,16 +42,17 @@ TEST_F(Jobs, BspInProcessEqualsSequentialSgdBitForBit) {
   }
 }
 
-// Servers on their nodes' transport threads (the default) or on CAF's
-// scheduler: the same answers either way.
+// Servers and workers on their nodes' transport threads (the default) or
+// on CAF's scheduler: the same answers either way.
 TEST_F(Jobs, BspAcrossProcessesOverTcpEqualsSequentialSgd) {
-  for (std::string server_thread : {"transport", "scheduler"}) {
-    SCOPED_TRACE(server_thread);
+  for (std::string thread : {"transport", "scheduler"}) {
+    SCOPED_TRACE(thread);
     temp_dir dir;
     job_settings s;
     s.algorithm = "mlp";
     s.iterations = 20;
-    s.options_extra = "  server_thread: " + server_thread + "\n";
+    s.options_extra = "  server_thread: " + thread + "\n  worker_thread: " +
+                      thread + "\n";
     auto r = test::run_job(s, dir, "launch");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("launched 6 node processes"), std::string::npos);

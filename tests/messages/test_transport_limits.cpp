@@ -2,10 +2,10 @@
 // inbound connections it keeps: over real tcp sockets.
 
 #include "message_test_util.hpp"
+#include "tests/messages/log_capture.hpp"
 #include "tests/support.hpp"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
@@ -22,54 +22,10 @@ namespace metronome::messages::test {
 namespace {
 
 using namespace std::chrono_literals;
+using metronome::test::log_capture;
 
 const std::string actor_b = "server/0";
 const std::string actor_a = "worker/0";
-
-// Keeps every log line while it is the default logger.
-class line_sink : public spdlog::sinks::base_sink<std::mutex> {
-public:
-  std::vector<std::string> lines() {
-    std::lock_guard<std::mutex> guard{lines_mtx_};
-    return lines_;
-  }
-
-protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    std::lock_guard<std::mutex> guard{lines_mtx_};
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
-private:
-  std::mutex lines_mtx_;
-  std::vector<std::string> lines_;
-};
-
-class log_capture {
-public:
-  log_capture()
-      : sink_(std::make_shared<line_sink>())
-      , previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-    logger->set_level(spdlog::level::info);
-    spdlog::set_default_logger(logger);
-  }
-  ~log_capture() { spdlog::set_default_logger(previous_); }
-
-  /// The lines containing `text`.
-  std::vector<std::string> matching(const std::string& text) {
-    std::vector<std::string> out;
-    for (auto& line : sink_->lines())
-      if (line.find(text) != std::string::npos)
-        out.push_back(line);
-    return out;
-  }
-
-private:
-  std::shared_ptr<line_sink> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 // A plain tcp client socket; closed on destruction.
 struct raw_client {
