@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 
 namespace metronome::actors {
 
@@ -37,19 +36,25 @@ transport_unit::~transport_unit() {
 }
 
 void transport_unit::host(caf::actor a, std::string name) {
-  hosted_jobs_.push_back(job_of(a));
-  hosted_.push_back(std::move(a));
-  hosted_names_.push_back(std::move(name));
-  warned_long_turn_.push_back(false);
+  auto* job = job_of(a);
+  hosted_.push_back({std::move(a), job, std::move(name)});
+}
+
+transport_unit::guest* transport_unit::find(const caf::resumable* job) {
+  for (auto& g : hosted_)
+    if (g.job == job)
+      return &g;
+  return nullptr;
 }
 
 bool transport_unit::is_hosted(const caf::resumable* job) const {
-  return std::find(hosted_jobs_.begin(), hosted_jobs_.end(), job) !=
-         hosted_jobs_.end();
+  return std::any_of(hosted_.begin(), hosted_.end(),
+                     [&](const guest& g) { return g.job == job; });
 }
 
 bool transport_unit::is_hosted(const caf::actor& a) const {
-  return std::find(hosted_.begin(), hosted_.end(), a) != hosted_.end();
+  return std::any_of(hosted_.begin(), hosted_.end(),
+                     [&](const guest& g) { return g.actor == a; });
 }
 
 void transport_unit::deliver(const caf::actor& target,
@@ -113,26 +118,24 @@ void transport_unit::run_turn(caf::resumable* job) {
   // The reference CAF took when it scheduled the job is ours until the
   // job waits for messages, ends, or goes back in the queue.
   auto result = job->resume(this, elements_per_turn);
-  auto took = std::chrono::steady_clock::now() - started;
-  if (took >= long_turn) {
-    auto i = static_cast<std::size_t>(
-        std::find(hosted_jobs_.begin(), hosted_jobs_.end(), job) -
-        hosted_jobs_.begin());
-    if (!warned_long_turn_[i]) {
-      warned_long_turn_[i] = true;
-      spdlog::warn("{} ran {:.1f} s on its node's transport thread, which "
-                   "held the node's heartbeats as long; if its handlers "
-                   "run this long, set options.{}_thread: scheduler "
-                   "(said once)",
-                   hosted_names_[i],
-                   std::chrono::duration<double>(took).count(),
-                   hosted_names_[i].substr(0, hosted_names_[i].find('/')));
-    }
-  }
+  warn_if_long(job, std::chrono::steady_clock::now() - started);
   if (result == caf::resumable::resume_later)
     ready_.push_back(job);
   else
     intrusive_ptr_release(job);
+}
+
+void transport_unit::warn_if_long(const caf::resumable* job,
+                                  std::chrono::steady_clock::duration took) {
+  auto* g = find(job);
+  if (took < long_turn || g == nullptr || g->warned_long_turn)
+    return;
+  g->warned_long_turn = true;
+  auto role = g->name.substr(0, g->name.find('/'));
+  spdlog::warn("{} ran {:.1f} s on its node's transport thread, which held "
+               "the node's heartbeats as long; if its handlers run this "
+               "long, set options.{}_thread: scheduler (said once)",
+               g->name, std::chrono::duration<double>(took).count(), role);
 }
 
 hosted_actor::hosted_actor(caf::actor_config& cfg, init_fn init)

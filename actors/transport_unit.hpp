@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <vector>
@@ -99,10 +100,18 @@ private:
   void enqueue(const caf::actor& target, caf::message msg);
   void flush_batch();
 
-  std::vector<caf::actor> hosted_;
-  std::vector<const caf::resumable*> hosted_jobs_;
-  std::vector<std::string> hosted_names_;
-  std::vector<bool> warned_long_turn_;
+  struct guest {
+    caf::actor actor;
+    const caf::resumable* job;
+    std::string name;
+    bool warned_long_turn = false;
+  };
+
+  guest* find(const caf::resumable* job);
+  void warn_if_long(const caf::resumable* job,
+                    std::chrono::steady_clock::duration took);
+
+  std::vector<guest> hosted_;
   std::deque<caf::resumable*> ready_;
   bool handed_off_ = false;
   caf::actor batch_target_;
