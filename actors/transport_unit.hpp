@@ -66,7 +66,8 @@ namespace metronome::actors {
 /// A message from the network then reaches a hosted actor, and its replies
 /// reach the sockets, without waking another thread (two wake-ups fewer on
 /// each hop; docs/benchmarks.md, "What limits the small round trip"). Only
-/// actors whose handlers are short belong here: while one runs, the node's
+/// actors whose handlers are short, or that are alone on their node (a
+/// worker computing its iteration), belong here: while one runs, the node's
 /// sockets and heartbeats wait. A hosted actor that other threads wake (its
 /// timers, messages from actors on the scheduler) runs on the scheduler as
 /// before; CAF's mailbox keeps it on one thread at a time.
@@ -95,8 +96,8 @@ public:
 
 private:
   bool is_hosted(const caf::resumable* job) const;
-  void run_turn(caf::resumable* job);
   bool is_hosted(const caf::actor& a) const;
+  void run_turn(caf::resumable* job);
   void enqueue(const caf::actor& target, caf::message msg);
   void flush_batch();
 
