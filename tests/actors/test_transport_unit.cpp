@@ -157,13 +157,17 @@ TEST_F(TransportUnit, ABatchStopsAtTheMessageThatMadeTheActorQuit) {
 // once, naming the actor and the option that moves it.
 TEST_F(TransportUnit, ATurnThatHoldsTheThreadPastASecondIsLoggedOnce) {
   test::log_capture logs;
-  auto sleeper = sys_.spawn<caf::lazy_init>([](caf::event_based_actor*) {
-    return caf::behavior{[](const messages::inbound_ptr&) {
-                           std::this_thread::sleep_for(
-                               std::chrono::milliseconds(1100));
-                         },
-                         [](const inbound_batch&) {}};
-  });
+  // (An argument, since CAF 0.17 dereferences a null pointer to the
+  // arguments of a functor spawned with none.)
+  auto sleeper = sys_.spawn<caf::lazy_init>(
+      [](caf::event_based_actor*, int sleep_ms) {
+        return caf::behavior{[sleep_ms](const messages::inbound_ptr&) {
+                               std::this_thread::sleep_for(
+                                   std::chrono::milliseconds(sleep_ms));
+                             },
+                             [](const inbound_batch&) {}};
+      },
+      1100);
   unit_->host(sleeper, "worker/3");
   for (std::uint64_t seq = 0; seq < 2; ++seq) {
     unit_->deliver(sleeper, clock_message(seq));
