@@ -51,8 +51,8 @@ TEST_F(Jobs, BspAcrossProcessesOverTcpEqualsSequentialSgd) {
     job_settings s;
     s.algorithm = "mlp";
     s.iterations = 20;
-    s.options_extra = "  server_thread: " + thread + "\n  worker_thread: " +
-                      thread + "\n";
+    s.options_extra =
+        "  server_thread: " + thread + "\n  worker_thread: " + thread + "\n";
     auto r = test::run_job(s, dir, "launch");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("launched 6 node processes"), std::string::npos);
