@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace metronome::actors {
@@ -112,12 +113,34 @@ node::~node() {
   transport_->stop(std::chrono::milliseconds(0));
 }
 
+namespace {
+
+std::size_t count_workers(const node_spec& node) {
+  return std::count_if(
+      node.actors.begin(), node.actors.end(),
+      [](const std::string& actor) { return actor.rfind("worker/", 0) == 0; });
+}
+
+// Whether every commit waits for every worker's push (BSP on every table):
+// then the actors beside a worker lose nothing while it computes.
+bool commits_wait_for_every_worker(const job_spec& job) {
+  if (job.tables.empty())
+    return job.consistency == "bsp";
+  return std::all_of(
+      job.tables.begin(), job.tables.end(),
+      [](const table_spec& t) { return t.consistency == "bsp"; });
+}
+
+} // namespace
+
 bool runs_on_transport(const topology& topo, const node_spec& node,
                        const std::string& role) {
   if (role == "server")
     return topo.options.server_thread == "transport";
-  return role == "worker" && topo.options.worker_thread == "transport" &&
-         node.actors.size() == 1 && !scheduled_job(topo.job);
+  if (role != "worker" || topo.options.worker_thread != "transport" ||
+      scheduled_job(topo.job) || count_workers(node) != 1)
+    return false;
+  return node.actors.size() == 1 || commits_wait_for_every_worker(topo.job);
 }
 
 void node::start() {
@@ -133,7 +156,9 @@ void node::start() {
       auto status = board_.enter(actor, role);
       auto handle = spawn_role(actor, status);
       if (runs_on_transport(topo_, *self, role))
-        unit_.host(handle, actor);
+        unit_.host(handle, actor,
+                   role == "worker" ? transport_unit::turns::long_ones
+                                    : transport_unit::turns::short_ones);
       registry_.emplace(actor, hosted{handle, status});
       actors_.push_back(handle);
     }

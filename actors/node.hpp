@@ -95,8 +95,10 @@ std::string endpoint_of(const node_spec& node, endpoint_mode mode);
 /// Whether `actor` (of `role`, on node `node`) runs on that node's
 /// transport thread rather than on CAF's scheduler: a server when
 /// options.server_thread says transport, and a data-parallel worker when
-/// options.worker_thread says transport and it is its node's only actor
-/// (its long handlers then delay no other actor).
+/// options.worker_thread says transport and it is its node's only worker
+/// and either its only actor or in a job whose every table is BSP (while
+/// it computes, what the actors beside it send waits; under BSP no commit
+/// could happen before its push anyway).
 bool runs_on_transport(const topology& topo, const node_spec& node,
                        const std::string& role);
 

@@ -35,9 +35,9 @@ transport_unit::~transport_unit() {
   hand_off();
 }
 
-void transport_unit::host(caf::actor a, std::string name) {
+void transport_unit::host(caf::actor a, std::string name, turns length) {
   auto* job = job_of(a);
-  hosted_.push_back({std::move(a), job, std::move(name)});
+  hosted_.push_back({std::move(a), job, std::move(name), length});
 }
 
 transport_unit::guest* transport_unit::find(const caf::resumable* job) {
@@ -103,12 +103,17 @@ void transport_unit::exec_later(caf::resumable* job) {
     system().scheduler().enqueue(job);
 }
 
-bool transport_unit::run_pending() {
+bool transport_unit::run_pending(const std::function<void()>& after_turn) {
   flush_batch();
-  for (auto turns = ready_.size(); turns > 0 && !ready_.empty(); --turns) {
+  std::stable_partition(ready_.begin(), ready_.end(), [this](auto* job) {
+    return find(job)->length == turns::short_ones;
+  });
+  for (auto n = ready_.size(); n > 0 && !ready_.empty(); --n) {
     auto* job = ready_.front();
     ready_.pop_front();
     run_turn(job);
+    if (after_turn)
+      after_turn();
   }
   return !ready_.empty();
 }

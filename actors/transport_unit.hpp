@@ -77,12 +77,18 @@ public:
   explicit transport_unit(caf::actor_system& sys);
   ~transport_unit() override;
 
+  /// How long a hosted actor's turns are: short (a server answering), or
+  /// long (a worker computing its iteration).
+  enum class turns { short_ones, long_ones };
+
   /// Runs `a` (called `name` in log lines) here whenever a message this
   /// unit delivers wakes it; call before the transport starts. `a` must
   /// handle inbound_batch as well as inbound_ptr: small messages reach it
-  /// in batches. A turn of `a` that holds the thread longer than a second
-  /// (when peers start to find the node's heartbeats late) is logged once.
-  void host(caf::actor a, std::string name);
+  /// in batches. Of the actors ready at once, those with short turns run
+  /// first, so that a long turn delays no reply they would send. A turn of
+  /// `a` that holds the thread longer than a second (when peers start to
+  /// find the node's heartbeats late) is logged once.
+  void host(caf::actor a, std::string name, turns length = turns::short_ones);
 
   /// Puts `msg` in `target`'s mailbox from the transport thread; a hosted
   /// actor it wakes runs here, any other on the scheduler. Consecutive small
@@ -91,7 +97,7 @@ public:
   void deliver(const caf::actor& target, messages::inbound_ptr msg);
 
   void exec_later(caf::resumable* job) override;
-  bool run_pending() override;
+  bool run_pending(const std::function<void()>& after_turn) override;
   void hand_off() override;
 
 private:
@@ -105,6 +111,7 @@ private:
     caf::actor actor;
     const caf::resumable* job;
     std::string name;
+    turns length;
     bool warned_long_turn = false;
   };
 

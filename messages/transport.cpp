@@ -657,8 +657,10 @@ void transport::tick(clock_type::time_point now) {
 }
 
 bool transport::end_round() {
-  bool more = guest_ != nullptr && guest_->run_pending();
-  // What this thread sent rang no wake-up (waker::ring).
+  // What this thread sent rang no wake-up (waker::ring); it leaves after
+  // each turn, so that no reply waits for the next actor's turn.
+  bool more =
+      guest_ != nullptr && guest_->run_pending([this] { take_commands(); });
   take_commands();
   return_credit(false);
   return more;

@@ -125,13 +125,15 @@ struct transport_counters {
 
 /// Work a transport thread runs between its polls, on that thread: the
 /// actors a node hosts there (actors/transport_unit.hpp). What it
-/// sends through transport::send() leaves at the next flush, without a
-/// wake-up; while it runs, the sockets wait, so it must keep each call short.
+/// sends through transport::send() leaves after the turn that sent it,
+/// without a wake-up; while it runs, the sockets wait, so it must keep each
+/// call short.
 class thread_guest {
 public:
   virtual ~thread_guest() = default;
-  /// Runs a bounded share of what is pending; true when more is pending.
-  virtual bool run_pending() = 0;
+  /// Runs a bounded share of what is pending, calling `after_turn` (when
+  /// set) after each turn; true when more is pending.
+  virtual bool run_pending(const std::function<void()>& after_turn) = 0;
   /// Called once on the transport thread as it ends: hands what is still
   /// pending to threads that go on running.
   virtual void hand_off() = 0;

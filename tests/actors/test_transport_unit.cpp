@@ -103,17 +103,36 @@ TEST_F(TransportUnit, AHostedActorRunsOnlyWhenItsThreadRunsPendingWork) {
     std::lock_guard<std::mutex> lock(log_->mutex);
     EXPECT_TRUE(log_->seqs.empty()) << "a scheduler thread ran the actor";
   }
-  EXPECT_FALSE(unit_->run_pending());
+  EXPECT_FALSE(unit_->run_pending({}));
   ASSERT_EQ(log_->seqs, (std::vector<std::uint64_t>{1, 2, 3}));
   for (auto id : log_->threads)
     EXPECT_EQ(id, std::this_thread::get_id());
+}
+
+// A worker's turn (long) woken before a server's (short) runs after it,
+// and the transport gets to send after each turn: a reply the server posts
+// does not wait for the worker's computation.
+TEST_F(TransportUnit, ShortTurnsRunFirstAndEachTurnIsFollowedBySending) {
+  auto server = sys_.spawn<caf::lazy_init>(recorder, log_, 1000000);
+  unit_->host(actor_, "worker/0", transport_unit::turns::long_ones);
+  unit_->host(server, "server/0");
+  deliver(100, 1);
+  unit_->deliver(server, clock_message(200));
+  std::vector<std::size_t> handled_at_send;
+  EXPECT_FALSE(unit_->run_pending([&] {
+    std::lock_guard<std::mutex> lock(log_->mutex);
+    handled_at_send.push_back(log_->seqs.size());
+  }));
+  EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{200, 100}));
+  EXPECT_EQ(handled_at_send, (std::vector<std::size_t>{1, 2}));
+  caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(TransportUnit, ALongMailboxIsHandledInBoundedTurnsAndInOrder) {
   unit_->host(actor_, "probe/0");
   deliver(0, 2000);
   std::size_t turns = 0;
-  while (unit_->run_pending())
+  while (unit_->run_pending({}))
     ++turns;
   EXPECT_GE(turns, 2u) << "one turn handled 2000 messages";
   ASSERT_EQ(log_->seqs.size(), 2000u);
@@ -124,7 +143,7 @@ TEST_F(TransportUnit, ALongMailboxIsHandledInBoundedTurnsAndInOrder) {
 TEST_F(TransportUnit, SmallMessagesReachAHostedActorInBatches) {
   unit_->host(actor_, "probe/0");
   deliver(0, 40);
-  EXPECT_FALSE(unit_->run_pending());
+  EXPECT_FALSE(unit_->run_pending({}));
   ASSERT_EQ(log_->seqs.size(), 40u);
   EXPECT_GE(log_->batches, 1u);
   EXPECT_LT(log_->batches, 40u);
@@ -138,7 +157,7 @@ TEST_F(TransportUnit, ALargeMessageKeepsItsPlaceBehindAPendingBatch) {
   ASSERT_GT(large.msg->wire_bytes(), 4096u);
   unit_->deliver(actor_, messages::inbound_ptr(std::move(large.msg)));
   deliver(3, 2);
-  EXPECT_FALSE(unit_->run_pending());
+  EXPECT_FALSE(unit_->run_pending({}));
   EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
   EXPECT_EQ(log_->batches, 2u);
 }
@@ -148,7 +167,7 @@ TEST_F(TransportUnit, ABatchStopsAtTheMessageThatMadeTheActorQuit) {
   unit_->host(quitter, "quitter/0");
   for (std::uint64_t seq = 0; seq < 12; ++seq)
     unit_->deliver(quitter, clock_message(seq));
-  unit_->run_pending();
+  unit_->run_pending({});
   EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5}));
   EXPECT_EQ(log_->batches, 1u);
 }
@@ -171,7 +190,7 @@ TEST_F(TransportUnit, ATurnThatHoldsTheThreadPastASecondIsLoggedOnce) {
   unit_->host(sleeper, "worker/3");
   for (std::uint64_t seq = 0; seq < 2; ++seq) {
     unit_->deliver(sleeper, clock_message(seq));
-    unit_->run_pending();
+    unit_->run_pending({});
   }
   auto lines = logs.matching("worker/3 ran ");
   ASSERT_EQ(lines.size(), 1u);
@@ -183,7 +202,7 @@ TEST_F(TransportUnit, ATurnThatHoldsTheThreadPastASecondIsLoggedOnce) {
 
 TEST_F(TransportUnit, AnActorItDoesNotHostRunsOnTheScheduler) {
   deliver(7, 1);
-  EXPECT_FALSE(unit_->run_pending());
+  EXPECT_FALSE(unit_->run_pending({}));
   ASSERT_TRUE(log_->wait_for(1));
   EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{7}));
   EXPECT_NE(log_->threads[0], std::this_thread::get_id());
@@ -194,7 +213,7 @@ TEST_F(TransportUnit, HandOffGivesPendingAndLaterWorkToTheScheduler) {
   deliver(1, 2);
   unit_->hand_off();
   deliver(3, 1);
-  EXPECT_FALSE(unit_->run_pending());
+  EXPECT_FALSE(unit_->run_pending({}));
   ASSERT_TRUE(log_->wait_for(3));
   EXPECT_EQ(log_->seqs, (std::vector<std::uint64_t>{1, 2, 3}));
   for (auto id : log_->threads)
@@ -202,14 +221,25 @@ TEST_F(TransportUnit, HandOffGivesPendingAndLaterWorkToTheScheduler) {
 }
 
 // Which actors a node runs on its transport thread.
-TEST(RunsOnTransport, ServersByOptionAndDataParallelWorkersAloneOnTheirNode) {
+TEST(RunsOnTransport, ServersByOptionAndDataParallelWorkersAloneOrUnderBsp) {
   topology topo;
   topo.job.algorithm = "mlp";
   node_spec alone{"w0", "127.0.0.1", 1, {"worker/0"}};
   node_spec shared{"w1", "127.0.0.1", 2, {"worker/1", "server/0"}};
+  node_spec two{"w2", "127.0.0.1", 3, {"worker/2", "worker/3"}};
   EXPECT_TRUE(runs_on_transport(topo, alone, "worker"));
-  EXPECT_FALSE(runs_on_transport(topo, shared, "worker"));
+  EXPECT_TRUE(runs_on_transport(topo, shared, "worker"));
   EXPECT_TRUE(runs_on_transport(topo, shared, "server"));
+  EXPECT_FALSE(runs_on_transport(topo, two, "worker"));
+  // Under SSP (here on one table) a server beside a computing worker could
+  // answer reads meanwhile: the worker moves to the scheduler.
+  topo.job.tables = {{"hidden", "bsp", 0}, {"output", "ssp", 2}};
+  EXPECT_FALSE(runs_on_transport(topo, shared, "worker"));
+  EXPECT_TRUE(runs_on_transport(topo, alone, "worker"));
+  topo.job.tables.clear();
+  topo.job.consistency = "cutoff";
+  EXPECT_FALSE(runs_on_transport(topo, shared, "worker"));
+  topo.job.consistency = "bsp";
   EXPECT_FALSE(runs_on_transport(topo, alone, "coordinator"));
   topo.options.worker_thread = "scheduler";
   EXPECT_FALSE(runs_on_transport(topo, alone, "worker"));

@@ -34,6 +34,9 @@ struct job_settings {
   double lr = 0.1;
   std::size_t hidden = 16;
   bool one_node_per_actor = true;
+  /// Instead: "head" hosts the coordinator, every server and worker/0, and
+  /// every other worker has a node of its own.
+  bool head_with_worker = false;
   /// With one_node_per_actor: predictor/0 on a node "pred" of its own.
   bool predictor_node = false;
   /// More lines of the job section, indented by two spaces.
@@ -60,7 +63,14 @@ inline std::string topology(const job_settings& s, const temp_dir& dir) {
              roles + "]\n";
     ++next_port;
   };
-  if (s.one_node_per_actor) {
+  if (s.head_with_worker) {
+    std::string roles = "coordinator/0";
+    for (std::size_t i = 0; i < s.servers; ++i)
+      roles += ", server/" + std::to_string(i);
+    node("head", roles + ", worker/0");
+    for (std::size_t i = 1; i < s.workers; ++i)
+      node("w" + std::to_string(i), "worker/" + std::to_string(i));
+  } else if (s.one_node_per_actor) {
     node("head", "coordinator/0");
     for (std::size_t i = 0; i < s.servers; ++i)
       node("s" + std::to_string(i), "server/" + std::to_string(i));

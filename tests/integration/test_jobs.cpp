@@ -61,6 +61,21 @@ TEST_F(Jobs, BspAcrossProcessesOverTcpEqualsSequentialSgd) {
   }
 }
 
+// A worker beside the servers runs on their node's transport thread under
+// BSP: the servers answer first, and the job stays sequential SGD.
+TEST_F(Jobs, BspWithAWorkerBesideTheServersEqualsSequentialSgd) {
+  temp_dir dir;
+  job_settings s;
+  s.algorithm = "mlp";
+  s.iterations = 20;
+  s.head_with_worker = true;
+  auto r = test::run_job(s, dir, "launch");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("launched 3 node processes"), std::string::npos);
+  expect_bitwise_equal(read_floats(dir / "params.bin"),
+                       sequential_reference(s));
+}
+
 // 69 processes on one machine: each worker loads only its 100 samples, and
 // the job still is sequential SGD bit for bit; launch says what the nodes
 // cost.
