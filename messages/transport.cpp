@@ -634,6 +634,9 @@ void transport::tick(clock_type::time_point now) {
     }
     if (p->state == peer_state::alive || p->state == peer_state::suspect) {
       auto silent = now - p->last_heard;
+      // Suspect comes first even when a late tick finds the peer past both.
+      if (silent > interval * opts_.dead_after && p->state == peer_state::alive)
+        set_state(*p, peer_state::suspect);
       if (silent > interval * opts_.dead_after)
         set_state(*p, peer_state::dead);
       else if (silent > interval * opts_.suspect_after)
