@@ -81,13 +81,18 @@ std::size_t count_role(const YAML::Node& nodes, const std::string& prefix) {
   return n;
 }
 
-// Replaces cluster.nodes by a head node (every non-worker role and the
-// servers) on the first node's host and port, and one node per worker on
-// the ports after it.
+// Replaces cluster.nodes by a head node (every non-worker role, the
+// servers, and worker/0 when the first node held a worker) on the first
+// node's host and port, and one node per other worker on the ports after
+// it.
 void rebuild_cluster(YAML::Node tree, std::size_t workers,
                      std::size_t servers) {
   auto nodes = tree["cluster"]["nodes"];
   auto first = nodes[0];
+  std::size_t on_head = 0;
+  for (const auto& role : first["roles"])
+    if (role.as<std::string>("").rfind("worker/", 0) == 0)
+      on_head = 1;
   auto host = first["host"] ? first["host"].as<std::string>() : "127.0.0.1";
   auto port = first["port"].as<unsigned>(24000);
   YAML::Node head;
@@ -97,11 +102,13 @@ void rebuild_cluster(YAML::Node tree, std::size_t workers,
   auto roles = head_roles(nodes);
   for (std::size_t i = 0; i < servers; ++i)
     roles.push_back("server/" + std::to_string(i));
+  if (on_head > 0)
+    roles.push_back("worker/0");
   head["roles"] = roles;
   head["roles"].SetStyle(YAML::EmitterStyle::Flow);
   YAML::Node fresh;
   fresh.push_back(head);
-  for (std::size_t i = 0; i < workers; ++i) {
+  for (std::size_t i = on_head; i < workers; ++i) {
     YAML::Node w;
     w["name"] = "w" + std::to_string(i);
     w["host"] = host;

@@ -109,8 +109,9 @@ std::string set_dotted(YAML::Node tree, const std::string& key,
 /// set_dotted in order, then cluster.workers / cluster.servers (whole
 /// numbers; a count not given stays that of `tree`) by replacing
 /// cluster.nodes with a node "head" holding every role other than servers
-/// and workers, then the servers, on the first node's host and port, and
-/// one node "wK" per worker on the ports after it. Returns "" or why a
+/// and workers, then the servers (and worker/0, when the first node of
+/// `tree` holds a worker), on the first node's host and port, and one node
+/// "wK" per other worker on the ports after it. Returns "" or why a
 /// setting cannot be applied.
 std::string apply(YAML::Node tree, const std::vector<setting>& settings);
 

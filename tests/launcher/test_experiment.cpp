@@ -391,7 +391,9 @@ TEST(ExperimentLaunch, WorkerCountsThroughTheClusterTemplateOverTcp) {
     auto workers = std::stoul(row.at("cluster.workers"));
     EXPECT_EQ(topology.count("worker"), workers);
     EXPECT_EQ(topology.count("server"), 2u);
-    EXPECT_EQ(topology.nodes.size(), workers + 1);
+    // The base's first node holds workers, so the head keeps worker/0.
+    EXPECT_EQ(topology.nodes.size(), workers);
+    EXPECT_EQ(topology.node_of("worker/0")->name, "head");
     auto line = actors::final_record(read_all(trial / "output.txt")).value();
     EXPECT_EQ(line["workers"].get<std::size_t>(), workers);
     EXPECT_EQ(line["servers"].get<std::size_t>(), 2u);
@@ -558,6 +560,40 @@ TEST(ProgramMetrics, EveryMetricTheRegistryListsIsInTheRecords) {
           << program.name << " lists " << metric
           << " but its records do not carry it";
   }
+}
+
+// The rebuilt cluster keeps the base's layout of its head: worker/0 stays
+// beside the servers when the base's first node held a worker.
+TEST(ExperimentFile, ClusterCountsRebuildTheNodesAroundTheHead) {
+  auto roles_of = [](const YAML::Node& tree) {
+    std::vector<std::string> out;
+    for (const auto& node : tree["cluster"]["nodes"]) {
+      auto roles = launcher::experiment::emit(node["roles"]);
+      out.push_back(node["name"].as<std::string>() + ":" +
+                    roles.substr(0, roles.find('\n')));
+    }
+    return out;
+  };
+  auto base = [](const std::string& head_roles) {
+    return YAML::Load("cluster: {nodes: [{name: a, port: 3000, roles: [" +
+                      head_roles +
+                      "]}, {name: b, port: 3001, roles: [worker/1]}]}");
+  };
+  std::vector<launcher::experiment::setting> three = {
+      {"cluster.workers", YAML::Node(3)}, {"cluster.servers", YAML::Node(2)}};
+  auto apart = base("coordinator/0, server/0");
+  ASSERT_EQ(launcher::experiment::apply(apart, three), "");
+  EXPECT_EQ(roles_of(apart),
+            (std::vector<std::string>{
+                "head:[coordinator/0, server/0, server/1]", "w0:[worker/0]",
+                "w1:[worker/1]", "w2:[worker/2]"}));
+  auto beside = base("coordinator/0, server/0, worker/0");
+  ASSERT_EQ(launcher::experiment::apply(beside, three), "");
+  EXPECT_EQ(roles_of(beside),
+            (std::vector<std::string>{
+                "head:[coordinator/0, server/0, server/1, worker/0]",
+                "w1:[worker/1]", "w2:[worker/2]"}));
+  EXPECT_EQ(beside["cluster"]["nodes"][2]["port"].as<int>(), 3003);
 }
 
 TEST(ExperimentFile, SetDottedCreatesMappingsAndIndexesLists) {

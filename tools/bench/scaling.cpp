@@ -154,8 +154,8 @@ job_shape shape_of(const actors::topology& topo) {
   return s;
 }
 
-// Every worker pushing and pulling every parameter as float32, payload
-// only: a model of the traffic, not a measurement.
+// `workers` workers pushing and pulling every parameter as float32,
+// payload only: a model of the traffic, not a measurement.
 double model_bytes(const job_shape& shape, std::size_t workers) {
   return static_cast<double>(workers * 2 * sizeof(float) * shape.parameters);
 }
@@ -293,15 +293,29 @@ iteration_log read_iteration_log(const fs::path& path,
   return log;
 }
 
-std::vector<std::string> worker_nodes(const YAML::Node& topology) {
+// The nodes that hold workers and no server, and their workers: what
+// crosses between processes is their traffic (a worker beside the servers
+// reaches them without the network).
+struct worker_nodes {
   std::vector<std::string> names;
-  for (const auto& node : topology["cluster"]["nodes"])
-    for (const auto& role : node["roles"])
-      if (role.as<std::string>("").rfind("worker/", 0) == 0) {
-        names.push_back(node["name"].as<std::string>());
-        break;
-      }
-  return names;
+  std::size_t workers = 0;
+};
+
+worker_nodes worker_nodes_apart(const YAML::Node& topology) {
+  worker_nodes out;
+  for (const auto& node : topology["cluster"]["nodes"]) {
+    std::size_t workers = 0, servers = 0;
+    for (const auto& role : node["roles"]) {
+      auto name = role.as<std::string>("");
+      workers += name.rfind("worker/", 0) == 0;
+      servers += name.rfind("server/", 0) == 0;
+    }
+    if (workers == 0 || servers > 0)
+      continue;
+    out.names.push_back(node["name"].as<std::string>());
+    out.workers += workers;
+  }
+  return out;
 }
 
 json read_records(const fs::path& path) {
@@ -376,8 +390,8 @@ run_row trial_row(const ex::trial& t, std::size_t workers,
   auto summary = actors::parse_record(read_text(t.dir / "summary.json"));
   if (!final_line || !summary)
     throw std::runtime_error("it left no final JSON line or no summary.json");
-  auto log =
-      read_iteration_log(t.dir / "iterations.jsonl", worker_nodes(t.topology));
+  auto apart = worker_nodes_apart(t.topology);
+  auto log = read_iteration_log(t.dir / "iterations.jsonl", apart.names);
   check_work(*final_line, log, shape);
   run_row r;
   r.workers = workers;
@@ -388,7 +402,7 @@ run_row trial_row(const ex::trial& t, std::size_t workers,
   r.final_accuracy = final_line->value("final_test_accuracy", 0.0);
   r.blocked_fraction = blocked_fraction(*summary, r.wall_s);
   r.bytes_per_iteration = log.bytes_per_iteration;
-  r.model_bytes_per_iteration = model_bytes(shape, workers);
+  r.model_bytes_per_iteration = model_bytes(shape, apart.workers);
   r.cpu_s = trial_cpu(t);
   r.dir = t.dir.string();
   return r;
@@ -455,11 +469,11 @@ json report_json(const scaling_bench_options& o, const job_shape& shape,
       {"iterations", shape.iterations},
       {"parameters", shape.parameters},
       {"bytes_per_iteration",
-       "measured: bytes in and out of all worker nodes per iteration, from "
-       "their transport counters"},
+       "measured: bytes in and out of the nodes that hold workers and no "
+       "server, per iteration, from their transport counters"},
       {"model_bytes_per_iteration",
-       "a model: every worker pushes and pulls every parameter as float32 "
-       "(payload only)"},
+       "a model: every worker on those nodes pushes and pulls every "
+       "parameter as float32 (payload only)"},
       {"cores", usable_cores()},
       {"cpu_bound_speedup",
        "the sequential wall x cores / the row's CPU seconds: the speedup "
@@ -513,9 +527,10 @@ void print_table(const json& report) {
   fmt::print(
       "workers 0: sequential SGD in one thread, its wall without its "
       "evaluations; speedup, tt_speedup: its wall, its time to the "
-      "target, over the row's.\nbytes/it: all worker nodes' traffic "
-      "per iteration, measured; model b/it: every worker pushing and "
-      "pulling all {} parameters as float32, a model.\ncpu_s: CPU time of "
+      "target, over the row's.\nbytes/it: the traffic of the nodes that "
+      "hold workers and no server, per iteration, measured; model b/it: "
+      "their workers pushing and pulling all {} parameters as float32, a "
+      "model.\ncpu_s: CPU time of "
       "the sequential thread, or of all the trial's processes; "
       "cpu_bound: the speedup if they had kept all {} cores busy "
       "(sequential wall x cores / cpu_s).\n",
