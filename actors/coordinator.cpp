@@ -1,4 +1,5 @@
 #include "actors/core/cutoff_ledger.hpp"
+#include "actors/core/idle_evaluator.hpp"
 #include "actors/core/job_records.hpp"
 #include "actors/core/ps_client.hpp"
 #include "actors/core/table.hpp"
@@ -19,6 +20,22 @@
 #include <fstream>
 #include <optional>
 #include <set>
+
+namespace metronome::actors {
+
+/// A mid-run evaluation done on the coordinator's idle_evaluator.
+struct evaluated {
+  std::uint64_t clock = 0;
+  double reached = 0; // the job's wall when clock was reached
+  algorithms::evaluation eval;
+  std::string error;
+};
+using evaluated_ptr = std::shared_ptr<const evaluated>;
+using evaluated_atom = caf::atom_constant<caf::atom("evaluated")>;
+
+} // namespace metronome::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(metronome::actors::evaluated_ptr)
 
 namespace metronome::actors {
 
@@ -114,6 +131,9 @@ struct coordinator_state {
   std::vector<float> eval_params;
   // Reader clocks to evaluate at, and the wall time each was reached.
   std::deque<std::pair<std::uint64_t, double>> eval_queue;
+  // Evaluations before the last run at idle priority, one at a time.
+  idle_evaluator evaluator;
+  bool evaluating = false;
   progress_feed progress;
   std::unique_ptr<cutoff_ledger> ledger;  // consistency: cutoff only
   std::vector<staleness_stats> staleness; // per worker
@@ -137,7 +157,7 @@ void stop_all(coordinator_state& st, wire::Command cmd,
 }
 
 void request_eval(coordinator_state& st) {
-  if (st.reads->missing() > 0 || st.eval_queue.empty())
+  if (st.reads->missing() > 0 || st.evaluating || st.eval_queue.empty())
     return;
   st.reads->request_all(static_cast<std::int64_t>(st.eval_queue.front().first));
 }
@@ -506,6 +526,10 @@ void finish_job(caf::event_based_actor* self, coordinator_state& st,
   self->quit();
 }
 
+void record_evaluation(caf::event_based_actor* self, coordinator_state& st,
+                       const actor_env& env, std::uint64_t clock,
+                       double reached, const algorithms::evaluation& eval);
+
 void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
                    const actor_env& env, const messages::inbound& msg) {
   std::string error;
@@ -524,7 +548,42 @@ void on_eval_reply(caf::event_based_actor* self, coordinator_state& st,
     return;
   auto [clock, reached] = st.eval_queue.front();
   st.eval_queue.pop_front();
-  auto eval = st.program->evaluate(st.eval_params.data());
+  if (clock == st.schedule.iterations) {
+    // Nothing trains any more: the last one takes every core.
+    record_evaluation(self, st, env, clock, reached,
+                      st.program->evaluate(st.eval_params.data()));
+    return;
+  }
+  st.evaluating = true;
+  st.evaluator.start(
+      st.program, st.eval_params,
+      [coordinator = caf::actor_cast<caf::actor>(self), clock = clock,
+       reached = reached](algorithms::evaluation eval, std::string error) {
+        caf::anon_send(coordinator, evaluated_atom::value,
+                       std::make_shared<const evaluated>(evaluated{
+                           clock, reached, std::move(eval), std::move(error)}));
+      });
+}
+
+void on_evaluated(caf::event_based_actor* self, coordinator_state& st,
+                  const actor_env& env, const evaluated& done) {
+  st.evaluating = false;
+  if (st.finished)
+    return;
+  if (!done.error.empty()) {
+    auto error = "the evaluation at iteration " + std::to_string(done.clock) +
+                 " failed: " + done.error;
+    spdlog::error("{}: {}", env.name, error);
+    stop_all(st, wire::Command::Abort, error);
+    self->quit(caf::make_error(caf::sec::runtime_error, error));
+    return;
+  }
+  record_evaluation(self, st, env, done.clock, done.reached, done.eval);
+}
+
+void record_evaluation(caf::event_based_actor* self, coordinator_state& st,
+                       const actor_env& env, std::uint64_t clock,
+                       double reached, const algorithms::evaluation& eval) {
   double wall = seconds_since(st.start_time);
   auto measures = evaluation_fields(st, eval, "");
   json record = {{"iteration", clock}, {"wall_s", reached}};
@@ -699,6 +758,9 @@ caf::behavior coordinator(caf::event_based_actor* self, actor_env env,
           spdlog::warn("{}: unexpected {} from {}", env.name,
                        messages::kind_name(msg->kind()), msg->source());
         }
+      },
+      [self, st, env](evaluated_atom, const evaluated_ptr& done) {
+        on_evaluated(self, *st, env, *done);
       },
       [self, st](tick_atom) { st->members->remind(self); },
       [st](set_atom, std::uint64_t id, const std::string& request) {
