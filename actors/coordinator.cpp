@@ -131,7 +131,7 @@ struct coordinator_state {
   std::vector<float> eval_params;
   // Reader clocks to evaluate at, and the wall time each was reached.
   std::deque<std::pair<std::uint64_t, double>> eval_queue;
-  // Evaluations before the last run at idle priority, one at a time.
+  // Evaluations before the last run at low priority, one at a time.
   idle_evaluator evaluator;
   bool evaluating = false;
   progress_feed progress;

@@ -3,20 +3,23 @@
 #include <spdlog/spdlog.h>
 #include <tbb/task_arena.h>
 
-#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace metronome::actors {
 
 namespace {
 
-// Lowers the calling thread, once; a machine that refuses leaves it at
-// normal priority, which only costs the training some speed.
+// Lowers the calling thread (on Linux a thread's id names it alone); a
+// machine that refuses leaves it at normal priority, which only costs the
+// training some speed.
 void lower_this_thread() {
-  sched_param none{};
-  if (sched_setscheduler(0, SCHED_IDLE, &none) != 0)
-    spdlog::debug("evaluations run at normal priority: SCHED_IDLE: {}",
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()),
+                  idle_evaluator::niceness) != 0)
+    spdlog::debug("evaluations run at normal priority: setpriority: {}",
                   std::strerror(errno));
 }
 

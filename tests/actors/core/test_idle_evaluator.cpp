@@ -6,7 +6,8 @@
 #include <gtest/gtest.h>
 #include <tbb/task_arena.h>
 
-#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <future>
 #include <numeric>
@@ -20,7 +21,7 @@ namespace {
 class summing_program final : public algorithms::data_parallel_program {
 public:
   mutable std::thread::id ran_on;
-  mutable int policy = -1;
+  mutable int niceness = 0;
   mutable int concurrency = 0;
   bool fails = false;
 
@@ -37,7 +38,7 @@ public:
   float learning_rate() const override { return 0.1f; }
   algorithms::evaluation evaluate(const float* w) const override {
     ran_on = std::this_thread::get_id();
-    policy = sched_getscheduler(0);
+    niceness = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
     concurrency = tbb::this_task_arena::max_concurrency();
     if (fails)
       throw std::runtime_error("out of test data");
@@ -70,7 +71,7 @@ TEST(IdleEvaluator, EvaluatesOnALoweredThreadOfItsOwnAlone) {
   EXPECT_EQ(first.error, "");
   EXPECT_EQ(first.eval.loss, 10.0);
   EXPECT_NE(program->ran_on, std::this_thread::get_id());
-  EXPECT_EQ(program->policy, SCHED_IDLE);
+  EXPECT_EQ(program->niceness, idle_evaluator::niceness);
   EXPECT_EQ(program->concurrency, 1);
   // One after another on the same evaluator, each on its own parameters.
   auto second = evaluate_on(evaluator, program, {0.5f, 0, 0, 0});
