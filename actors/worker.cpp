@@ -64,7 +64,8 @@ struct worker_state {
   std::unique_ptr<algorithms::straggler_model> stragglers;
   std::size_t rank = 0;
   computed_iteration computed;
-  std::vector<float> params;
+  std::vector<float>
+      scratch; // the parameters read, when the cache adds to them
   std::uint64_t iterations = 0;
   std::int64_t clock = 0;
   float rate = 0; // the learning rate set live, 0 until then
@@ -156,10 +157,10 @@ void compute(worker_state& st) {
   st.status->wait("", {});
   auto now = std::chrono::steady_clock::now();
   std::chrono::duration<double> blocked = now - st.read_start;
-  st.cache->view(st.params);
+  const auto& params = st.cache->view(st.scratch);
   auto& done = st.computed;
-  done.grad = std::make_shared<std::vector<float>>(st.params.size());
-  auto step = st.program->compute(st.params.data(), st.rank, st.workers,
+  done.grad = std::make_shared<std::vector<float>>(params.size());
+  auto step = st.program->compute(params.data(), st.rank, st.workers,
                                   static_cast<std::uint64_t>(st.clock),
                                   done.grad->data());
   done.loss = step.loss;
@@ -401,8 +402,8 @@ caf::behavior worker(caf::event_based_actor* self, actor_env env) {
         data_part::of_worker(static_cast<std::size_t>(env.index), workers));
     st->workers = workers;
     st->iterations = schedule_of(topo, st->program->samples()).iterations;
-    st->params.resize(st->program->parameters());
-    auto tables = job_tables(topo.job, st->program.get(), st->params.size());
+    auto tables =
+        job_tables(topo.job, st->program.get(), st->program->parameters());
     st->tables = tables;
     st->status = env.status;
     st->status->publish("waiting for start", 0);

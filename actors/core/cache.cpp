@@ -46,15 +46,24 @@ void worker_cache::record_own(
   own_.push_back({clock, std::move(update), own_scale_});
 }
 
-void worker_cache::view(std::vector<float>& out) const {
-  out = values_;
+const std::vector<float>&
+worker_cache::view(std::vector<float>& scratch) const {
+  auto pending = [this](const own_update& own) {
+    return std::any_of(
+        applied_.begin(), applied_.end(),
+        [&](std::int64_t applied) { return own.clock >= applied; });
+  };
+  if (std::none_of(own_.begin(), own_.end(), pending))
+    return values_;
+  scratch = values_;
   for (const auto& own : own_)
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       if (own.clock < applied_[s])
         continue; // the shard's values include it
       for (auto k = shards_[s].begin; k < shards_[s].end; ++k)
-        out[k] += own.scale * (*own.values)[k];
+        scratch[k] += own.scale * (*own.values)[k];
     }
+  return scratch;
 }
 
 std::int64_t worker_cache::staleness_at(std::int64_t clock) const {

@@ -53,9 +53,12 @@ public:
   void record_own(std::int64_t clock,
                   std::shared_ptr<const std::vector<float>> update);
 
-  /// Writes the parameters a read sees into `out` (all keys): the cached
-  /// values with the worker's own newer updates applied.
-  void view(std::vector<float>& out) const;
+  /// The parameters a read sees (all keys): the cached values with the
+  /// worker's own newer updates applied. Those are written into `scratch`
+  /// when there are any; otherwise (as under BSP, where every read comes
+  /// after the servers applied the worker's pushes) the result is the
+  /// cache's own values, without a copy, valid until the next store().
+  const std::vector<float>& view(std::vector<float>& scratch) const;
 
   /// Reads of shard `s` are bounded by `staleness` from now on (a live
   /// change; negative: unbounded).

@@ -71,7 +71,7 @@ run_result simulate(std::uint64_t seed, std::size_t workers,
     v = std::uniform_real_distribution<double>(0.5, 2.0)(rng);
   speed[seed % workers] = 0.1;
   run_result result;
-  std::vector<float> view;
+  std::vector<float> view, scratch;
   std::vector<std::int64_t> checked(workers, checked_bound);
   live_state live;
   live.old_bound = policy_bound;
@@ -132,7 +132,7 @@ run_result simulate(std::uint64_t seed, std::size_t workers,
         caches[w].store(s, shards[s]->committed(), shards[s]->applied(w),
                         {snap->data(), snap->size()});
       }
-    caches[w].view(view);
+    view = caches[w].view(scratch);
     ++result.reads;
     result.max_staleness =
         std::max(result.max_staleness, caches[w].staleness_at(c));
@@ -255,19 +255,40 @@ TEST(WorkerCache, OwnUpdatesShowUntilTheServerHasThem) {
   cache.store(0, 3, 3, {server.data(), 2});
   cache.record_own(
       3, std::make_shared<std::vector<float>>(std::vector<float>{2, 4}));
-  std::vector<float> view;
-  cache.view(view);
+  std::vector<float> view, scratch;
+  view = cache.view(scratch);
   EXPECT_EQ(view, (std::vector<float>{9, 18}));
   EXPECT_TRUE(cache.fresh(0, 5));
   EXPECT_FALSE(cache.fresh(0, 6));
   EXPECT_EQ(cache.staleness_at(5), 2);
   std::vector<float> newer = {9, 18};
   cache.store(0, 4, 4, {newer.data(), 2}); // now includes clock 3
-  cache.view(view);
+  view = cache.view(scratch);
   EXPECT_EQ(view, (std::vector<float>{9, 18}));
   cache.store(0, 2, 2, {server.data(), 2}); // older values are ignored
-  cache.view(view);
+  view = cache.view(scratch);
   EXPECT_EQ(view, (std::vector<float>{9, 18}));
+}
+
+// Under BSP every read follows the servers' applying the worker's pushes:
+// the view is then the cache's own values, not a copy.
+TEST(WorkerCache, AViewWithNothingOfItsOwnToAddIsNotACopy) {
+  worker_cache cache({{0, 2}}, 0, -0.5f);
+  std::vector<float> server = {10, 20};
+  cache.store(0, 3, 3, {server.data(), 2});
+  std::vector<float> scratch;
+  const auto& direct = cache.view(scratch);
+  EXPECT_EQ(direct, server);
+  EXPECT_NE(&direct, &scratch);
+  EXPECT_TRUE(scratch.empty());
+  cache.record_own(
+      3, std::make_shared<std::vector<float>>(std::vector<float>{2, 4}));
+  const auto& added = cache.view(scratch);
+  EXPECT_EQ(&added, &scratch);
+  EXPECT_EQ(added, (std::vector<float>{9, 18}));
+  std::vector<float> newer = {9, 18};
+  cache.store(0, 4, 4, {newer.data(), 2}); // the server applied clock 3
+  EXPECT_NE(&cache.view(scratch), &scratch);
 }
 
 TEST(WorkerCache, ValuesAppliedOnArrivalHoldTheReadersPushes) {
@@ -278,16 +299,16 @@ TEST(WorkerCache, ValuesAppliedOnArrivalHoldTheReadersPushes) {
   cache.store(1, 0, 5, {third.data(), 1});
   cache.record_own(
       5, std::make_shared<std::vector<float>>(std::vector<float>{2, 4, 6}));
-  std::vector<float> view;
-  cache.view(view);
+  std::vector<float> view, scratch;
+  view = cache.view(scratch);
   EXPECT_EQ(view, (std::vector<float>{9, 18, 27})); // not yet re-read
   std::vector<float> after = {9, 18};      // the first server applied it
   cache.store(0, 1, 6, {after.data(), 2}); // min clock still behind
-  cache.view(view);
+  view = cache.view(scratch);
   EXPECT_EQ(view, (std::vector<float>{9, 18, 27})); // none applied twice
   std::vector<float> stale = {1, 1};
   cache.store(0, 1, 5, {stale.data(), 2}); // holds fewer of our updates
-  cache.view(view);
+  view = cache.view(scratch);
   EXPECT_EQ(view, (std::vector<float>{9, 18, 27}));
 }
 
