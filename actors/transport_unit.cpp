@@ -47,11 +47,6 @@ transport_unit::guest* transport_unit::find(const caf::resumable* job) {
   return nullptr;
 }
 
-bool transport_unit::is_hosted(const caf::resumable* job) const {
-  return std::any_of(hosted_.begin(), hosted_.end(),
-                     [&](const guest& g) { return g.job == job; });
-}
-
 bool transport_unit::is_hosted(const caf::actor& a) const {
   return std::any_of(hosted_.begin(), hosted_.end(),
                      [&](const guest& g) { return g.actor == a; });
@@ -97,25 +92,25 @@ void transport_unit::flush_batch() {
 }
 
 void transport_unit::exec_later(caf::resumable* job) {
-  if (!handed_off_ && is_hosted(job))
-    ready_.push_back(job);
+  const auto* g = handed_off_ ? nullptr : find(job);
+  if (g != nullptr)
+    ready_[static_cast<std::size_t>(g->length)].push_back(job);
   else
     system().scheduler().enqueue(job);
 }
 
 bool transport_unit::run_pending(const std::function<void()>& after_turn) {
   flush_batch();
-  std::stable_partition(ready_.begin(), ready_.end(), [this](auto* job) {
-    return find(job)->length == turns::short_ones;
-  });
-  for (auto n = ready_.size(); n > 0 && !ready_.empty(); --n) {
-    auto* job = ready_.front();
-    ready_.pop_front();
-    run_turn(job);
-    if (after_turn)
-      after_turn();
-  }
-  return !ready_.empty();
+  // Short turns first, so that no reply waits for a worker's iteration.
+  for (auto& ready : ready_)
+    for (auto n = ready.size(); n > 0 && !ready.empty(); --n) {
+      auto* job = ready.front();
+      ready.pop_front();
+      run_turn(job);
+      if (after_turn)
+        after_turn();
+    }
+  return !ready_[0].empty() || !ready_[1].empty();
 }
 
 void transport_unit::run_turn(caf::resumable* job) {
@@ -125,7 +120,7 @@ void transport_unit::run_turn(caf::resumable* job) {
   auto result = job->resume(this, elements_per_turn);
   warn_if_long(job, std::chrono::steady_clock::now() - started);
   if (result == caf::resumable::resume_later)
-    ready_.push_back(job);
+    ready_[static_cast<std::size_t>(find(job)->length)].push_back(job);
   else
     intrusive_ptr_release(job);
 }
@@ -162,9 +157,11 @@ caf::resumable::resume_result hosted_actor::resume(caf::execution_unit* unit,
 void transport_unit::hand_off() {
   flush_batch();
   handed_off_ = true;
-  for (auto* job : ready_)
-    system().scheduler().enqueue(job);
-  ready_.clear();
+  for (auto& ready : ready_) {
+    for (auto* job : ready)
+      system().scheduler().enqueue(job);
+    ready.clear();
+  }
 }
 
 } // namespace metronome::actors

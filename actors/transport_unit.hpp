@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -79,7 +80,7 @@ public:
 
   /// How long a hosted actor's turns are: short (a server answering), or
   /// long (a worker computing its iteration).
-  enum class turns { short_ones, long_ones };
+  enum class turns { short_ones = 0, long_ones = 1 };
 
   /// Runs `a` (called `name` in log lines) here whenever a message this
   /// unit delivers wakes it; call before the transport starts. `a` must
@@ -101,7 +102,6 @@ public:
   void hand_off() override;
 
 private:
-  bool is_hosted(const caf::resumable* job) const;
   bool is_hosted(const caf::actor& a) const;
   void run_turn(caf::resumable* job);
   void enqueue(const caf::actor& target, caf::message msg);
@@ -120,7 +120,8 @@ private:
                     std::chrono::steady_clock::duration took);
 
   std::vector<guest> hosted_;
-  std::deque<caf::resumable*> ready_;
+  // Hosted jobs woken and not yet run: those with short turns, then long.
+  std::array<std::deque<caf::resumable*>, 2> ready_;
   bool handed_off_ = false;
   caf::actor batch_target_;
   inbound_batch batch_;
