@@ -219,12 +219,11 @@ TEST_F(Jobs, AsyncConverges) {
   auto r = test::run_job(s, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GE(final_accuracy(r.output), 0.72) << r.output;
-  // Workers keep reading the servers. One that stopped after its first
-  // read would, at its last iteration, lag by every clock of the run.
-  auto max = test::json_number(r.output, "staleness_max");
-  auto iterations = test::json_number(r.output, "iterations");
-  EXPECT_GE(max, 0) << r.output;
-  EXPECT_LT(max, iterations - 1) << r.output;
+  // How far an asynchronous read lags is not bounded: it is the reader's
+  // clock less the slowest worker's, and on two busy cores one worker may
+  // run all its iterations before another starts (a lag of every clock,
+  // seen in about half the runs of one machine).
+  EXPECT_GE(test::json_number(r.output, "staleness_max"), 0) << r.output;
 }
 
 TEST_F(Jobs, SspZeroEqualsBspBitForBit) {
