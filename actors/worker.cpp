@@ -64,8 +64,8 @@ struct worker_state {
   std::unique_ptr<algorithms::straggler_model> stragglers;
   std::size_t rank = 0;
   computed_iteration computed;
-  std::vector<float>
-      scratch; // the parameters read, when the cache adds to them
+  // The parameters read, when the cache adds own updates to its values.
+  std::vector<float> scratch;
   std::uint64_t iterations = 0;
   std::int64_t clock = 0;
   float rate = 0; // the learning rate set live, 0 until then
